@@ -1,0 +1,319 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Config is every setting of the process, read once at start from defaults, config.yaml, the
+// environment (VOD_ + key with dots as underscores) and flags, in increasing precedence.
+type Config struct {
+	Role    string `mapstructure:"role"`
+	DataDir string `mapstructure:"data_dir"`
+	Log     struct {
+		Format string `mapstructure:"format"`
+		Level  string `mapstructure:"level"`
+	} `mapstructure:"log"`
+	HTTP struct {
+		Addr            string        `mapstructure:"addr"`
+		AddrFile        string        `mapstructure:"addr_file"`
+		PublicURL       string        `mapstructure:"public_url"`
+		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
+		BodyLimit       int64         `mapstructure:"body_limit"`
+		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	} `mapstructure:"http"`
+	Database struct {
+		URL          string `mapstructure:"url"`
+		MaxOpenConns int    `mapstructure:"max_open_conns"`
+	} `mapstructure:"database"`
+	Storage struct {
+		Backend  string `mapstructure:"backend"`
+		LocalDir string `mapstructure:"local_dir"`
+	} `mapstructure:"storage"`
+	S3 struct {
+		Endpoint  string `mapstructure:"endpoint"`
+		Bucket    string `mapstructure:"bucket"`
+		AccessKey string `mapstructure:"access_key"`
+		SecretKey string `mapstructure:"secret_key"`
+		UseSSL    bool   `mapstructure:"use_ssl"`
+		Region    string `mapstructure:"region"`
+	} `mapstructure:"s3"`
+	Media struct {
+		PublicBaseURL string `mapstructure:"public_base_url"`
+	} `mapstructure:"media"`
+	FFmpeg struct {
+		Path string `mapstructure:"path"`
+	} `mapstructure:"ffmpeg"`
+	FFprobe struct {
+		Path string `mapstructure:"path"`
+	} `mapstructure:"ffprobe"`
+	Queue struct {
+		Workers      int           `mapstructure:"workers"`
+		PollInterval time.Duration `mapstructure:"poll_interval"`
+		RescueAfter  time.Duration `mapstructure:"rescue_after"`
+	} `mapstructure:"queue"`
+	Auth struct {
+		Issuer          string        `mapstructure:"issuer"`
+		Audience        string        `mapstructure:"audience"`
+		AccessTTL       time.Duration `mapstructure:"access_ttl"`
+		RefreshTTL      time.Duration `mapstructure:"refresh_ttl"`
+		KeyFiles        []string      `mapstructure:"key_files"`
+		HashConcurrency int           `mapstructure:"hash_concurrency"`
+		Argon2Memory    uint32        `mapstructure:"argon2_memory_kib"`
+		Argon2Time      uint32        `mapstructure:"argon2_iterations"`
+		LoginMaxFails   int           `mapstructure:"login_max_failures"`
+		LoginWindow     time.Duration `mapstructure:"login_window"`
+	} `mapstructure:"auth"`
+	Upload struct {
+		MaxBytes        int64         `mapstructure:"max_bytes"`
+		MaxDuration     time.Duration `mapstructure:"max_duration"`
+		DirectUploadTTL time.Duration `mapstructure:"direct_upload_ttl"`
+	} `mapstructure:"upload"`
+}
+
+// defaults lists every key with its default; config.yaml documents the same keys. A key must be here
+// for its environment variable to be read.
+var defaults = map[string]any{
+	"role":                     "all",
+	"data_dir":                 "./data",
+	"log.format":               "auto",
+	"log.level":                "info",
+	"http.addr":                ":8080",
+	"http.addr_file":           "",
+	"http.public_url":          "",
+	"http.trusted_proxies":     []string{},
+	"http.body_limit":          int64(1 << 20),
+	"http.shutdown_timeout":    "20s",
+	"database.url":             "",
+	"database.max_open_conns":  20,
+	"storage.backend":          "local",
+	"storage.local_dir":        "",
+	"s3.endpoint":              "",
+	"s3.bucket":                "vod",
+	"s3.access_key":            "",
+	"s3.secret_key":            "",
+	"s3.use_ssl":               false,
+	"s3.region":                "",
+	"media.public_base_url":    "",
+	"ffmpeg.path":              "ffmpeg",
+	"ffprobe.path":             "ffprobe",
+	"queue.workers":            4,
+	"queue.poll_interval":      "1s",
+	"queue.rescue_after":       "1h",
+	"auth.issuer":              "vod",
+	"auth.audience":            "vod-api",
+	"auth.access_ttl":          "15m",
+	"auth.refresh_ttl":         "720h",
+	"auth.key_files":           []string{},
+	"auth.hash_concurrency":    2,
+	"auth.argon2_memory_kib":   19456,
+	"auth.argon2_iterations":   2,
+	"auth.login_max_failures":  5,
+	"auth.login_window":        "15m",
+	"upload.max_bytes":         int64(8 << 30),
+	"upload.max_duration":      "6h",
+	"upload.direct_upload_ttl": "1h",
+}
+
+// flagKeys maps command-line flags to config keys.
+var flagKeys = map[string]string{
+	"http-addr":       "http.addr",
+	"data-dir":        "data_dir",
+	"database-url":    "database.url",
+	"storage-backend": "storage.backend",
+	"role":            "role",
+	"log-format":      "log.format",
+}
+
+// addConfigFlags registers the flags every command shares.
+func addConfigFlags(fs *pflag.FlagSet) {
+	fs.StringP("config", "c", "", "path to config.yaml (default: ./config.yaml when present; env VOD_CONFIG)")
+	fs.String("http-addr", "", "listen address (http.addr)")
+	fs.String("data-dir", "", "data directory (data_dir)")
+	fs.String("database-url", "", "database URL: postgres://... or a SQLite file path (database.url)")
+	fs.String("storage-backend", "", "local or s3 (storage.backend)")
+	fs.String("role", "", "all, api or worker (role)")
+	fs.String("log-format", "", "auto, json or text (log.format)")
+}
+
+// loadConfig builds the Config from defaults, file, environment and flags.
+func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
+	v := viper.New()
+	for k, d := range defaults {
+		v.SetDefault(k, d)
+	}
+	path, _ := fs.GetString("config")
+	if path == "" {
+		path = getenv("VOD_CONFIG")
+	}
+	explicit := path != ""
+	if !explicit {
+		path = "config.yaml"
+	}
+	v.SetConfigFile(path)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		var nf viper.ConfigFileNotFoundError
+		if explicit || !(errors.As(err, &nf) || errors.Is(err, os.ErrNotExist)) {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	for k := range defaults {
+		env := "VOD_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
+		val := getenv(env)
+		if val == "" {
+			continue
+		}
+		if _, isList := defaults[k].([]string); isList {
+			v.Set(k, splitList(val))
+		} else {
+			v.Set(k, val)
+		}
+	}
+	for flag, key := range flagKeys {
+		if f := fs.Lookup(flag); f != nil && f.Changed {
+			v.Set(key, f.Value.String())
+		}
+	}
+	var cfg Config
+	if err := v.Unmarshal(&cfg); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// validate fills derived defaults and rejects bad values, naming the key at fault.
+func (c *Config) validate() error {
+	bad := func(key, why string) error { return fmt.Errorf("config: %s: %s", key, why) }
+	switch c.Role {
+	case "all", "api", "worker":
+	default:
+		return bad("role", fmt.Sprintf("%q is not one of all, api, worker", c.Role))
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		return bad("log.format", fmt.Sprintf("%q is not one of auto, json, text", c.Log.Format))
+	}
+	if c.DataDir == "" {
+		return bad("data_dir", "must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		return bad("http.addr", fmt.Sprintf("%q is not host:port", c.HTTP.Addr))
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return bad("http.trusted_proxies", fmt.Sprintf("%q is not an IP or CIDR", p))
+		}
+	}
+	if c.HTTP.BodyLimit <= 0 {
+		return bad("http.body_limit", "must be positive")
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		return bad("http.shutdown_timeout", "must be positive")
+	}
+	if c.Database.URL == "" {
+		c.Database.URL = filepath.Join(c.DataDir, "vod.db")
+	} else if strings.Contains(c.Database.URL, "://") && !isPostgresURL(c.Database.URL) && !strings.HasPrefix(c.Database.URL, "file:") {
+		return bad("database.url", "must be postgres://... or a SQLite file path")
+	}
+	if c.Database.MaxOpenConns <= 0 {
+		return bad("database.max_open_conns", "must be positive")
+	}
+	switch c.Storage.Backend {
+	case "local":
+		if c.Storage.LocalDir == "" {
+			c.Storage.LocalDir = filepath.Join(c.DataDir, "media")
+		}
+	case "s3":
+		if c.S3.Endpoint == "" {
+			return bad("s3.endpoint", "required when storage.backend is s3")
+		}
+		if strings.Contains(c.S3.Endpoint, "/") {
+			return bad("s3.endpoint", "must be host[:port] without scheme or path (use s3.use_ssl for https)")
+		}
+		if c.S3.Bucket == "" {
+			return bad("s3.bucket", "required when storage.backend is s3")
+		}
+	default:
+		return bad("storage.backend", fmt.Sprintf("%q is not one of local, s3", c.Storage.Backend))
+	}
+	if u := c.Media.PublicBaseURL; u != "" {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return bad("media.public_base_url", fmt.Sprintf("%q is not an absolute http(s) URL", u))
+		}
+		c.Media.PublicBaseURL = strings.TrimRight(u, "/")
+	}
+	if c.FFmpeg.Path == "" {
+		return bad("ffmpeg.path", "must not be empty")
+	}
+	if c.FFprobe.Path == "" {
+		return bad("ffprobe.path", "must not be empty")
+	}
+	if c.Queue.Workers <= 0 {
+		return bad("queue.workers", "must be positive")
+	}
+	if c.Queue.PollInterval <= 0 {
+		return bad("queue.poll_interval", "must be positive")
+	}
+	if c.Queue.RescueAfter <= 0 {
+		return bad("queue.rescue_after", "must be positive")
+	}
+	if c.Auth.AccessTTL < time.Minute || c.Auth.AccessTTL > 24*time.Hour {
+		return bad("auth.access_ttl", "must be between 1m and 24h")
+	}
+	if c.Auth.RefreshTTL < c.Auth.AccessTTL {
+		return bad("auth.refresh_ttl", "must be at least auth.access_ttl")
+	}
+	if c.Auth.Issuer == "" || c.Auth.Audience == "" {
+		return bad("auth.issuer", "issuer and audience must not be empty")
+	}
+	if c.Auth.HashConcurrency <= 0 {
+		return bad("auth.hash_concurrency", "must be positive")
+	}
+	if c.Auth.Argon2Memory < 19456 {
+		return bad("auth.argon2_memory_kib", "must be at least 19456 (OWASP minimum)")
+	}
+	if c.Auth.Argon2Time < 2 {
+		return bad("auth.argon2_iterations", "must be at least 2 (OWASP minimum)")
+	}
+	if c.Auth.LoginMaxFails <= 0 || c.Auth.LoginWindow <= 0 {
+		return bad("auth.login_max_failures", "throttle limits must be positive")
+	}
+	if c.Upload.MaxBytes <= 0 {
+		return bad("upload.max_bytes", "must be positive")
+	}
+	if c.Upload.MaxDuration <= 0 {
+		return bad("upload.max_duration", "must be positive")
+	}
+	if c.Upload.DirectUploadTTL < time.Minute {
+		return bad("upload.direct_upload_ttl", "must be at least 1m")
+	}
+	return nil
+}
+
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}

@@ -1,0 +1,198 @@
+// Package queue runs River on the application's database: the Postgres driver on PostgreSQL and the
+// SQLite driver on the embedded default. Jobs are inserted and completed inside the same transactions
+// as the modules' gorm writes (db.Tx), so a row and the job that processes it commit together.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"vod/app/db"
+)
+
+// Config sizes the client. Workers == 0 makes an insert-only client (the API-only role).
+type Config struct {
+	Workers      int
+	PollInterval time.Duration
+	RescueAfter  time.Duration
+	Periodic     []*river.PeriodicJob
+	Logger       *slog.Logger
+	// ErrorHandler is told about failed jobs (metrics, logs).
+	ErrorHandler river.ErrorHandler
+}
+
+// Queue wraps a River client whose transaction type depends on the database dialect.
+type Queue struct {
+	db      *db.DB
+	cfg     Config
+	pg      *river.Client[pgx.Tx]
+	lite    *river.Client[*sql.Tx]
+	Workers *river.Workers
+	working bool
+}
+
+// Migrate applies River's own migrations.
+func Migrate(ctx context.Context, d *db.DB) error {
+	var err error
+	if d.Dialect == db.Postgres {
+		var m *rivermigrate.Migrator[pgx.Tx]
+		if m, err = rivermigrate.New(riverpgxv5.New(d.Pool), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(d.SQL), nil); err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
+}
+
+// New prepares a queue. Modules add their workers to q.Workers and periodic jobs with AddPeriodic,
+// then Init creates the client.
+func New(d *db.DB, cfg Config) *Queue {
+	return &Queue{db: d, cfg: cfg, Workers: river.NewWorkers(), working: cfg.Workers > 0}
+}
+
+// AddPeriodic schedules a job kind to be inserted periodically (by the leader only).
+func (q *Queue) AddPeriodic(j *river.PeriodicJob) { q.cfg.Periodic = append(q.cfg.Periodic, j) }
+
+// Init creates the River client once every worker is registered.
+func (q *Queue) Init() error {
+	cfg, workers, d := q.cfg, q.Workers, q.db
+	rc := &river.Config{
+		Logger:               cfg.Logger,
+		FetchPollInterval:    cfg.PollInterval,
+		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		PeriodicJobs:         cfg.Periodic,
+		Workers:              workers,
+		ErrorHandler:         cfg.ErrorHandler,
+		// Stages set their own timeouts; this covers anything that forgets to.
+		JobTimeout: 10 * time.Minute,
+	}
+	if rc.RescueStuckJobsAfter <= rc.JobTimeout {
+		rc.JobTimeout = rc.RescueStuckJobsAfter / 2
+	}
+	if cfg.Workers > 0 {
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+	}
+	var err error
+	if d.Dialect == db.Postgres {
+		q.pg, err = river.NewClient(riverpgxv5.New(d.Pool), rc)
+	} else {
+		rc.PollOnly = true
+		q.lite, err = river.NewClient(riversqlite.New(d.SQL), rc)
+	}
+	if err != nil {
+		return fmt.Errorf("river client: %w", err)
+	}
+	return nil
+}
+
+// Start begins working jobs (no-op for an insert-only client).
+func (q *Queue) Start(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	if q.pg != nil {
+		return q.pg.Start(ctx)
+	}
+	return q.lite.Start(ctx)
+}
+
+// Stop waits for running jobs to finish or ctx to end, then cancels what is left.
+func (q *Queue) Stop(ctx context.Context) error {
+	if !q.working {
+		return nil
+	}
+	var err error
+	if q.pg != nil {
+		err = q.pg.Stop(ctx)
+	} else {
+		err = q.lite.Stop(ctx)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if q.pg != nil {
+			return q.pg.StopAndCancel(sctx)
+		}
+		return q.lite.StopAndCancel(sctx)
+	}
+	return err
+}
+
+// InsertTx inserts a job inside tx.
+func (q *Queue) InsertTx(ctx context.Context, tx *db.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if q.pg != nil {
+		return q.pg.InsertTx(ctx, tx.PgxTx, args, opts)
+	}
+	return q.lite.InsertTx(ctx, tx.SQLTx, args, opts)
+}
+
+// Insert inserts a job on its own.
+func (q *Queue) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	if q.pg != nil {
+		return q.pg.Insert(ctx, args, opts)
+	}
+	return q.lite.Insert(ctx, args, opts)
+}
+
+// CompleteTx marks a running job completed inside tx, so that the stage's own writes, its completion
+// and the next stage's insert commit or roll back together.
+func CompleteTx[T river.JobArgs](ctx context.Context, tx *db.Tx, job *river.Job[T]) error {
+	var err error
+	if tx.PgxTx != nil {
+		_, err = river.JobCompleteTx[*riverpgxv5.Driver](ctx, tx.PgxTx, job)
+	} else {
+		_, err = river.JobCompleteTx[*riversqlite.Driver](ctx, tx.SQLTx, job)
+	}
+	return err
+}
+
+// Cancel cancels a job; a running one has its context cancelled.
+func (q *Queue) Cancel(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if q.pg != nil {
+		return q.pg.JobCancel(ctx, id)
+	}
+	return q.lite.JobCancel(ctx, id)
+}
+
+// Retry makes a finished or failed job available again.
+func (q *Queue) Retry(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if q.pg != nil {
+		return q.pg.JobRetry(ctx, id)
+	}
+	return q.lite.JobRetry(ctx, id)
+}
+
+// Get returns one job.
+func (q *Queue) Get(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	if q.pg != nil {
+		return q.pg.JobGet(ctx, id)
+	}
+	return q.lite.JobGet(ctx, id)
+}
+
+// List lists jobs.
+func (q *Queue) List(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error) {
+	if q.pg != nil {
+		return q.pg.JobList(ctx, params)
+	}
+	return q.lite.JobList(ctx, params)
+}

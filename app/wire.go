@@ -1,0 +1,236 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"vod/app/db"
+	"vod/app/httpx"
+	"vod/app/queue"
+	"vod/app/storage"
+	"vod/modules/auth"
+)
+
+// App is one running process: its dependencies and the HTTP server.
+type App struct {
+	cfg     *Config
+	log     *slog.Logger
+	db      *db.DB
+	store   storage.Storage
+	queue   *queue.Queue
+	echo    *echo.Echo
+	closers []func()
+	tools   toolCheck
+	auth    *auth.Service
+}
+
+func openDB(ctx context.Context, cfg *Config) (*db.DB, error) {
+	return db.Open(ctx, cfg.Database.URL, cfg.Database.MaxOpenConns)
+}
+
+// migrateAll applies River's migrations and then each module's, in dependency order.
+func migrateAll(ctx context.Context, d *db.DB) (int, error) {
+	if err := queue.Migrate(ctx, d); err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, m := range moduleMigrations() {
+		n, err := d.Migrate(ctx, m.name, m.fs)
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+func openStorage(ctx context.Context, cfg *Config) (storage.Storage, error) {
+	if cfg.Storage.Backend == "s3" {
+		return storage.NewS3(ctx, storage.S3Config{
+			Endpoint: cfg.S3.Endpoint, Bucket: cfg.S3.Bucket, AccessKey: cfg.S3.AccessKey,
+			SecretKey: cfg.S3.SecretKey, Region: cfg.S3.Region, UseSSL: cfg.S3.UseSSL,
+		})
+	}
+	return storage.NewLocal(cfg.Storage.LocalDir)
+}
+
+// build opens every dependency and wires every module. Closing happens in reverse order of opening.
+func build(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, tools: toolCheck{ffmpeg: cfg.FFmpeg.Path, ffprobe: cfg.FFprobe.Path}}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if a.db, err = openDB(ctx, cfg); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() { _ = a.db.Close() })
+	if migrate {
+		if _, err = migrateAll(ctx, a.db); err != nil {
+			return nil, err
+		}
+	}
+	if a.store, err = openStorage(ctx, cfg); err != nil {
+		return nil, err
+	}
+	qcfg := queue.Config{PollInterval: cfg.Queue.PollInterval, RescueAfter: cfg.Queue.RescueAfter, Logger: log.With("component", "river")}
+	if cfg.Role != "api" {
+		qcfg.Workers = cfg.Queue.Workers
+	}
+	a.queue = queue.New(a.db, qcfg)
+	a.echo = newEcho(cfg, log)
+	if err = a.wireModules(ctx); err != nil {
+		return nil, err
+	}
+	if err = a.queue.Init(); err != nil {
+		return nil, err
+	}
+	a.echo.GET("/healthz", a.healthz)
+	a.echo.GET("/readyz", a.readyz)
+	return a, nil
+}
+
+func (a *App) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+	a.closers = nil
+}
+
+func newEcho(cfg *Config, log *slog.Logger) *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = httpx.IPExtractor(cfg.HTTP.TrustedProxies)
+	e.HTTPErrorHandler = httpx.ErrorHandler(log)
+	e.Use(middleware.RequestID())
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		LogRemoteIP: true, LogError: true, LogResponseSize: true, HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			log.LogAttrs(c.Request().Context(), slog.LevelInfo, "http",
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("ip", v.RemoteIP),
+				slog.String("request_id", v.RequestID), slog.Int64("bytes", v.ResponseSize))
+			return nil
+		},
+	}))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			log.Error("panic", "request_id", httpx.RequestID(c), "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	return e
+}
+
+// serve runs the HTTP server and the workers until ctx ends, then stops them in reverse order.
+func (a *App) serve(ctx context.Context) error {
+	ln, err := listen(a.cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.queue.Start(ctx); err != nil {
+		ln.Close()
+		return fmt.Errorf("start queue: %w", err)
+	}
+	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.echo.Server = srv
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	a.log.Info("vod is listening", "url", "http://"+displayAddr(ln.Addr().String()), "role", a.cfg.Role,
+		"database", string(a.db.Dialect), "storage", a.store.Name())
+
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if herr := srv.Shutdown(sctx); herr != nil {
+		a.log.Warn("http shutdown", "err", herr)
+		_ = srv.Close()
+	}
+	if qerr := a.queue.Stop(sctx); qerr != nil {
+		a.log.Warn("queue shutdown", "err", qerr)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	a.log.Info("stopped")
+	return err
+}
+
+func displayAddr(addr string) string {
+	if len(addr) > 0 && addr[0] == '[' && addr[:4] == "[::]" {
+		return "localhost" + addr[4:]
+	}
+	if len(addr) > 8 && addr[:8] == "0.0.0.0:" {
+		return "localhost" + addr[7:]
+	}
+	return addr
+}
+
+func (a *App) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 only when the database, the storage and the media tools all work.
+func (a *App) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	record := func(name string, err error) {
+		if err != nil {
+			ok = false
+			checks[name] = "failing"
+			a.log.Warn("readiness check failed", "check", name, "err", err)
+			return
+		}
+		checks[name] = "ok"
+	}
+	record("database", a.db.Ping(ctx))
+	record("storage", a.store.Ping(ctx))
+	record("ffmpeg", a.tools.check(ctx))
+	if !ok {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{
+			"status": "not_ready", "checks": checks,
+			"error": map[string]string{"code": "not_ready", "message": "a dependency is not available"},
+		})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
+}
+
+// toolCheck runs ffmpeg/ffprobe -version, remembering a success for a while so that a busy load
+// balancer does not fork processes on every probe.
+type toolCheck struct {
+	ffmpeg, ffprobe string
+	mu              sync.Mutex
+	okUntil         time.Time
+}
+
+func (t *toolCheck) check(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if time.Now().Before(t.okUntil) {
+		return nil
+	}
+	for _, bin := range []string{t.ffmpeg, t.ffprobe} {
+		if err := exec.CommandContext(ctx, bin, "-hide_banner", "-version").Run(); err != nil {
+			return fmt.Errorf("%s: %w", bin, err)
+		}
+	}
+	t.okUntil = time.Now().Add(30 * time.Second)
+	return nil
+}

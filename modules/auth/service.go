@@ -1,0 +1,248 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"gorm.io/gorm"
+
+	"vod/app/db"
+	"vod/app/httpx"
+)
+
+// SignupInput is the signup form.
+type SignupInput struct {
+	Username        string `json:"username"`
+	Email           string `json:"email"`
+	Password        string `json:"password"`
+	PasswordConfirm string `json:"password_confirm"`
+	FirstName       string `json:"first_name"`
+	LastName        string `json:"last_name"`
+}
+
+var usernameRe = regexp.MustCompile(`^[a-z0-9_.-]{3,32}$`)
+
+// normalize lower-cases the username and email; both are unique case-insensitively.
+func (in *SignupInput) normalize() {
+	in.Username = strings.ToLower(strings.TrimSpace(in.Username))
+	in.Email = strings.ToLower(strings.TrimSpace(in.Email))
+	in.FirstName = strings.TrimSpace(in.FirstName)
+	in.LastName = strings.TrimSpace(in.LastName)
+}
+
+func (in *SignupInput) validate() error {
+	f := map[string]string{}
+	if !usernameRe.MatchString(in.Username) {
+		f["username"] = "must be 3 to 32 characters of a-z, 0-9, _, . and -"
+	}
+	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 || !strings.Contains(in.Email[strings.LastIndexByte(in.Email, '@')+1:], ".") {
+		f["email"] = "must be a valid email address"
+	}
+	switch n := utf8.RuneCountInString(in.Password); {
+	case n < 8:
+		f["password"] = "must be at least 8 characters"
+	case n > 1024:
+		f["password"] = "must be at most 1024 characters"
+	}
+	if in.PasswordConfirm != in.Password {
+		f["password_confirm"] = "must equal password"
+	}
+	for name, v := range map[string]string{"first_name": in.FirstName, "last_name": in.LastName} {
+		switch {
+		case v == "":
+			f[name] = "is required"
+		case utf8.RuneCountInString(v) > 100:
+			f[name] = "must be at most 100 characters"
+		}
+	}
+	if len(f) > 0 {
+		return httpx.Validation(f)
+	}
+	return nil
+}
+
+// Signup creates a user account with the given role.
+func (s *Service) Signup(ctx context.Context, in SignupInput, role string) (*User, error) {
+	in.normalize()
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	r := &userRow{ID: uuid.Must(uuid.NewV7()).String(), Username: in.Username, Email: in.Email, PasswordHash: hash,
+		FirstName: in.FirstName, LastName: in.LastName, Role: role, CreatedAt: now, UpdatedAt: now}
+	if err := s.store.createUser(ctx, r); err != nil {
+		return nil, err
+	}
+	return r.user(), nil
+}
+
+// Login checks a username-or-email and password from a client IP and opens a session.
+func (s *Service) Login(ctx context.Context, credential, password, ip string) (*Tokens, error) {
+	credential = strings.ToLower(strings.TrimSpace(credential))
+	if credential == "" || password == "" {
+		f := map[string]string{}
+		if credential == "" {
+			f["credential"] = "is required"
+		}
+		if password == "" {
+			f["password"] = "is required"
+		}
+		return nil, httpx.Validation(f)
+	}
+	if wait := s.throttle.blocked(credential, ip); wait > 0 {
+		return nil, throttled(wait)
+	}
+	if len(password) > 4096 {
+		return nil, ErrInvalidCredentials
+	}
+	column := "username"
+	if strings.Contains(credential, "@") {
+		column = "email"
+	}
+	u, err := s.store.userBy(ctx, column, credential)
+	if errors.Is(err, errNotFound) {
+		s.hasher.burn(ctx, password)
+		s.throttle.fail(credential, ip)
+		return nil, ErrInvalidCredentials
+	} else if err != nil {
+		return nil, err
+	}
+	ok, stale, err := s.hasher.verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		s.throttle.fail(credential, ip)
+		return nil, ErrInvalidCredentials
+	}
+	s.throttle.succeed(credential, ip)
+	if u.Disabled {
+		return nil, ErrAccountDisabled
+	}
+	if stale {
+		if h, err := s.hasher.hash(ctx, password); err == nil {
+			if err := s.store.setPasswordHash(ctx, u.ID, h); err != nil {
+				s.log.Warn("password hash upgrade failed", "user", u.ID, "err", err)
+			}
+		}
+	}
+	return s.openSession(ctx, u, uuid.NewString())
+}
+
+func throttled(wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	e := httpx.E(http.StatusTooManyRequests, "rate_limited", "too many failed logins; try again in "+strconv.Itoa(secs)+" seconds")
+	e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+	return e
+}
+
+// openSession issues an access token and a new refresh token in the given family.
+func (s *Service) openSession(ctx context.Context, u *userRow, family string) (*Tokens, error) {
+	return s.openSessionTx(s.store.g(ctx), u, family)
+}
+
+func (s *Service) openSessionTx(g *gorm.DB, u *userRow, family string) (*Tokens, error) {
+	access, err := s.tokens.issue(u.user())
+	if err != nil {
+		return nil, err
+	}
+	token, hash := newRefreshToken()
+	now := time.Now().UTC()
+	if err := s.store.insertRefresh(g, &refreshRow{ID: uuid.NewString(), TokenHash: hash, FamilyID: family, UserID: u.ID,
+		ExpiresAt: now.Add(s.cfg.RefreshTTL), CreatedAt: now}); err != nil {
+		return nil, err
+	}
+	return &Tokens{AccessToken: access, RefreshToken: token, TokenType: "Bearer",
+		ExpiresIn: int(s.cfg.AccessTTL.Seconds()), User: u.user()}, nil
+}
+
+// Refresh spends a refresh token and returns a new pair. A token presented twice revokes its family.
+func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
+	if !strings.HasPrefix(token, "rt_") || len(token) > 100 {
+		return nil, ErrInvalidToken
+	}
+	hash := hashRefresh(token)
+	now := time.Now().UTC()
+	var out *Tokens
+	var reused *refreshRow
+	err := s.store.db.WithTx(ctx, func(tx *db.Tx) error {
+		ok, err := s.store.spendRefresh(tx.G, hash, now)
+		if err != nil {
+			return err
+		}
+		r, err := s.store.refreshByHash(tx.G, hash)
+		if errors.Is(err, errNotFound) {
+			return ErrInvalidToken
+		} else if err != nil {
+			return err
+		}
+		if !ok {
+			if r.UsedAt != nil || r.RevokedAt != nil {
+				reused = r
+				return ErrTokenReused
+			}
+			return ErrInvalidToken // expired
+		}
+		var u userRow
+		if err := tx.G.Where("id = ?", r.UserID).Take(&u).Error; err != nil {
+			return err
+		}
+		if u.Disabled {
+			return ErrAccountDisabled
+		}
+		out, err = s.openSessionTx(tx.G, &u, r.FamilyID)
+		return err
+	})
+	if reused != nil {
+		// Outside the failed transaction, so that the revocation sticks.
+		if rerr := s.store.revokeFamily(ctx, reused.FamilyID, now); rerr != nil {
+			return nil, rerr
+		}
+		s.log.Warn("refresh token reuse: family revoked", "user", reused.UserID, "family", reused.FamilyID)
+	}
+	return out, err
+}
+
+// Logout revokes the session family of a refresh token. Unknown tokens are ignored: logging out is
+// idempotent.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	r, err := s.store.refreshByHash(s.store.g(ctx), hashRefresh(token))
+	if errors.Is(err, errNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	return s.store.revokeFamily(ctx, r.FamilyID, time.Now().UTC())
+}
+
+// UserByID returns an account.
+func (s *Service) UserByID(ctx context.Context, id string) (*User, error) {
+	r, err := s.store.userBy(ctx, "id", id)
+	if errors.Is(err, errNotFound) {
+		return nil, httpx.NotFound("user")
+	} else if err != nil {
+		return nil, err
+	}
+	return r.user(), nil
+}
+
+// Authenticate verifies an access token.
+func (s *Service) Authenticate(raw string) (*Claims, error) {
+	return s.tokens.verify(raw)
+}
+
+// JWKS is the public key set.
+func (s *Service) JWKS() any { return s.tokens.keys.public }
