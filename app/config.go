@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
+
+	"vod/modules/transcode"
 )
 
 // Config is every setting of the process, read once at start from defaults, config.yaml, the
@@ -48,8 +50,19 @@ type Config struct {
 		Region    string `mapstructure:"region"`
 	} `mapstructure:"s3"`
 	Media struct {
-		PublicBaseURL string `mapstructure:"public_base_url"`
+		PublicBaseURL     string        `mapstructure:"public_base_url"`
+		SigningKey        string        `mapstructure:"signing_key"`
+		PrivateURLTTL     time.Duration `mapstructure:"private_url_ttl"`
+		RedirectToStorage bool          `mapstructure:"redirect_to_storage"`
 	} `mapstructure:"media"`
+	Transcode struct {
+		Ladder         string `mapstructure:"ladder"`
+		SegmentSeconds int    `mapstructure:"segment_seconds"`
+		Preset         string `mapstructure:"preset"`
+		MaxDimension   int    `mapstructure:"max_dimension"`
+		MaxStreams     int    `mapstructure:"max_streams"`
+		WorkDir        string `mapstructure:"work_dir"`
+	} `mapstructure:"transcode"`
 	FFmpeg struct {
 		Path string `mapstructure:"path"`
 	} `mapstructure:"ffmpeg"`
@@ -83,45 +96,54 @@ type Config struct {
 // defaults lists every key with its default; config.yaml documents the same keys. A key must be here
 // for its environment variable to be read.
 var defaults = map[string]any{
-	"role":                     "all",
-	"data_dir":                 "./data",
-	"log.format":               "auto",
-	"log.level":                "info",
-	"http.addr":                ":8080",
-	"http.addr_file":           "",
-	"http.public_url":          "",
-	"http.trusted_proxies":     []string{},
-	"http.body_limit":          int64(1 << 20),
-	"http.shutdown_timeout":    "20s",
-	"database.url":             "",
-	"database.max_open_conns":  20,
-	"storage.backend":          "local",
-	"storage.local_dir":        "",
-	"s3.endpoint":              "",
-	"s3.bucket":                "vod",
-	"s3.access_key":            "",
-	"s3.secret_key":            "",
-	"s3.use_ssl":               false,
-	"s3.region":                "",
-	"media.public_base_url":    "",
-	"ffmpeg.path":              "ffmpeg",
-	"ffprobe.path":             "ffprobe",
-	"queue.workers":            4,
-	"queue.poll_interval":      "1s",
-	"queue.rescue_after":       "1h",
-	"auth.issuer":              "vod",
-	"auth.audience":            "vod-api",
-	"auth.access_ttl":          "15m",
-	"auth.refresh_ttl":         "720h",
-	"auth.key_files":           []string{},
-	"auth.hash_concurrency":    2,
-	"auth.argon2_memory_kib":   19456,
-	"auth.argon2_iterations":   2,
-	"auth.login_max_failures":  5,
-	"auth.login_window":        "15m",
-	"upload.max_bytes":         int64(8 << 30),
-	"upload.max_duration":      "6h",
-	"upload.direct_upload_ttl": "1h",
+	"role":                      "all",
+	"data_dir":                  "./data",
+	"log.format":                "auto",
+	"log.level":                 "info",
+	"http.addr":                 ":8080",
+	"http.addr_file":            "",
+	"http.public_url":           "",
+	"http.trusted_proxies":      []string{},
+	"http.body_limit":           int64(1 << 20),
+	"http.shutdown_timeout":     "20s",
+	"database.url":              "",
+	"database.max_open_conns":   20,
+	"storage.backend":           "local",
+	"storage.local_dir":         "",
+	"s3.endpoint":               "",
+	"s3.bucket":                 "vod",
+	"s3.access_key":             "",
+	"s3.secret_key":             "",
+	"s3.use_ssl":                false,
+	"s3.region":                 "",
+	"media.public_base_url":     "",
+	"media.signing_key":         "",
+	"media.private_url_ttl":     "6h",
+	"media.redirect_to_storage": false,
+	"transcode.ladder":          "360:800,480:1200,720:2400,1080:4800",
+	"transcode.segment_seconds": 4,
+	"transcode.preset":          "veryfast",
+	"transcode.max_dimension":   8192,
+	"transcode.max_streams":     16,
+	"transcode.work_dir":        "",
+	"ffmpeg.path":               "ffmpeg",
+	"ffprobe.path":              "ffprobe",
+	"queue.workers":             4,
+	"queue.poll_interval":       "1s",
+	"queue.rescue_after":        "1h",
+	"auth.issuer":               "vod",
+	"auth.audience":             "vod-api",
+	"auth.access_ttl":           "15m",
+	"auth.refresh_ttl":          "720h",
+	"auth.key_files":            []string{},
+	"auth.hash_concurrency":     2,
+	"auth.argon2_memory_kib":    19456,
+	"auth.argon2_iterations":    2,
+	"auth.login_max_failures":   5,
+	"auth.login_window":         "15m",
+	"upload.max_bytes":          int64(8 << 30),
+	"upload.max_duration":       "6h",
+	"upload.direct_upload_ttl":  "1h",
 }
 
 // flagKeys maps command-line flags to config keys.
@@ -265,6 +287,29 @@ func (c *Config) validate() error {
 			return bad("media.public_base_url", fmt.Sprintf("%q is not an absolute http(s) URL", u))
 		}
 		c.Media.PublicBaseURL = strings.TrimRight(u, "/")
+	}
+	if c.Media.PrivateURLTTL < time.Minute {
+		return bad("media.private_url_ttl", "must be at least 1m")
+	}
+	if c.Media.RedirectToStorage && c.Storage.Backend != "s3" {
+		return bad("media.redirect_to_storage", "needs storage.backend s3")
+	}
+	if _, err := transcode.ParseLadder(c.Transcode.Ladder); err != nil {
+		return bad("transcode.ladder", err.Error())
+	}
+	if c.Transcode.SegmentSeconds < 1 || c.Transcode.SegmentSeconds > 30 {
+		return bad("transcode.segment_seconds", "must be 1 to 30")
+	}
+	switch c.Transcode.Preset {
+	case "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow":
+	default:
+		return bad("transcode.preset", fmt.Sprintf("%q is not an x264 preset", c.Transcode.Preset))
+	}
+	if c.Transcode.MaxDimension < 16 || c.Transcode.MaxStreams < 1 {
+		return bad("transcode.max_dimension", "limits must be positive")
+	}
+	if c.Transcode.WorkDir == "" {
+		c.Transcode.WorkDir = filepath.Join(c.DataDir, "work")
 	}
 	if c.FFmpeg.Path == "" {
 		return bad("ffmpeg.path", "must not be empty")

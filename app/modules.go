@@ -2,9 +2,18 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"vod/modules/auth"
+	"vod/modules/stream"
+	"vod/modules/transcode"
+	"vod/modules/upload"
 )
 
 type migrationSet struct {
@@ -24,6 +33,8 @@ func sub(f fs.FS, dir string) fs.FS {
 func moduleMigrations() []migrationSet {
 	return []migrationSet{
 		{"auth", sub(auth.Migrations(), "migrations")},
+		{"stream", sub(stream.Migrations(), "migrations")},
+		{"upload", sub(upload.Migrations(), "migrations")},
 	}
 }
 
@@ -37,15 +48,68 @@ func (a *App) authConfig() auth.Config {
 	}
 }
 
-// wireModules builds every module and mounts its routes and workers.
+// secret returns a configured secret, or one generated on first start and kept in the data
+// directory. Several processes sharing a deployment must configure it.
+func secret(configured, dataDir, name string) ([]byte, error) {
+	if configured != "" {
+		return []byte(configured), nil
+	}
+	p := filepath.Join(dataDir, "keys", name)
+	if b, err := os.ReadFile(p); err == nil {
+		return []byte(strings.TrimSpace(string(b))), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	raw := make([]byte, 32)
+	_, _ = rand.Read(raw)
+	key := hex.EncodeToString(raw)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(p, []byte(key), 0o600); err != nil {
+		return nil, err
+	}
+	return []byte(key), nil
+}
+
+// wireModules builds every module, connects them through the interfaces they declare, and mounts
+// their routes and workers.
 func (a *App) wireModules(ctx context.Context) error {
+	cfg := a.cfg
 	authSvc, err := auth.New(a.db, a.authConfig(), a.log.With("module", "auth"))
 	if err != nil {
 		return err
 	}
 	a.auth = authSvc
+	guards := authSvc.Guards()
+	mediaKey, err := secret(cfg.Media.SigningKey, cfg.DataDir, "media.key")
+	if err != nil {
+		return err
+	}
+
+	streamSvc := stream.New(a.db, a.store, guards, nil, stream.NopIndexer{}, stream.Config{
+		PublicBaseURL: cfg.Media.PublicBaseURL, SigningKey: mediaKey, PrivateURLTTL: cfg.Media.PrivateURLTTL,
+		RedirectToStorage: cfg.Media.RedirectToStorage,
+	}, a.log.With("module", "stream"))
+	a.stream = streamSvc
+
+	ladder, _ := transcode.ParseLadder(cfg.Transcode.Ladder) // validated with the config
+	transcodeSvc := transcode.New(a.db, a.store, a.queue, streamSvc, transcode.Config{
+		FFmpeg: cfg.FFmpeg.Path, FFprobe: cfg.FFprobe.Path, WorkDir: cfg.Transcode.WorkDir, Ladder: ladder,
+		SegmentSeconds: cfg.Transcode.SegmentSeconds, Preset: cfg.Transcode.Preset,
+		Limits: transcode.Limits{MaxDuration: cfg.Upload.MaxDuration, MaxDimension: cfg.Transcode.MaxDimension, MaxStreams: cfg.Transcode.MaxStreams},
+	}, a.log.With("module", "transcode"))
+	streamSvc.SetPipeline(transcodeSvc)
+
+	uploadSvc := upload.New(a.db, a.store, a.queue, streamSvc, transcodeSvc, guards, upload.Config{
+		MaxBytes: cfg.Upload.MaxBytes, DirectTTL: cfg.Upload.DirectUploadTTL, WorkDir: cfg.Transcode.WorkDir,
+		SigningKey: mediaKey,
+	}, a.log.With("module", "upload"))
+
 	api := a.echo.Group("/api/v1")
 	authSvc.Routes(a.echo, api)
 	authSvc.Jobs(a.queue)
+	uploadSvc.Routes(api)
+	streamSvc.Routes(a.echo, api)
 	return nil
 }

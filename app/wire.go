@@ -18,6 +18,7 @@ import (
 	"vod/app/queue"
 	"vod/app/storage"
 	"vod/modules/auth"
+	"vod/modules/stream"
 )
 
 // App is one running process: its dependencies and the HTTP server.
@@ -31,6 +32,7 @@ type App struct {
 	closers []func()
 	tools   toolCheck
 	auth    *auth.Service
+	stream  *stream.Service
 }
 
 func openDB(ctx context.Context, cfg *Config) (*db.DB, error) {
@@ -144,6 +146,7 @@ func (a *App) serve(ctx context.Context) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv.RegisterOnShutdown(a.stream.Shutdown)
 	a.echo.Server = srv
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -200,3 +200,32 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+type localFile struct {
+	*os.File
+	obj Object
+}
+
+func (f localFile) Info() Object { return f.obj }
+
+func (l *Local) open(key string) (File, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.IsDir() {
+		f.Close()
+		return nil, ErrNotFound
+	}
+	return localFile{File: f, obj: l.object(key, fi)}, nil
+}
+
+// Path returns the file behind a key, for tools (ffprobe) that read local files directly.
+func (l *Local) Path(key string) (string, error) { return l.path(key) }

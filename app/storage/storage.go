@@ -80,3 +80,76 @@ func ValidKey(key string) bool {
 func validPrefix(prefix string) bool {
 	return prefix == "" || (strings.HasSuffix(prefix, "/") && ValidKey(strings.TrimSuffix(prefix, "/")))
 }
+
+// File is an object opened for random access, as http.ServeContent wants it.
+type File interface {
+	io.ReadSeekCloser
+	Info() Object
+}
+
+// Open opens an object for random access: the file itself on a local directory, ranged GETs on S3.
+func Open(ctx context.Context, s Storage, key string) (File, error) {
+	if l, ok := s.(*Local); ok {
+		return l.open(key)
+	}
+	obj, err := s.Stat(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &rangedFile{ctx: ctx, s: s, obj: obj}, nil
+}
+
+// rangedFile reads from an offset with one ranged GET per seek.
+type rangedFile struct {
+	ctx context.Context
+	s   Storage
+	obj Object
+	off int64
+	rc  io.ReadCloser
+}
+
+func (f *rangedFile) Info() Object { return f.obj }
+
+func (f *rangedFile) Read(p []byte) (int, error) {
+	if f.off >= f.obj.Size {
+		return 0, io.EOF
+	}
+	if f.rc == nil {
+		rc, _, err := f.s.Get(f.ctx, f.obj.Key, f.off, -1)
+		if err != nil {
+			return 0, err
+		}
+		f.rc = rc
+	}
+	n, err := f.rc.Read(p)
+	f.off += int64(n)
+	return n, err
+}
+
+func (f *rangedFile) Seek(offset int64, whence int) (int64, error) {
+	var abs int64
+	switch whence {
+	case io.SeekStart:
+		abs = offset
+	case io.SeekCurrent:
+		abs = f.off + offset
+	case io.SeekEnd:
+		abs = f.obj.Size + offset
+	}
+	if abs < 0 {
+		return 0, errors.New("storage: negative seek")
+	}
+	if abs != f.off && f.rc != nil {
+		f.rc.Close()
+		f.rc = nil
+	}
+	f.off = abs
+	return abs, nil
+}
+
+func (f *rangedFile) Close() error {
+	if f.rc != nil {
+		return f.rc.Close()
+	}
+	return nil
+}

@@ -1,0 +1,170 @@
+// Package media holds the plain data types that cross module boundaries in the video pipeline (the
+// way rivertype does for River): what upload hands to the catalog, what the transcoder publishes.
+// It has no behaviour beyond language names.
+package media
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// Visibility values.
+const (
+	Public   = "public"
+	Unlisted = "unlisted"
+	Private  = "private"
+)
+
+// Status values of a video.
+const (
+	StatusUploading  = "uploading"
+	StatusQueued     = "queued"
+	StatusProcessing = "processing"
+	StatusReady      = "ready"
+	StatusFailed     = "failed"
+)
+
+// Subtitle sources.
+const (
+	SourceEmbedded   = "embedded"
+	SourceUploaded   = "uploaded"
+	SourceTranslated = "translated"
+)
+
+// NewVideo is a video row as upload creates it.
+type NewVideo struct {
+	ID            string
+	OwnerID       string
+	OwnerUsername string
+	Title         string
+	Description   string
+	Visibility    string
+	Status        string
+	SourceKey     string
+	SourceName    string
+	SourceSize    int64
+}
+
+// PipelineVideo is what the transcoder needs to know about a video.
+type PipelineVideo struct {
+	ID         string
+	Status     string
+	Generation int
+	SourceKey  string
+	SourceSize int64
+	Duration   float64
+}
+
+// ProbeInfo is what the probe stage records.
+type ProbeInfo struct {
+	Duration   float64
+	Width      int
+	Height     int
+	FPS        float64
+	VideoCodec string
+	AudioCodec string
+	Rotation   int
+	Size       int64
+}
+
+// Track is one encoded representation, with measured bitrates.
+type Track struct {
+	ID        string  `json:"id"`
+	Kind      string  `json:"kind"` // video or audio
+	Width     int     `json:"width,omitempty"`
+	Height    int     `json:"height,omitempty"`
+	Codecs    string  `json:"codecs"`
+	Peak      int     `json:"bandwidth"`
+	Average   int     `json:"average_bandwidth"`
+	FrameRate float64 `json:"frame_rate,omitempty"`
+}
+
+// SubtitleFile is a stored WebVTT track.
+type SubtitleFile struct {
+	Lang   string
+	Label  string
+	Source string
+	Key    string
+}
+
+// Publication is the transcoder's result for one generation of a video. Keys are storage keys.
+type Publication struct {
+	Generation    int
+	Prefix        string // videos/{id}/g{n}/ : every key below lives under it
+	BaseMPDKey    string
+	Tracks        []Track
+	Duration      float64
+	PosterKey     string
+	StoryboardKey string // the WebVTT thumbnails track
+	MP4Key        string
+	Subtitles     []SubtitleFile // embedded ones
+	Notes         []string
+}
+
+var iso6392 = map[string]string{
+	"eng": "en", "fre": "fr", "fra": "fr", "spa": "es", "ger": "de", "deu": "de", "ita": "it", "por": "pt",
+	"rus": "ru", "jpn": "ja", "chi": "zh", "zho": "zh", "kor": "ko", "ara": "ar", "hin": "hi", "ben": "bn",
+	"dut": "nl", "nld": "nl", "swe": "sv", "pol": "pl", "tur": "tr", "ukr": "uk", "cze": "cs", "ces": "cs",
+	"gre": "el", "ell": "el", "heb": "he", "dan": "da", "fin": "fi", "nor": "no", "hun": "hu", "rum": "ro",
+	"ron": "ro", "tha": "th", "vie": "vi", "ind": "id", "cat": "ca",
+}
+
+var languageNames = map[string]string{
+	"en": "English", "fr": "Français", "es": "Español", "de": "Deutsch", "it": "Italiano", "pt": "Português",
+	"ru": "Русский", "ja": "日本語", "zh": "中文", "ko": "한국어", "ar": "العربية", "hi": "हिन्दी", "bn": "বাংলা",
+	"nl": "Nederlands", "sv": "Svenska", "pl": "Polski", "tr": "Türkçe", "uk": "Українська", "cs": "Čeština",
+	"el": "Ελληνικά", "he": "עברית", "da": "Dansk", "fi": "Suomi", "no": "Norsk", "hu": "Magyar", "ro": "Română",
+	"th": "ไทย", "vi": "Tiếng Việt", "id": "Bahasa Indonesia", "ca": "Català",
+}
+
+// LanguageTag turns a container language tag (ISO 639-2 like "eng") into BCP 47 ("en"); an empty
+// tag becomes "und".
+func LanguageTag(tag string) string {
+	tag = strings.ToLower(strings.TrimSpace(tag))
+	if t, ok := iso6392[tag]; ok {
+		return t
+	}
+	if tag == "" {
+		return "und"
+	}
+	return tag
+}
+
+// LanguageLabel is a human name for a BCP 47 tag.
+func LanguageLabel(tag string) string {
+	base, _, _ := strings.Cut(tag, "-")
+	if n, ok := languageNames[strings.ToLower(base)]; ok {
+		return n
+	}
+	if tag == "und" {
+		return "Unknown language"
+	}
+	return tag
+}
+
+// ErrNoVideo means the video is gone (deleted while a job or request was in flight).
+var ErrNoVideo = errors.New("video not found")
+
+// ValidateFields checks a video's editable fields (nil ones are not checked) and trims the title.
+// It returns a map of field to reason, empty when all is well.
+func ValidateFields(title, description, visibility *string) map[string]string {
+	f := map[string]string{}
+	if title != nil {
+		*title = strings.TrimSpace(*title)
+		if n := utf8.RuneCountInString(*title); n == 0 || n > 200 {
+			f["title"] = "must be 1 to 200 characters"
+		}
+	}
+	if description != nil && utf8.RuneCountInString(*description) > 5000 {
+		f["description"] = "must be at most 5000 characters"
+	}
+	if visibility != nil {
+		switch *visibility {
+		case Public, Unlisted, Private:
+		default:
+			f["visibility"] = "must be public, unlisted or private"
+		}
+	}
+	return f
+}

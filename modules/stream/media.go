@@ -1,0 +1,127 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"vod/app/httpx"
+	"vod/app/media"
+	"vod/app/storage"
+)
+
+const manifestCache = "public, max-age=10"
+
+type visEntry struct {
+	visibility string
+	ok         bool
+	until      time.Time
+}
+
+// visibilityOf caches a video's visibility for a few seconds: a player fetches hundreds of segments.
+func (s *Service) visibilityOf(ctx context.Context, id string) (string, bool, error) {
+	s.visMu.Lock()
+	e, hit := s.vis[id]
+	s.visMu.Unlock()
+	if hit && time.Now().Before(e.until) {
+		return e.visibility, e.ok, nil
+	}
+	r, err := s.row(ctx, id)
+	if err != nil && !errors.Is(err, ErrNoVideo) {
+		return "", false, err
+	}
+	e = visEntry{ok: err == nil, until: time.Now().Add(5 * time.Second)}
+	if r != nil {
+		e.visibility = r.Visibility
+	}
+	s.visMu.Lock()
+	if len(s.vis) > 10000 {
+		s.vis = map[string]visEntry{}
+	}
+	s.vis[id] = e
+	s.visMu.Unlock()
+	return e.visibility, e.ok, nil
+}
+
+func (s *Service) forgetVisibility(id string) {
+	s.visMu.Lock()
+	delete(s.vis, id)
+	s.visMu.Unlock()
+}
+
+var errMediaNotFound = httpx.NotFound("media")
+
+// handleMedia serves /media/{key} and /media/s/{token}/{key}. Keys must be clean paths under
+// videos/{id}/: anything with dot segments, backslashes, encoded separators or control characters is
+// refused before storage is touched.
+func (s *Service) handleMedia(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, ETag")
+	req := c.Request()
+	if req.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Modified-Since")
+		h.Set("Access-Control-Max-Age", "86400")
+		return c.NoContent(http.StatusNoContent)
+	}
+	raw := req.URL.EscapedPath()
+	rest, ok := strings.CutPrefix(raw, "/media/")
+	if !ok || strings.Contains(rest, "%") {
+		return errMediaNotFound
+	}
+	key, err := url.PathUnescape(rest)
+	if err != nil {
+		return errMediaNotFound
+	}
+	signed := false
+	if tok, k, ok := strings.Cut(strings.TrimPrefix(key, "s/"), "/"); strings.HasPrefix(key, "s/") && ok {
+		if !storage.ValidKey(k) || !s.verify(tok, k) {
+			return errMediaNotFound
+		}
+		key, signed = k, true
+	}
+	id := videoIDOf(key)
+	if !storage.ValidKey(key) || id == "" {
+		return errMediaNotFound
+	}
+	ctx := req.Context()
+	if !signed {
+		vis, exists, err := s.visibilityOf(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !exists || vis == media.Private {
+			return errMediaNotFound
+		}
+	}
+	if s.cfg.RedirectToStorage {
+		if u, err := s.store.PresignGet(ctx, key, 15*time.Minute); err == nil {
+			return c.Redirect(http.StatusFound, u)
+		}
+	}
+	f, err := storage.Open(ctx, s.store, key)
+	if errors.Is(err, storage.ErrNotFound) {
+		return errMediaNotFound
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	obj := f.Info()
+	h.Set(echo.HeaderContentType, media.ContentType(key))
+	cc := media.CacheControl(key)
+	if signed {
+		cc = strings.Replace(cc, "public", "private", 1)
+	}
+	h.Set("Cache-Control", cc)
+	if obj.ETag != "" {
+		h.Set("ETag", `"`+strings.Trim(obj.ETag, `"`)+`"`)
+	}
+	http.ServeContent(c.Response(), req, "", obj.ModTime, f)
+	return nil
+}

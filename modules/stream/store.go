@@ -1,0 +1,67 @@
+package stream
+
+import (
+	"encoding/json"
+	"time"
+
+	"vod/app/media"
+)
+
+type videoRow struct {
+	ID              string `gorm:"primaryKey"`
+	OwnerID         string
+	OwnerUsername   string
+	Title           string
+	Description     string
+	Visibility      string
+	Status          string
+	Stage           string
+	Progress        int
+	Error           string
+	Notes           string
+	SourceKey       string
+	SourceName      string
+	SourceSize      int64
+	Generation      int
+	DurationSeconds float64
+	Width           int
+	Height          int
+	FPS             float64 `gorm:"column:fps"`
+	VideoCodec      string
+	AudioCodec      string
+	Rotation        int
+	MediaPrefix     string
+	BaseMPDKey      string `gorm:"column:base_mpd_key"`
+	Tracks          string
+	PosterKey       string
+	StoryboardKey   string
+	MP4Key          string `gorm:"column:mp4_key"`
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	ReadyAt         *time.Time
+}
+
+func (videoRow) TableName() string { return "videos" }
+
+func (r *videoRow) tracks() []media.Track {
+	var t []media.Track
+	_ = json.Unmarshal([]byte(r.Tracks), &t)
+	return t
+}
+
+func (r *videoRow) notes() []string {
+	n := []string{}
+	_ = json.Unmarshal([]byte(r.Notes), &n)
+	return n
+}
+
+type subtitleRow struct {
+	VideoID   string `gorm:"primaryKey"`
+	Lang      string `gorm:"primaryKey"`
+	Label     string
+	Source    string
+	ObjectKey string
+	CreatedAt time.Time
+}
+
+func (subtitleRow) TableName() string { return "subtitles" }

@@ -1,0 +1,162 @@
+package stream
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"vod/app/httpx"
+	"vod/app/media"
+)
+
+// Video is the API's Video.
+type Video struct {
+	ID              string      `json:"id"`
+	Title           string      `json:"title"`
+	Description     string      `json:"description"`
+	Visibility      string      `json:"visibility"`
+	Owner           Owner       `json:"owner"`
+	Status          string      `json:"status"`
+	Stage           string      `json:"stage"`
+	Progress        int         `json:"progress"`
+	Error           *string     `json:"error"`
+	Notes           []string    `json:"notes"`
+	DurationSeconds float64     `json:"duration_seconds"`
+	Width           int         `json:"width"`
+	Height          int         `json:"height"`
+	CreatedAt       time.Time   `json:"created_at"`
+	ReadyAt         *time.Time  `json:"ready_at"`
+	Renditions      []Rendition `json:"renditions"`
+	Subtitles       []Subtitle  `json:"subtitles"`
+	Thumbnails      Thumbnails  `json:"thumbnails"`
+	Playback        Playback    `json:"playback"`
+}
+
+type Owner struct {
+	ID       string `json:"id"`
+	Username string `json:"username"`
+}
+
+type Rendition struct {
+	Width     int    `json:"width"`
+	Height    int    `json:"height"`
+	Bandwidth int    `json:"bandwidth"`
+	Codecs    string `json:"codecs"`
+}
+
+type Subtitle struct {
+	Lang   string `json:"lang"`
+	Label  string `json:"label"`
+	Source string `json:"source"`
+	URL    string `json:"url"`
+}
+
+type Thumbnails struct {
+	Poster     *string `json:"poster"`
+	Storyboard *string `json:"storyboard"`
+}
+
+type Playback struct {
+	DASH *string `json:"dash"`
+	HLS  *string `json:"hls"`
+	MP4  *string `json:"mp4"`
+}
+
+// canSee: private videos only for their owner and admins.
+func canSee(r *videoRow, c httpx.Caller, ok bool) bool {
+	return r.Visibility != media.Private || (ok && (c.ID == r.OwnerID || c.Admin))
+}
+
+func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
+	return ok && (c.ID == r.OwnerID || c.Admin)
+}
+
+// mediaBase returns the URL prefix under which a video's keys are served: the CDN for public and
+// unlisted media when one is configured, else /media, with a signed path segment for private media.
+func (s *Service) mediaBase(r *videoRow) string {
+	if r.Visibility == media.Private {
+		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
+		return "/media/s/" + s.sign(r.ID, exp) + "/"
+	}
+	if s.cfg.PublicBaseURL != "" {
+		return s.cfg.PublicBaseURL + "/"
+	}
+	return "/media/"
+}
+
+// sign makes the path token "EXP.SIG" that grants access to every key under videos/{id}/ until EXP.
+// It lives in the path so that relative segment URLs inside manifests inherit it.
+func (s *Service) sign(videoID string, exp int64) string {
+	e := strconv.FormatInt(exp, 10)
+	m := hmac.New(sha256.New, s.cfg.SigningKey)
+	m.Write([]byte("videos/" + videoID + "/|" + e))
+	return e + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
+}
+
+func (s *Service) verify(token, key string) bool {
+	e, _, ok := strings.Cut(token, ".")
+	exp, err := strconv.ParseInt(e, 10, 64)
+	if !ok || err != nil || time.Now().Unix() > exp {
+		return false
+	}
+	id := videoIDOf(key)
+	return id != "" && hmac.Equal([]byte(s.sign(id, exp)), []byte(token))
+}
+
+// videoIDOf returns the {id} of videos/{id}/...
+func videoIDOf(key string) string {
+	rest, ok := strings.CutPrefix(key, "videos/")
+	if !ok {
+		return ""
+	}
+	id, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return ""
+	}
+	return id
+}
+
+func ptr(s string) *string { return &s }
+
+func (s *Service) view(r *videoRow, subs []subtitleRow) Video {
+	v := Video{
+		ID: r.ID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
+		Owner: Owner{ID: r.OwnerID, Username: r.OwnerUsername}, Status: r.Status, Stage: r.Stage, Progress: r.Progress,
+		Notes: r.notes(), DurationSeconds: r.DurationSeconds, Width: r.Width, Height: r.Height,
+		CreatedAt: r.CreatedAt.UTC(), Renditions: []Rendition{}, Subtitles: []Subtitle{},
+	}
+	if r.Error != "" {
+		v.Error = ptr(r.Error)
+	}
+	if r.ReadyAt != nil {
+		t := r.ReadyAt.UTC()
+		v.ReadyAt = &t
+	}
+	for _, t := range r.tracks() {
+		if t.Kind == "video" {
+			v.Renditions = append(v.Renditions, Rendition{Width: t.Width, Height: t.Height, Bandwidth: t.Peak, Codecs: t.Codecs})
+		}
+	}
+	if r.Status != media.StatusReady {
+		return v
+	}
+	base := s.mediaBase(r)
+	v.Playback.DASH = ptr(base + r.MediaPrefix + "manifest.mpd")
+	v.Playback.HLS = ptr(base + r.MediaPrefix + "master.m3u8")
+	if r.MP4Key != "" {
+		v.Playback.MP4 = ptr(base + r.MP4Key)
+	}
+	if r.PosterKey != "" {
+		v.Thumbnails.Poster = ptr(base + r.PosterKey)
+	}
+	if r.StoryboardKey != "" {
+		v.Thumbnails.Storyboard = ptr(base + r.StoryboardKey)
+	}
+	for _, sub := range subs {
+		v.Subtitles = append(v.Subtitles, Subtitle{Lang: sub.Lang, Label: sub.Label, Source: sub.Source, URL: base + sub.ObjectKey})
+	}
+	return v
+}

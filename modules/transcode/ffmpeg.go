@@ -1,0 +1,175 @@
+package transcode
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EncodeSpec is one ffmpeg run: every rung, the subtitles, the poster and the storyboard from a
+// single decode of the source.
+type EncodeSpec struct {
+	FFmpeg     string
+	Input      string
+	OutDir     string
+	Probe      *Probe
+	Renditions []Rendition
+	SegmentSec int
+	Preset     string
+	// Storyboard tiles: one sprite of up to 10x10 thumbnails.
+	ThumbWidth int
+}
+
+// Storyboard geometry, derived from the probe so that the WebVTT track can be written without
+// reading the image back.
+type Storyboard struct {
+	Interval float64 `json:"interval"`
+	Width    int     `json:"width"`
+	Height   int     `json:"height"`
+	Columns  int     `json:"columns"`
+	Count    int     `json:"count"`
+}
+
+func (s *EncodeSpec) fps() float64 {
+	f := s.Probe.FPS
+	if f > 60 {
+		f = 60
+	}
+	// Round odd NTSC-like rates to 3 decimals; a CFR output keeps every rung's keyframes aligned.
+	return math.Round(f*1000) / 1000
+}
+
+func (s *EncodeSpec) storyboard() Storyboard {
+	d := s.Probe.Duration
+	interval := math.Max(1, math.Ceil(d/100))
+	count := int(math.Min(100, math.Ceil(d/interval)))
+	w := s.ThumbWidth
+	h := even(float64(w) * float64(s.Probe.Height) / float64(s.Probe.Width))
+	if s.Probe.Height > s.Probe.Width {
+		h = w
+		w = even(float64(h) * float64(s.Probe.Width) / float64(s.Probe.Height))
+	}
+	return Storyboard{Interval: interval, Width: w, Height: h, Columns: 10, Count: max(count, 1)}
+}
+
+// posterAt picks the poster time: a tenth into the video, past fades from black.
+func (s *EncodeSpec) posterAt() float64 { return math.Min(s.Probe.Duration*0.1, 30) }
+
+// Args builds the ffmpeg argument list. No shell is involved; the input is read with the same
+// protocol and demuxer whitelists as the probe.
+func (s *EncodeSpec) Args() []string {
+	n := len(s.Renditions)
+	fps := strconv.FormatFloat(s.fps(), 'f', -1, 64)
+	sb := s.storyboard()
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:v]fps=%s,split=%d", fps, n+2)
+	for i := range n {
+		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	g.WriteString("[sb][sp];")
+	for i, r := range s.Renditions {
+		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,format=yuv420p[v%d];", i, r.Width, r.Height, i)
+	}
+	fmt.Fprintf(&g, "[sb]fps=1/%s,scale=w=%d:h=%d,tile=%dx%d[sbo];", strconv.FormatFloat(sb.Interval, 'f', -1, 64),
+		sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns)
+	pw, ph := s.Renditions[n-1].Width, s.Renditions[n-1].Height
+	fmt.Fprintf(&g, "[sp]trim=start=%.3f,thumbnail=25,scale=w=%d:h=%d[po]", s.posterAt(), pw, ph)
+
+	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist,
+		"-i", s.Input, "-filter_complex", g.String()}
+	for i := range n {
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i))
+	}
+	if s.Probe.HasAudio() {
+		args = append(args, "-map", "0:a:0")
+	}
+	args = append(args, "-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high",
+		"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
+		"-x264-params", "scenecut=0:open_gop=0",
+		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", s.SegmentSec))
+	for i, r := range s.Renditions {
+		args = append(args,
+			fmt.Sprintf("-b:v:%d", i), fmt.Sprintf("%dk", r.Kbps),
+			fmt.Sprintf("-maxrate:v:%d", i), fmt.Sprintf("%dk", r.Kbps*107/100),
+			fmt.Sprintf("-bufsize:v:%d", i), fmt.Sprintf("%dk", r.Kbps*3/2))
+	}
+	sets := "id=0,streams=v"
+	if s.Probe.HasAudio() {
+		args = append(args, "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
+		sets += " id=1,streams=a"
+	}
+	args = append(args, "-f", "dash", "-seg_duration", strconv.Itoa(s.SegmentSec),
+		"-use_template", "1", "-use_timeline", "0", "-hls_playlist", "1",
+		"-init_seg_name", "init-$RepresentationID$.m4s",
+		"-media_seg_name", "seg-$RepresentationID$-$Number%05d$.m4s",
+		"-adaptation_sets", sets,
+		"-progress", "pipe:1", "-stats_period", "0.5",
+		filepath.Join(s.OutDir, "stream.mpd"))
+	args = append(args, "-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(s.OutDir, "storyboard.jpg"))
+	args = append(args, "-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(s.OutDir, "poster.jpg"))
+	for i, st := range s.Probe.TextSubtitles() {
+		args = append(args, "-map", fmt.Sprintf("0:%d", st.Index), "-c:s", "webvtt", "-f", "webvtt",
+			filepath.Join(s.OutDir, fmt.Sprintf("sub-%d.vtt", i)))
+	}
+	return args
+}
+
+// Run executes the encode, calling progress with the fraction done (throttled by ffmpeg's own
+// -stats_period). A cancelled ctx kills ffmpeg.
+func (s *EncodeSpec) Run(ctx context.Context, progress func(float64)) error {
+	if err := os.MkdirAll(s.OutDir, 0o750); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, s.FFmpeg, s.Args()...)
+	cmd.WaitDelay = 5 * time.Second
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start ffmpeg: %w", err)
+	}
+	total := s.Probe.Duration * s.fps()
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		// frame= counts the first output's frames; out_time_us is skewed by the storyboard output.
+		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok && progress != nil && total > 0 {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				progress(math.Min(f/total, 1))
+			}
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	if err := cmd.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
+	}
+	return nil
+}
+
+// tailBuffer keeps the last 4 KiB of ffmpeg's stderr for error messages.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 4096 {
+		t.b = t.b[len(t.b)-4096:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }

@@ -1,0 +1,217 @@
+package transcode
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Demuxers ffmpeg may use on an upload. Playlists (hls, concat), image sequences and raw formats are
+// absent on purpose: a file that needs them is not a video we accept, and they could make ffmpeg
+// open other files or URLs.
+const formatWhitelist = "mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,mpeg,asf,ogg"
+
+// Stream is one probed stream.
+type Stream struct {
+	Index    int    `json:"index"`
+	Type     string `json:"type"`
+	Codec    string `json:"codec"`
+	Language string `json:"language,omitempty"`
+	Title    string `json:"title,omitempty"`
+	Bitmap   bool   `json:"bitmap,omitempty"`
+}
+
+// Probe is what ffprobe found in a source.
+type Probe struct {
+	Duration   float64  `json:"duration"`
+	Size       int64    `json:"size"`
+	Width      int      `json:"width"`  // as displayed, rotation applied
+	Height     int      `json:"height"` // as displayed, rotation applied
+	FPS        float64  `json:"fps"`
+	VideoCodec string   `json:"video_codec"`
+	AudioCodec string   `json:"audio_codec,omitempty"`
+	Rotation   int      `json:"rotation"`
+	Format     string   `json:"format"`
+	Streams    []Stream `json:"streams"`
+}
+
+// MediaError is a problem with the uploaded media itself: permanent, and safe to show the uploader.
+type MediaError struct{ Reason string }
+
+func (e *MediaError) Error() string { return e.Reason }
+
+func mediaErr(format string, args ...any) error {
+	return &MediaError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Limits bound what a source may be.
+type Limits struct {
+	MaxDuration  time.Duration
+	MaxDimension int
+	MaxStreams   int
+}
+
+var textSubtitleCodecs = map[string]bool{"subrip": true, "srt": true, "ass": true, "ssa": true, "mov_text": true, "webvtt": true, "text": true}
+
+// protocolsFor allows exactly the protocols needed to read input: the file protocol for a path,
+// HTTP(S) for a presigned storage URL.
+func protocolsFor(input string) string {
+	if strings.HasPrefix(input, "http://") || strings.HasPrefix(input, "https://") {
+		return "http,https,tcp,tls,crypto"
+	}
+	return "file"
+}
+
+// ProbeFile runs ffprobe on a local path or a presigned URL and validates the result.
+func ProbeFile(ctx context.Context, ffprobe, input string, lim Limits) (*Probe, error) {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-hide_banner",
+		"-protocol_whitelist", protocolsFor(input), "-format_whitelist", formatWhitelist,
+		"-show_format", "-show_streams", "-of", "json", "-i", input)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("ffprobe timed out: %w", ctx.Err())
+	}
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return nil, mediaErr("the file is not a video we can read (unknown, damaged or unsupported format)")
+		}
+		return nil, fmt.Errorf("ffprobe: %w", err)
+	}
+	return parseProbe(out, lim)
+}
+
+type ffprobeOut struct {
+	Streams []struct {
+		Index        int               `json:"index"`
+		CodecType    string            `json:"codec_type"`
+		CodecName    string            `json:"codec_name"`
+		Width        int               `json:"width"`
+		Height       int               `json:"height"`
+		AvgFrameRate string            `json:"avg_frame_rate"`
+		RFrameRate   string            `json:"r_frame_rate"`
+		Duration     string            `json:"duration"`
+		Tags         map[string]string `json:"tags"`
+		Disposition  map[string]int    `json:"disposition"`
+		SideData     []struct {
+			Rotation float64 `json:"rotation"`
+		} `json:"side_data_list"`
+	} `json:"streams"`
+	Format struct {
+		FormatName string `json:"format_name"`
+		Duration   string `json:"duration"`
+		Size       string `json:"size"`
+	} `json:"format"`
+}
+
+func parseRate(s string) float64 {
+	n, d, ok := strings.Cut(s, "/")
+	if !ok {
+		f, _ := strconv.ParseFloat(s, 64)
+		return f
+	}
+	a, _ := strconv.ParseFloat(n, 64)
+	b, _ := strconv.ParseFloat(d, 64)
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func parseProbe(raw []byte, lim Limits) (*Probe, error) {
+	var o ffprobeOut
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return nil, fmt.Errorf("ffprobe output: %w", err)
+	}
+	if lim.MaxStreams > 0 && len(o.Streams) > lim.MaxStreams {
+		return nil, mediaErr("the file has %d streams; at most %d are accepted", len(o.Streams), lim.MaxStreams)
+	}
+	p := &Probe{Format: o.Format.FormatName}
+	p.Size, _ = strconv.ParseInt(o.Format.Size, 10, 64)
+	p.Duration, _ = strconv.ParseFloat(o.Format.Duration, 64)
+	videoFound := false
+	for _, s := range o.Streams {
+		st := Stream{Index: s.Index, Type: s.CodecType, Codec: s.CodecName, Language: s.Tags["language"], Title: s.Tags["title"]}
+		switch s.CodecType {
+		case "video":
+			if s.Disposition["attached_pic"] == 1 || videoFound {
+				continue // cover art, or a second video stream we do not use
+			}
+			if s.CodecName == "" || s.Width <= 0 || s.Height <= 0 {
+				continue
+			}
+			videoFound = true
+			p.VideoCodec = s.CodecName
+			p.Width, p.Height = s.Width, s.Height
+			p.FPS = parseRate(s.AvgFrameRate)
+			if p.FPS <= 0 || p.FPS > 240 {
+				p.FPS = parseRate(s.RFrameRate)
+			}
+			rot := 0.0
+			if r, err := strconv.ParseFloat(s.Tags["rotate"], 64); err == nil {
+				rot = r
+			}
+			for _, sd := range s.SideData {
+				if sd.Rotation != 0 {
+					rot = sd.Rotation
+				}
+			}
+			p.Rotation = ((int(math.Round(rot))%360 + 360) % 360)
+			if p.Rotation == 90 || p.Rotation == 270 {
+				p.Width, p.Height = p.Height, p.Width
+			}
+			if p.Duration <= 0 {
+				p.Duration, _ = strconv.ParseFloat(s.Duration, 64)
+			}
+		case "audio":
+			if p.AudioCodec == "" && s.CodecName != "" {
+				p.AudioCodec = s.CodecName
+			}
+		case "subtitle":
+			st.Bitmap = !textSubtitleCodecs[s.CodecName]
+		default:
+			continue
+		}
+		p.Streams = append(p.Streams, st)
+	}
+	switch {
+	case !videoFound && p.AudioCodec != "":
+		return nil, mediaErr("the file has only audio; a video stream is required")
+	case !videoFound:
+		return nil, mediaErr("the file has no video stream")
+	case p.Duration <= 0 || math.IsNaN(p.Duration):
+		return nil, mediaErr("the video has no duration (empty, truncated or a still image)")
+	case lim.MaxDuration > 0 && p.Duration > lim.MaxDuration.Seconds():
+		return nil, mediaErr("the video lasts %s; the limit is %s", time.Duration(p.Duration*float64(time.Second)).Round(time.Second), lim.MaxDuration)
+	case lim.MaxDimension > 0 && (p.Width > lim.MaxDimension || p.Height > lim.MaxDimension):
+		return nil, mediaErr("the video is %dx%d; at most %d pixels on a side are accepted", p.Width, p.Height, lim.MaxDimension)
+	}
+	if p.FPS <= 0 || p.FPS > 240 {
+		p.FPS = 30
+	}
+	return p, nil
+}
+
+// TextSubtitles are the subtitle streams that can become WebVTT.
+func (p *Probe) TextSubtitles() []Stream {
+	var out []Stream
+	for _, s := range p.Streams {
+		if s.Type == "subtitle" && !s.Bitmap {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// HasAudio reports whether there is an audio stream to map.
+func (p *Probe) HasAudio() bool { return p.AudioCodec != "" }
