@@ -1,0 +1,73 @@
+package app
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// ffmpegRun runs ffmpeg for a test fixture.
+func ffmpegRun(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "ffmpeg %s: %s", strings.Join(args, " "), out)
+}
+
+// clip generates a tiny test clip with lavfi sources. kind picks the variant.
+func clip(t *testing.T, kind string) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := func(size string, rate, dur string) []string {
+		return []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=" + rate + ":duration=" + dur}
+	}
+	tone := []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=3"}
+	enc := []string{"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"}
+	out := filepath.Join(dir, "clip")
+	switch kind {
+	case "mp4":
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("854x480", "25", "3"), tone...), enc...), "-c:a", "aac", "-shortest", out)...)
+	case "mov":
+		out += ".mov"
+		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", out)...)
+	case "mkv-subs":
+		en := filepath.Join(dir, "en.srt")
+		fr := filepath.Join(dir, "fr.ass")
+		require.NoError(t, os.WriteFile(en, []byte("1\n00:00:00,200 --> 00:00:01,500\nHello from the test clip\n\n2\n00:00:01,600 --> 00:00:02,800\nSecond English line\n"), 0o644))
+		srtFr := filepath.Join(dir, "fr.srt")
+		require.NoError(t, os.WriteFile(srtFr, []byte("1\n00:00:00,300 --> 00:00:01,400\nBonjour depuis le clip\n\n2\n00:00:01,500 --> 00:00:02,700\nDeuxième réplique\n"), 0o644))
+		ffmpegRun(t, "-i", srtFr, fr)
+		out += ".mkv"
+		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), "-i", en, "-i", fr, "-map", "0", "-map", "1", "-map", "2", "-map", "3"), append(enc,
+			"-c:a", "aac", "-c:s:0", "srt", "-c:s:1", "ass", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fre", "-shortest", out)...)...)
+	case "portrait":
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("360x640", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", out)...)
+	case "noaudio":
+		out += ".mp4"
+		ffmpegRun(t, append(append(src("640x360", "30", "3"), enc...), out)...)
+	case "odd":
+		out += ".mkv"
+		ffmpegRun(t, append(append(append(src("322x242", "30", "3"), tone...), "-vf", "scale=321:241", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv444p"), "-c:a", "aac", "-shortest", out)...)
+	case "vfr":
+		out += ".mkv"
+		ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=1.5", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=12:duration=1.5",
+			"-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-fps_mode", "vfr", "-c:v", "libx264", "-preset", "ultrafast", out)
+	case "rotated":
+		base := filepath.Join(dir, "base.mp4")
+		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", base)...)
+		out += ".mp4"
+		ffmpegRun(t, "-i", base, "-c", "copy", "-metadata:s:v:0", "rotate=90", out)
+	case "long":
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("640x360", "30", "30"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30"), enc...), "-c:a", "aac", "-shortest", out)...)
+	default:
+		t.Fatalf("unknown clip %q", kind)
+	}
+	return out
+}

@@ -1,0 +1,345 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// upload posts a file as multipart, streaming it from disk.
+func (a *testApp) upload(token, path string, fields map[string]string) response {
+	a.t.Helper()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		for k, v := range fields {
+			_ = mw.WriteField(k, v)
+		}
+		fw, err := mw.CreateFormFile("file", filepath.Base(path))
+		if err == nil {
+			var f *os.File
+			if f, err = os.Open(path); err == nil {
+				_, err = io.Copy(fw, f)
+				f.Close()
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequest("POST", a.URL+"/api/v1/videos", pr)
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return response{Status: res.StatusCode, Header: res.Header, Body: body}
+}
+
+// waitFor polls a video until it is ready or failed.
+func (a *testApp) waitFor(id, token string, timeout time.Duration) map[string]any {
+	a.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := a.do("GET", "/api/v1/videos/"+id, nil, token)
+		require.Equal(a.t, 200, r.Status, "%s", r.Body)
+		v := r.JSON(a.t)["video"].(map[string]any)
+		if s := v["status"]; s == "ready" || s == "failed" {
+			return v
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("video %s still %v/%v after %s", id, v["status"], v["stage"], timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func (a *testApp) uploadReady(token, path string, fields map[string]string) map[string]any {
+	a.t.Helper()
+	r := a.upload(token, path, fields)
+	require.Equal(a.t, http.StatusAccepted, r.Status, "%s", r.Body)
+	v := r.JSON(a.t)["video"].(map[string]any)
+	require.Equal(a.t, "queued", v["status"])
+	v = a.waitFor(v["id"].(string), token, 3*time.Minute)
+	require.Equal(a.t, "ready", v["status"], "error: %v", v["error"])
+	return v
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// decodes checks ffmpeg can read a manifest over HTTP from the app and decode its first frames.
+func decodes(t *testing.T, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-v", "error", "-nostdin", "-i", url,
+		"-map", "0:v:0", "-frames:v", "10", "-f", "null", "-").CombinedOutput()
+	require.NoError(t, err, "decode %s: %s", url, out)
+}
+
+func TestPipelineFormats(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("uploader")
+	cases := []struct {
+		kind          string
+		width, height int
+		rungs         [][2]int
+		audio         bool
+		subs          []string
+	}{
+		{"mp4", 854, 480, [][2]int{{640, 360}, {854, 480}}, true, nil},
+		{"mov", 640, 360, [][2]int{{640, 360}}, true, nil},
+		{"mkv-subs", 640, 360, [][2]int{{640, 360}}, true, []string{"en", "fr"}},
+		{"portrait", 360, 640, [][2]int{{360, 640}}, true, nil},
+		{"noaudio", 640, 360, [][2]int{{640, 360}}, false, nil},
+		{"odd", 321, 241, [][2]int{{320, 240}}, true, nil},
+		{"vfr", 640, 360, [][2]int{{640, 360}}, false, nil},
+		{"rotated", 360, 640, [][2]int{{360, 640}}, true, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			v := a.uploadReady(tok, clip(t, tc.kind), map[string]string{"title": "clip " + tc.kind})
+			require.EqualValues(t, tc.width, v["width"])
+			require.EqualValues(t, tc.height, v["height"])
+			require.InDelta(t, 3.0, v["duration_seconds"], 0.3)
+			rends := v["renditions"].([]any)
+			require.Len(t, rends, len(tc.rungs))
+			for i, r := range rends {
+				rm := r.(map[string]any)
+				require.EqualValues(t, tc.rungs[i][0], rm["width"])
+				require.EqualValues(t, tc.rungs[i][1], rm["height"])
+				require.Positive(t, rm["bandwidth"])
+				require.True(t, strings.HasPrefix(str(rm["codecs"]), "avc1."))
+			}
+			pb := v["playback"].(map[string]any)
+			mpd := a.do("GET", str(pb["dash"]), nil, "")
+			require.Equal(t, 200, mpd.Status)
+			require.Equal(t, "application/dash+xml", mpd.Header.Get("Content-Type"))
+			hls := a.do("GET", str(pb["hls"]), nil, "")
+			require.Equal(t, 200, hls.Status)
+			require.Equal(t, tc.audio, strings.Contains(string(mpd.Body), `contentType="audio"`))
+			require.Equal(t, tc.audio, strings.Contains(string(hls.Body), "TYPE=AUDIO"))
+			require.NotContains(t, string(hls.Body), "BANDWIDTH=0")
+
+			decodes(t, a.URL+str(pb["dash"]))
+			decodes(t, a.URL+str(pb["hls"]))
+
+			// Every rung's segments exist.
+			segs := int((v["duration_seconds"].(float64) + 3.999) / 4)
+			base := str(pb["dash"])[:strings.LastIndex(str(pb["dash"]), "/")+1]
+			for rep := range len(tc.rungs) {
+				require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sinit-%d.m4s", base, rep), nil, "").Status)
+				for n := 1; n <= segs; n++ {
+					require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sseg-%d-%05d.m4s", base, rep, n), nil, "").Status, "rep %d seg %d", rep, n)
+				}
+			}
+			subs := v["subtitles"].([]any)
+			require.Len(t, subs, len(tc.subs))
+			for i, lang := range tc.subs {
+				sm := subs[i].(map[string]any)
+				require.Equal(t, lang, sm["lang"])
+				require.Equal(t, "embedded", sm["source"])
+				require.Contains(t, string(mpd.Body), `lang="`+lang+`"`)
+				require.Contains(t, string(hls.Body), `TYPE=SUBTITLES,GROUP-ID="subs"`)
+				require.Contains(t, string(hls.Body), `LANGUAGE="`+lang+`"`)
+				vtt := a.do("GET", str(sm["url"]), nil, "")
+				require.Equal(t, 200, vtt.Status)
+				require.True(t, strings.HasPrefix(string(vtt.Body), "WEBVTT"))
+			}
+			if len(tc.subs) > 0 {
+				require.Contains(t, string(a.do("GET", str(subs[0].(map[string]any)["url"]), nil, "").Body), "Hello from the test clip")
+				require.Contains(t, string(a.do("GET", str(subs[1].(map[string]any)["url"]), nil, "").Body), "Bonjour depuis le clip")
+			}
+			th := v["thumbnails"].(map[string]any)
+			poster := a.do("GET", str(th["poster"]), nil, "")
+			require.Equal(t, 200, poster.Status)
+			require.Equal(t, "image/jpeg", poster.Header.Get("Content-Type"))
+			sb := a.do("GET", str(th["storyboard"]), nil, "")
+			require.Contains(t, string(sb.Body), "storyboard.jpg#xywh=0,0,")
+			mp4 := a.do("GET", str(pb["mp4"]), nil, "", "Range", "bytes=0-99")
+			require.Equal(t, 206, mp4.Status)
+			require.Len(t, mp4.Body, 100)
+		})
+	}
+}
+
+func TestPosterIsNotBlack(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("poster")
+	dir := t.TempDir()
+	// One black second, then colour: the poster must come from the colour part.
+	p := filepath.Join(dir, "fade.mp4")
+	ffmpegRun(t, "-f", "lavfi", "-i", "color=black:size=320x240:rate=25:duration=1", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=9",
+		"-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", p)
+	v := a.uploadReady(tok, p, nil)
+	img := a.do("GET", str(v["thumbnails"].(map[string]any)["poster"]), nil, "")
+	f := filepath.Join(dir, "poster.jpg")
+	require.NoError(t, os.WriteFile(f, img.Body, 0o644))
+	out, err := exec.Command("ffprobe", "-v", "error", "-f", "lavfi", "-i", "movie="+f+",signalstats", "-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0").Output()
+	require.NoError(t, err)
+	var yavg float64
+	_, _ = fmt.Sscanf(strings.TrimSpace(string(out)), "%f", &yavg)
+	require.Greater(t, yavg, 40.0, "poster luma %s", out)
+}
+
+func TestUploadRejections(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("rejector")
+	dir := t.TempDir()
+
+	// A loopback listener that must never be contacted.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	var hits atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			hits.Add(1)
+			c.Close()
+		}
+	}()
+	secret := filepath.Join(dir, "secret.mp4")
+	good := clip(t, "mp4")
+	data, _ := os.ReadFile(good)
+	require.NoError(t, os.WriteFile(secret, data, 0o644))
+	loop := "http://" + ln.Addr().String() + "/x.mp4"
+
+	truncated := filepath.Join(dir, "truncated.mp4")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=2", "-c:v", "libx264", "-preset", "ultrafast", filepath.Join(dir, "whole.mp4"))
+	whole, _ := os.ReadFile(filepath.Join(dir, "whole.mp4"))
+	require.NoError(t, os.WriteFile(truncated, whole[:len(whole)/2], 0o644))
+	image := filepath.Join(dir, "image.mp4")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=320x240", "-frames:v", "1", "-f", "image2", "-c:v", "png", image)
+	audio := filepath.Join(dir, "audio.mp4")
+	ffmpegRun(t, "-f", "lavfi", "-i", "sine=duration=2", "-c:a", "aac", "-f", "mp4", audio)
+
+	files := map[string]string{
+		"text.mp4":          "this is not a video at all\n",
+		"hls-local.mp4":     "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n" + secret + "\n#EXT-X-ENDLIST\n",
+		"hls-loopback.mp4":  "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXTINF:10,\n" + loop + "\n#EXT-X-ENDLIST\n",
+		"concat-local.mp4":  "ffconcat version 1.0\nfile '" + secret + "'\n",
+		"concat-remote.mp4": "ffconcat version 1.0\nfile '" + loop + "'\n",
+		"empty.mp4":         "",
+	}
+	for name, body := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	for _, f := range []string{"text.mp4", "hls-local.mp4", "hls-loopback.mp4", "concat-local.mp4", "concat-remote.mp4", "empty.mp4"} {
+		r := a.upload(tok, filepath.Join(dir, f), map[string]string{"title": f})
+		require.Equal(t, 422, r.Status, "%s: %s", f, r.Body)
+		require.Equal(t, "unreadable_media", r.errCode(t))
+	}
+	for path, want := range map[string]string{image: "not a video", audio: "only audio", truncated: "not a video"} {
+		r := a.upload(tok, path, nil)
+		require.Equal(t, 422, r.Status, "%s: %s", path, r.Body)
+		require.Contains(t, string(r.Body), want)
+	}
+	require.Zero(t, hits.Load(), "no request may reach the loopback URL")
+
+	// Nothing was kept: no video rows and no objects.
+	list := a.do("GET", "/api/v1/videos?owner=rejector", nil, tok)
+	require.Empty(t, list.JSON(t)["items"])
+	require.Empty(t, a.storedKeys(t, "videos/"))
+
+	// Other bad requests.
+	require.Equal(t, 401, a.upload("", good, nil).Status)
+	r := a.do("POST", "/api/v1/videos", `{"title":"x"}`, tok)
+	require.Equal(t, 415, r.Status)
+	r = a.upload(tok, good, map[string]string{"visibility": "secret"})
+	require.Equal(t, 422, r.Status)
+	require.Equal(t, "validation_failed", r.errCode(t))
+	require.Empty(t, a.storedKeys(t, "videos/"), "a rejected form leaves no object")
+}
+
+func TestUploadSizeLimit(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_UPLOAD_MAX_BYTES": "100000"})
+	tok := a.token("big")
+	r := a.upload(tok, clip(t, "long"), nil)
+	require.Equal(t, 413, r.Status, "%s", r.Body)
+	require.Equal(t, "too_large", r.errCode(t))
+	require.Empty(t, a.storedKeys(t, "videos/"))
+}
+
+// storedKeys lists objects through the app's own storage configuration.
+func (a *testApp) storedKeys(t *testing.T, prefix string) []string {
+	t.Helper()
+	cfg, err := loadFor(t, nil, a.Env)
+	require.NoError(t, err)
+	st, err := openStorage(context.Background(), cfg)
+	require.NoError(t, err)
+	var keys []string
+	require.NoError(t, st.List(context.Background(), prefix, func(o storageObject) error {
+		keys = append(keys, o.Key)
+		return nil
+	}))
+	return keys
+}
+
+func TestProcessingEventsAndDelete(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("watcher")
+	r := a.upload(tok, clip(t, "mkv-subs"), map[string]string{"title": "events", "visibility": "private"})
+	require.Equal(t, 202, r.Status)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+
+	// Others cannot see a private video at all.
+	other := a.token("other")
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+id+"/events", nil, other).Status)
+
+	req, _ := http.NewRequest("GET", a.URL+"/api/v1/videos/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, "text/event-stream", res.Header.Get("Content-Type"))
+	var events []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			events = append(events, d)
+		}
+	}
+	res.Body.Close()
+	require.GreaterOrEqual(t, len(events), 2)
+	require.Contains(t, events[len(events)-1], `"status":"ready"`, "the stream ends at ready")
+
+	v := a.do("GET", "/api/v1/videos/"+id, nil, tok).JSON(t)["video"].(map[string]any)
+	dash := str(v["playback"].(map[string]any)["dash"])
+	require.Contains(t, dash, "/media/s/", "private media URLs are signed")
+	require.Equal(t, 200, a.do("GET", dash, nil, "").Status)
+	unsigned := "/media/" + dash[strings.Index(dash, "videos/"):]
+	require.Equal(t, 404, a.do("GET", unsigned, nil, "").Status, "private media needs the signature")
+	require.NotEmpty(t, a.storedKeys(t, "videos/"+id+"/"))
+
+	require.Equal(t, 404, a.do("DELETE", "/api/v1/videos/"+id, nil, other).Status, "private: not even visible")
+	require.Equal(t, 204, a.do("DELETE", "/api/v1/videos/"+id, nil, tok).Status)
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+id, nil, tok).Status)
+	require.Empty(t, a.storedKeys(t, "videos/"+id+"/"), "objects are gone")
+	require.Equal(t, 404, a.do("GET", dash, nil, "").Status)
+}

@@ -1,0 +1,5 @@
+package app
+
+import "vod/app/storage"
+
+type storageObject = storage.Object
