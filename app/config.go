@@ -56,12 +56,14 @@ type Config struct {
 		RedirectToStorage bool          `mapstructure:"redirect_to_storage"`
 	} `mapstructure:"media"`
 	Transcode struct {
-		Ladder         string `mapstructure:"ladder"`
-		SegmentSeconds int    `mapstructure:"segment_seconds"`
-		Preset         string `mapstructure:"preset"`
-		MaxDimension   int    `mapstructure:"max_dimension"`
-		MaxStreams     int    `mapstructure:"max_streams"`
-		WorkDir        string `mapstructure:"work_dir"`
+		Ladder         string        `mapstructure:"ladder"`
+		SegmentSeconds int           `mapstructure:"segment_seconds"`
+		Preset         string        `mapstructure:"preset"`
+		MaxDimension   int           `mapstructure:"max_dimension"`
+		MaxStreams     int           `mapstructure:"max_streams"`
+		WorkDir        string        `mapstructure:"work_dir"`
+		TimeoutMin     time.Duration `mapstructure:"timeout_min"`
+		TimeoutFactor  float64       `mapstructure:"timeout_factor"`
 	} `mapstructure:"transcode"`
 	FFmpeg struct {
 		Path string `mapstructure:"path"`
@@ -125,6 +127,8 @@ var defaults = map[string]any{
 	"transcode.preset":          "veryfast",
 	"transcode.max_dimension":   8192,
 	"transcode.max_streams":     16,
+	"transcode.timeout_min":     "10m",
+	"transcode.timeout_factor":  4.0,
 	"transcode.work_dir":        "",
 	"ffmpeg.path":               "ffmpeg",
 	"ffprobe.path":              "ffprobe",
@@ -307,6 +311,13 @@ func (c *Config) validate() error {
 	}
 	if c.Transcode.MaxDimension < 16 || c.Transcode.MaxStreams < 1 {
 		return bad("transcode.max_dimension", "limits must be positive")
+	}
+	if c.Transcode.TimeoutMin < time.Second || c.Transcode.TimeoutFactor <= 0 {
+		return bad("transcode.timeout_min", "timeout_min must be at least 1s and timeout_factor positive")
+	}
+	if c.Queue.RescueAfter < c.Transcode.TimeoutMin {
+		// River rescues a job only after both its timeout and rescue_after have passed.
+		c.Queue.RescueAfter = c.Transcode.TimeoutMin
 	}
 	if c.Transcode.WorkDir == "" {
 		c.Transcode.WorkDir = filepath.Join(c.DataDir, "work")

@@ -48,17 +48,24 @@ func (s *syncBuffer) String() string {
 // setup starts the app on this run's database and storage; overrides replace settings.
 func setup(t *testing.T, overrides ...map[string]string) *testApp {
 	t.Helper()
-	env := testenv.Env(t)
-	env["VOD_HTTP_ADDR"] = "127.0.0.1:0"
-	env["VOD_HTTP_ADDR_FILE"] = filepath.Join(env["VOD_DATA_DIR"], "addr")
-	env["VOD_LOG_FORMAT"] = "text"
-	env["VOD_QUEUE_POLL_INTERVAL"] = "100ms"
+	env := testEnv(t)
 	for _, o := range overrides {
 		for k, v := range o {
 			env[k] = v
 		}
 	}
 	return start(t, env)
+}
+
+// testEnv is the settings of a test app on this run's database and storage.
+func testEnv(t *testing.T) map[string]string {
+	t.Helper()
+	env := testenv.Env(t)
+	env["VOD_HTTP_ADDR"] = "127.0.0.1:0"
+	env["VOD_HTTP_ADDR_FILE"] = filepath.Join(env["VOD_DATA_DIR"], "addr")
+	env["VOD_LOG_FORMAT"] = "text"
+	env["VOD_QUEUE_POLL_INTERVAL"] = "100ms"
+	return env
 }
 
 func start(t *testing.T, env map[string]string) *testApp {

@@ -168,17 +168,18 @@ type encodeWorker struct {
 	s *Service
 }
 
-// Timeout allows for encoding at a quarter of real time on a slow machine, plus margin.
+// Timeout is sized to the video: River neither rescues a crashed job nor runs it again before its
+// timeout has passed, so it must be realistic rather than generous.
 func (w *encodeWorker) Timeout(job *river.Job[encodeArgs]) time.Duration {
-	return encodeTimeout(job.Args.Probe)
+	return w.s.encodeTimeout(job.Args.Probe)
 }
 
-func encodeTimeout(p *Probe) time.Duration {
+func (s *Service) encodeTimeout(p *Probe) time.Duration {
 	d := 60.0
 	if p != nil {
 		d = p.Duration
 	}
-	return 10*time.Minute + time.Duration(d*4*float64(time.Second))
+	return max(s.cfg.TimeoutMin, time.Duration(d*s.cfg.TimeoutFactor*float64(time.Second)))
 }
 
 func (w *encodeWorker) Work(ctx context.Context, job *river.Job[encodeArgs]) error {
@@ -251,7 +252,7 @@ type uploadWorker struct {
 
 func (w *uploadWorker) Timeout(job *river.Job[uploadArgs]) time.Duration {
 	// Redoing a missing encode is part of this stage's worst case.
-	return encodeTimeout(job.Args.Probe) + 10*time.Minute
+	return 2 * w.s.encodeTimeout(job.Args.Probe)
 }
 
 func (w *uploadWorker) Work(ctx context.Context, job *river.Job[uploadArgs]) error {

@@ -37,6 +37,10 @@ type Config struct {
 	Preset          string
 	Limits          Limits
 	UploadParallel  int
+	// TimeoutMin and TimeoutFactor size a stage's timeout: at least TimeoutMin, or TimeoutFactor
+	// seconds per second of video.
+	TimeoutMin    time.Duration
+	TimeoutFactor float64
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
 }
@@ -55,6 +59,12 @@ type Service struct {
 func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg Config, log *slog.Logger) *Service {
 	if cfg.UploadParallel <= 0 {
 		cfg.UploadParallel = 6
+	}
+	if cfg.TimeoutMin <= 0 {
+		cfg.TimeoutMin = 10 * time.Minute
+	}
+	if cfg.TimeoutFactor <= 0 {
+		cfg.TimeoutFactor = 4
 	}
 	if cfg.ProgressEvery <= 0 {
 		cfg.ProgressEvery = time.Second

@@ -1,0 +1,356 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func (a *testApp) postSubtitle(token, id, filename, content, lang, label string) response {
+	a.t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	_ = mw.WriteField("lang", lang)
+	_ = mw.WriteField("label", label)
+	fw, _ := mw.CreateFormFile("file", filename)
+	_, _ = fw.Write([]byte(content))
+	_ = mw.Close()
+	return a.do("POST", "/api/v1/videos/"+id+"/subtitles", buf.Bytes(), token, "Content-Type", mw.FormDataContentType())
+}
+
+func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("subber")
+	v := a.uploadReady(tok, clip(t, "mp4"), map[string]string{"title": "Subtitled", "description": "with tracks"})
+	id := str(v["id"])
+
+	srt := "1\n00:00:00,500 --> 00:00:02,000\n<i>Hola</i> mundo\n\n2\n00:00:02,100 --> 00:00:02,900\nAdiós\n"
+	r := a.postSubtitle(tok, id, "es.srt", srt, "es", "Español")
+	require.Equal(t, 201, r.Status, "%s", r.Body)
+	sub := r.JSON(t)["subtitle"].(map[string]any)
+	require.Equal(t, "uploaded", sub["source"])
+	vtt := a.do("GET", str(sub["url"]), nil, "")
+	require.Equal(t, 200, vtt.Status)
+	require.Equal(t, "text/vtt; charset=utf-8", vtt.Header.Get("Content-Type"))
+	require.Contains(t, string(vtt.Body), "00:00:00.500 --> 00:00:02.000")
+	vtt2 := a.postSubtitle(tok, id, "de.vtt", "WEBVTT\n\n00:01.000 --> 00:02.000\nHallo\n", "de", "")
+	require.Equal(t, 201, vtt2.Status, "%s", vtt2.Body)
+	require.Equal(t, "Deutsch", vtt2.JSON(t)["subtitle"].(map[string]any)["label"])
+
+	v = a.do("GET", "/api/v1/videos/"+id, nil, "").JSON(t)["video"].(map[string]any)
+	require.Len(t, v["subtitles"], 2)
+	pb := v["playback"].(map[string]any)
+	mpd := string(a.do("GET", str(pb["dash"]), nil, "").Body)
+	require.Contains(t, mpd, `lang="es"`)
+	require.Contains(t, mpd, `lang="de"`)
+	hls := string(a.do("GET", str(pb["hls"]), nil, "").Body)
+	require.Contains(t, hls, `LANGUAGE="es"`)
+	require.Contains(t, hls, `URI="../subs/es.m3u8"`)
+	base := str(pb["hls"])[:strings.LastIndex(str(pb["hls"]), "/")+1]
+	require.Equal(t, 200, a.do("GET", path.Clean(base+"../subs/es.m3u8"), nil, "").Status, "relative subtitle playlists resolve")
+
+	for name, c := range map[string]struct {
+		file, body, lang string
+		code             int
+	}{
+		"bad lang":   {"x.srt", srt, "not a language!", 422},
+		"not subs":   {"x.srt", "hello there", "en", 422},
+		"binary":     {"x.srt", "\xff\xfe\x00garbage", "en", 422},
+		"empty file": {"x.vtt", "", "en", 422},
+	} {
+		r := a.postSubtitle(tok, id, c.file, c.body, c.lang, "")
+		require.Equal(t, c.code, r.Status, "%s: %s", name, r.Body)
+	}
+	other := a.token("notowner")
+	require.Equal(t, 403, a.postSubtitle(other, id, "x.srt", srt, "en", "").Status)
+
+	// Media delivery: Range, ETag, 304, Cache-Control, CORS.
+	seg := base + "seg-0-00001.m4s"
+	full := a.do("GET", seg, nil, "")
+	require.Equal(t, 200, full.Status)
+	require.Equal(t, "video/iso.segment", full.Header.Get("Content-Type"))
+	require.Equal(t, "public, max-age=31536000, immutable", full.Header.Get("Cache-Control"))
+	require.Equal(t, "*", full.Header.Get("Access-Control-Allow-Origin"))
+	etag := full.Header.Get("ETag")
+	require.NotEmpty(t, etag)
+	require.NotEmpty(t, full.Header.Get("Last-Modified"))
+	part := a.do("GET", seg, nil, "", "Range", "bytes=10-19")
+	require.Equal(t, 206, part.Status)
+	require.Equal(t, full.Body[10:20], part.Body)
+	require.Equal(t, fmt.Sprintf("bytes 10-19/%d", len(full.Body)), part.Header.Get("Content-Range"))
+	require.Equal(t, 304, a.do("GET", seg, nil, "", "If-None-Match", etag).Status)
+	require.Equal(t, 416, a.do("GET", seg, nil, "", "Range", fmt.Sprintf("bytes=%d-", len(full.Body)+10)).Status)
+	require.Equal(t, "public, max-age=10", a.do("GET", str(pb["dash"]), nil, "").Header.Get("Cache-Control"))
+	pre := a.do("OPTIONS", seg, nil, "", "Origin", "https://player.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "range")
+	require.Equal(t, 204, pre.Status)
+	require.Contains(t, pre.Header.Get("Access-Control-Allow-Methods"), "GET")
+	require.Contains(t, strings.ToLower(pre.Header.Get("Access-Control-Allow-Headers")), "range")
+
+	// Traversal in every spelling is a 404 that never reaches storage.
+	for _, p := range []string{
+		"/media/videos/" + id + "/../../keys/media.key", "/media/videos/%2e%2e/%2e%2e/keys/media.key",
+		"/media/videos/" + id + "/..%2f..%2fkeys%2fmedia.key", "/media//etc/passwd", "/media/%2fetc%2fpasswd",
+		"/media/videos/" + id + "/g1/..\\..\\x", "/media/keys/media.key", "/media/vod.db", "/media/s/123.abc/videos/" + id + "/g1/manifest.mpd",
+		"/media/videos/" + id + "/g1/%00", "/media/videos/" + id,
+	} {
+		req, _ := http.NewRequest("GET", a.URL+"/x", nil)
+		req.URL.Opaque = p // sent exactly as written
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Contains(t, []int{400, 404}, res.StatusCode, "%s -> %d", p, res.StatusCode)
+		require.NotContains(t, string(body), "BEGIN", p)
+	}
+
+	// Reprocess makes a new generation and removes the old one.
+	require.Equal(t, 403, a.do("POST", "/api/v1/videos/"+id+"/reprocess", nil, other).Status)
+	r = a.do("POST", "/api/v1/videos/"+id+"/reprocess", nil, tok)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	require.Equal(t, "queued", r.JSON(t)["video"].(map[string]any)["status"])
+	require.Equal(t, 409, a.do("POST", "/api/v1/videos/"+id+"/reprocess", nil, tok).Status, "already queued")
+	v = a.waitFor(id, tok, 2*time.Minute)
+	require.Equal(t, "ready", v["status"])
+	require.Contains(t, str(v["playback"].(map[string]any)["dash"]), "/g2/")
+	require.Len(t, v["subtitles"], 2, "uploaded tracks survive reprocessing")
+	require.Contains(t, string(a.do("GET", str(v["playback"].(map[string]any)["dash"]), nil, "").Body), `lang="es"`)
+	require.Eventually(t, func() bool {
+		for _, k := range a.storedKeys(t, "videos/"+id+"/") {
+			if strings.Contains(k, "/g1/") {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 100*time.Millisecond, "generation 1 removed")
+}
+
+func TestDirectUpload(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("direct")
+	path := clip(t, "mov")
+	fi, _ := os.Stat(path)
+	r := a.do("POST", "/api/v1/uploads", map[string]any{"title": "Direct", "filename": "clip.mov", "size": fi.Size(), "content_type": "video/quicktime", "visibility": "unlisted"}, tok)
+	require.Equal(t, 201, r.Status, "%s", r.Body)
+	up := r.JSON(t)
+	id := str(up["video_id"])
+	v := a.do("GET", "/api/v1/videos/"+id, nil, tok).JSON(t)["video"].(map[string]any)
+	require.Equal(t, "uploading", v["status"])
+	require.Equal(t, 409, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok).Status, "nothing uploaded yet")
+
+	u := str(up["upload_url"])
+	if strings.HasPrefix(u, "/") {
+		u = a.URL + u
+	}
+	f, _ := os.Open(path)
+	defer f.Close()
+	req, _ := http.NewRequest(str(up["method"]), u, f)
+	req.ContentLength = fi.Size()
+	for k, v := range up["headers"].(map[string]any) {
+		req.Header.Set(k, str(v))
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, 200, res.StatusCode)
+
+	require.Equal(t, 404, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, a.token("thief")).Status)
+	r = a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	require.Equal(t, "queued", r.JSON(t)["video"].(map[string]any)["status"])
+	require.Equal(t, 404, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok).Status, "completes once")
+	v = a.waitFor(id, tok, 2*time.Minute)
+	require.Equal(t, "ready", v["status"])
+
+	// Bad requests.
+	require.Equal(t, 413, a.do("POST", "/api/v1/uploads", map[string]any{"title": "x", "filename": "x.mp4", "size": int64(1) << 50}, tok).Status)
+	require.Equal(t, 422, a.do("POST", "/api/v1/uploads", map[string]any{"title": "x", "filename": "x.mp4", "size": 0}, tok).Status)
+	require.Equal(t, 415, a.do("POST", "/api/v1/uploads", map[string]any{"title": "x", "filename": "x.mp4", "size": 10, "content_type": "text/html"}, tok).Status)
+	require.Equal(t, 403, a.do("PUT", "/api/v1/uploads/"+str(up["upload_id"])+"/data?expires=99999999999&signature=forged", "x", "").Status)
+}
+
+func TestListingVisibilityAndEdits(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	alice := a.token("alice")
+	bob := a.token("bob")
+	path := clip(t, "noaudio")
+	var ids []string
+	for i := range 5 {
+		vis := "public"
+		if i == 3 {
+			vis = "unlisted"
+		}
+		if i == 4 {
+			vis = "private"
+		}
+		r := a.upload(alice, path, map[string]string{"title": fmt.Sprintf("video %d", i), "visibility": vis})
+		require.Equal(t, 202, r.Status, "%s", r.Body)
+		ids = append(ids, str(r.JSON(t)["video"].(map[string]any)["id"]))
+	}
+	for _, id := range ids {
+		require.Equal(t, "ready", a.waitFor(id, alice, 2*time.Minute)["status"])
+	}
+
+	// Pages of 2 while new videos keep arriving: no duplicates, no gaps.
+	var seen []string
+	cursor := ""
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.upload(bob, path, map[string]string{"title": "arrives during paging"})
+	}()
+	for {
+		q := "/api/v1/videos?limit=2"
+		if cursor != "" {
+			q += "&cursor=" + cursor
+		}
+		r := a.do("GET", q, nil, "")
+		require.Equal(t, 200, r.Status)
+		body := r.JSON(t)
+		for _, it := range body["items"].([]any) {
+			seen = append(seen, str(it.(map[string]any)["id"]))
+		}
+		if body["next_cursor"] == nil {
+			break
+		}
+		cursor = str(body["next_cursor"])
+	}
+	wg.Wait()
+	require.Equal(t, []string{ids[2], ids[1], ids[0]}, seen, "public ready videos, newest first, once each")
+
+	mine := a.do("GET", "/api/v1/videos?owner=alice&limit=100", nil, alice).JSON(t)["items"].([]any)
+	require.Len(t, mine, 5, "owners see all of theirs")
+	theirs := a.do("GET", "/api/v1/videos?owner=alice", nil, bob).JSON(t)["items"].([]any)
+	require.Len(t, theirs, 3)
+	require.Equal(t, 200, a.do("GET", "/api/v1/videos/"+ids[3], nil, "").Status, "unlisted by id")
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+ids[4], nil, bob).Status, "private is 404 for others")
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+ids[4], nil, "").Status)
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/not-a-uuid", nil, "").Status)
+	require.Equal(t, 422, a.do("GET", "/api/v1/videos?limit=1000", nil, "").Status)
+	require.Equal(t, 422, a.do("GET", "/api/v1/videos?cursor=garbage", nil, "").Status)
+
+	// Edits: owner yes, others no, validation.
+	require.Equal(t, 403, a.do("PATCH", "/api/v1/videos/"+ids[0], map[string]any{"title": "mine now"}, bob).Status)
+	require.Equal(t, 401, a.do("PATCH", "/api/v1/videos/"+ids[0], map[string]any{"title": "x"}, "").Status)
+	r := a.do("PATCH", "/api/v1/videos/"+ids[0], map[string]any{"title": "", "visibility": "world"}, alice)
+	require.Equal(t, 422, r.Status)
+	require.Len(t, r.JSON(t)["error"].(map[string]any)["fields"], 2)
+	r = a.do("PATCH", "/api/v1/videos/"+ids[0], map[string]any{"title": "  Renamed  ", "visibility": "private"}, alice)
+	require.Equal(t, 200, r.Status, "%s", r.Body)
+	v := r.JSON(t)["video"].(map[string]any)
+	require.Equal(t, "Renamed", v["title"])
+	require.Equal(t, "private", v["visibility"])
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+ids[0], nil, bob).Status, "now private")
+	require.Equal(t, 404, a.do("GET", str(v["playback"].(map[string]any)["hls"])[0:0]+"/media/"+strings.SplitN(str(v["playback"].(map[string]any)["hls"]), "/videos/", 2)[1][0:0]+"videos/"+ids[0]+"/g1/master.m3u8", nil, "").Status, "its media too")
+	require.Equal(t, 200, a.do("GET", str(v["playback"].(map[string]any)["hls"]), nil, "").Status, "through the signed URL")
+
+	// An admin may edit anyone's video.
+	env := map[string]string{}
+	for k, v := range a.Env {
+		env[k] = v
+	}
+	env["VOD_USER_PASSWORD"] = "admin password 1"
+	require.NoError(t, RunIO(context.Background(), []string{"vod", "user", "create", "--username", "boss", "--email", "boss@example.com", "--admin"},
+		func(k string) string { return env[k] }, nil, io.Discard, io.Discard))
+	adm := a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "boss", "password": "admin password 1"}, "").JSON(t)["access_token"].(string)
+	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+ids[1], map[string]any{"description": "moderated"}, adm).Status)
+	require.Equal(t, 204, a.do("DELETE", "/api/v1/videos/"+ids[1], nil, adm).Status)
+}
+
+// TestWorkerKilledMidTranscode SIGKILLs a real vod process during the encode and checks that, after a
+// restart, River's rescuer retries the stage and the video still ends ready with complete output.
+func TestWorkerKilledMidTranscode(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds the binary and waits for River's rescuer")
+	}
+	bin := filepath.Join(t.TempDir(), "vod")
+	build := exec.Command("go", "build", "-o", bin, "..")
+	build.Dir = "."
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+
+	env := map[string]string{}
+	for k, v := range setupEnv(t) {
+		env[k] = v
+	}
+	env["VOD_QUEUE_RESCUE_AFTER"] = "4s"
+	env["VOD_TRANSCODE_TIMEOUT_MIN"] = "4s"
+	env["VOD_TRANSCODE_TIMEOUT_FACTOR"] = "0.5"
+	env["VOD_TRANSCODE_PRESET"] = "ultrafast"
+	start := func() (*exec.Cmd, string) {
+		_ = os.Remove(env["VOD_HTTP_ADDR_FILE"])
+		cmd := exec.Command(bin, "serve")
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
+		logf, _ := os.Create(filepath.Join(env["VOD_DATA_DIR"], fmt.Sprintf("log-%d", time.Now().UnixNano())))
+		cmd.Stdout, cmd.Stderr = logf, logf
+		require.NoError(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
+		deadline := time.Now().Add(60 * time.Second)
+		for time.Now().Before(deadline) {
+			if b, err := os.ReadFile(env["VOD_HTTP_ADDR_FILE"]); err == nil && len(b) > 0 {
+				return cmd, "http://" + string(b)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatal("process did not start")
+		return nil, ""
+	}
+	cmd, url := start()
+	a := &testApp{t: t, URL: url, Env: env}
+	tok := a.token("crash")
+	r := a.upload(tok, clip(t, "long"), map[string]string{"title": "crash test"})
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	require.Eventually(t, func() bool {
+		v := a.do("GET", "/api/v1/videos/"+id, nil, tok).JSON(t)["video"].(map[string]any)
+		return v["stage"] == "transcode"
+	}, 60*time.Second, 50*time.Millisecond)
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_, _ = cmd.Process.Wait()
+
+	_, a.URL = start()
+	v := a.waitFor(id, tok, 3*time.Minute)
+	require.Equal(t, "ready", v["status"], "%v", v["error"])
+	pb := v["playback"].(map[string]any)
+	decodes(t, a.URL+str(pb["dash"]))
+	decodes(t, a.URL+str(pb["hls"]))
+	base := str(pb["dash"])[:strings.LastIndex(str(pb["dash"]), "/")+1]
+	for n := 1; n <= 8; n++ {
+		require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sseg-0-%05d.m4s", base, n), nil, "").Status)
+	}
+	require.Equal(t, 404, a.do("HEAD", fmt.Sprintf("%sseg-0-%05d.m4s", base, 9), nil, "").Status, "no stray segments")
+	keys := a.storedKeys(t, "videos/"+id+"/")
+	for _, k := range keys {
+		require.NotContains(t, k, ".tmp", "no partial output")
+	}
+}
+
+// setupEnv is the environment setup() would use, without starting an app.
+func setupEnv(t *testing.T) map[string]string {
+	env := testEnv(t)
+	return env
+}
+
+var _ = json.Marshal
