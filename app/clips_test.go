@@ -35,7 +35,7 @@ func clip(t *testing.T, kind string) string {
 	case "mov":
 		out += ".mov"
 		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", out)...)
-	case "mkv-subs":
+	case "mkv-subs", "e2e":
 		en := filepath.Join(dir, "en.srt")
 		fr := filepath.Join(dir, "fr.ass")
 		require.NoError(t, os.WriteFile(en, []byte("1\n00:00:00,200 --> 00:00:01,500\nHello from the test clip\n\n2\n00:00:01,600 --> 00:00:02,800\nSecond English line\n"), 0o644))
@@ -43,8 +43,13 @@ func clip(t *testing.T, kind string) string {
 		require.NoError(t, os.WriteFile(srtFr, []byte("1\n00:00:00,300 --> 00:00:01,400\nBonjour depuis le clip\n\n2\n00:00:01,500 --> 00:00:02,700\nDeuxième réplique\n"), 0o644))
 		ffmpegRun(t, "-i", srtFr, fr)
 		out += ".mkv"
-		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), "-i", en, "-i", fr, "-map", "0", "-map", "1", "-map", "2", "-map", "3"), append(enc,
-			"-c:a", "aac", "-c:s:0", "srt", "-c:s:1", "ass", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fre", "-shortest", out)...)...)
+		size, dur := "640x360", "3"
+		if kind == "e2e" {
+			size, dur = "854x480", "6"
+			tone = []string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=6"}
+		}
+		ffmpegRun(t, append(append(append(src(size, "30", dur), tone...), "-i", en, "-i", fr, "-map", "0", "-map", "1", "-map", "2", "-map", "3"), append(enc,
+			"-c:a", "aac", "-c:s:0", "srt", "-c:s:1", "ass", "-metadata:s:s:0", "language=eng", "-metadata:s:s:1", "language=fre", out)...)...)
 	case "portrait":
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("360x640", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", out)...)

@@ -14,6 +14,7 @@ import (
 	"vod/modules/stream"
 	"vod/modules/transcode"
 	"vod/modules/upload"
+	"vod/web/player"
 )
 
 type migrationSet struct {
@@ -112,5 +113,6 @@ func (a *App) wireModules(ctx context.Context) error {
 	authSvc.Jobs(a.queue)
 	uploadSvc.Routes(api)
 	streamSvc.Routes(a.echo, api)
+	player.Routes(a.echo)
 	return nil
 }

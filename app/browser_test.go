@@ -1,0 +1,175 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+)
+
+func chromiumPath(t *testing.T) string {
+	for _, p := range []string{os.Getenv("VOD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if p != "" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Skip("no Chromium installed (scripts/deps.sh installs it)")
+	return ""
+}
+
+// browser starts headless Chromium with the flags this closed network needs.
+func browser(t *testing.T) (context.Context, func(string)) {
+	t.Helper()
+	profile, err := os.MkdirTemp("", "vod-chromium-")
+	require.NoError(t, err)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(profile),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("mute-audio", true), chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	// The first Run starts the browser; it must not carry a timeout, or the browser dies with it.
+	require.NoError(t, chromedp.Run(ctx))
+	t.Cleanup(func() { cancelC(); cancelA(); _ = os.RemoveAll(profile) })
+	shots := filepath.Join(os.TempDir(), "vod-e2e-screenshots", t.Name())
+	shot := func(name string) {
+		var buf []byte
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		if err := chromedp.Run(sctx, chromedp.FullScreenshot(&buf, 80)); err == nil {
+			_ = os.MkdirAll(shots, 0o755)
+			p := filepath.Join(shots, name+".jpg")
+			_ = os.WriteFile(p, buf, 0o644)
+			t.Logf("screenshot: %s", p)
+		}
+	}
+	return ctx, shot
+}
+
+// step runs browser actions and keeps a screenshot of the page when they fail.
+func step(t *testing.T, ctx context.Context, shot func(string), name string, actions ...chromedp.Action) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, 4*time.Minute)
+	defer cancel()
+	if err := chromedp.Run(sctx, actions...); err != nil {
+		shot(name)
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func waitJS(expr string, timeout time.Duration) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		deadline := time.Now().Add(timeout)
+		for {
+			var ok bool
+			if err := chromedp.Evaluate(expr, &ok).Do(ctx); err == nil && ok {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				var dbg string
+				_ = chromedp.Evaluate(`JSON.stringify({url: location.href, t: window.vodPlayer && window.vodPlayer.video.currentTime, buf: window.vodPlayer && [...Array(window.vodPlayer.video.buffered.length).keys()].map(i => [window.vodPlayer.video.buffered.start(i), window.vodPlayer.video.buffered.end(i)]), rs: window.vodPlayer && window.vodPlayer.video.readyState, paused: window.vodPlayer && window.vodPlayer.video.paused, verr: window.vodPlayer && window.vodPlayer.video.error && window.vodPlayer.video.error.message, derr: window.vodErrors, err: document.querySelector('[data-testid=error]')?.textContent, state: document.querySelector('[data-testid=upload-state]')?.textContent})`, &dbg).Do(ctx)
+				return fmt.Errorf("timed out waiting for %s (%s)", expr, dbg)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+}
+
+func TestBrowserEndToEnd(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	a := setup(t)
+	ctx, shot := browser(t)
+	clipPath := clip(t, "e2e")
+
+	step(t, ctx, shot, "signup",
+		chromedp.Navigate(a.URL+"/signup"),
+		chromedp.WaitVisible(`input[name=username]`),
+		chromedp.SendKeys(`input[name=username]`, "viewer"),
+		chromedp.SendKeys(`input[name=email]`, "viewer@example.com"),
+		chromedp.SendKeys(`input[name=first_name]`, "Vi"),
+		chromedp.SendKeys(`input[name=last_name]`, "Ewer"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.SendKeys(`input[name=password_confirm]`, "correct horse battery"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=username]`),
+	)
+	step(t, ctx, shot, "logout-login",
+		chromedp.Click(`#nav button.link`),
+		chromedp.WaitVisible(`a[href="/login"]`),
+		chromedp.Navigate(a.URL+"/login"),
+		chromedp.WaitVisible(`input[name=credential]`),
+		chromedp.SendKeys(`input[name=credential]`, "viewer@example.com"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=username]`),
+	)
+	step(t, ctx, shot, "upload",
+		chromedp.Navigate(a.URL+"/upload"),
+		chromedp.WaitVisible(`input[type=file]`),
+		chromedp.SetUploadFiles(`input[type=file]`, []string{clipPath}),
+		chromedp.SendKeys(`input[name=title]`, "Browser clip"),
+		chromedp.Click(`main form button[type=submit]`),
+		waitJS(`document.querySelector('[data-testid=upload-progress]').value === 100`, 60*time.Second),
+		waitJS(`document.querySelector('[data-testid=upload-state]').dataset.status === 'ready'`, 3*time.Minute),
+		waitJS(`document.querySelector('[data-testid=processing-progress]').value === 100`, 5*time.Second),
+	)
+	var watchHref string
+	step(t, ctx, shot, "open-watch",
+		chromedp.AttributeValue(`[data-testid=watch-link]`, "href", &watchHref, nil),
+		chromedp.Click(`[data-testid=watch-link]`),
+		waitJS(`!!(window.vodPlayer && document.querySelector('video').dataset.ready === '1')`, 60*time.Second),
+	)
+	require.True(t, strings.HasPrefix(watchHref, "/watch/"))
+
+	var qualities, subtitles []string
+	step(t, ctx, shot, "menus",
+		chromedp.Evaluate(`[...document.querySelectorAll('#quality option')].map(o => o.textContent)`, &qualities),
+		chromedp.Evaluate(`[...document.querySelectorAll('#subtitles option')].map(o => o.textContent)`, &subtitles),
+	)
+	require.Len(t, qualities, 3, "auto + every rung: %v", qualities)
+	require.Equal(t, "Auto", qualities[0])
+	require.Contains(t, qualities[1], "360p")
+	require.Contains(t, qualities[2], "480p")
+	require.Equal(t, []string{"Subtitles off", "English", "Français"}, subtitles)
+
+	step(t, ctx, shot, "subtitle-cue",
+		chromedp.Evaluate(`(() => { const s = document.querySelector('#subtitles'); s.value = [...s.options].find(o => o.textContent === 'English').value; s.dispatchEvent(new Event('change')); return true })()`, nil),
+		chromedp.Evaluate(`(() => { const v = document.querySelector('video'); v.currentTime = 0.5; return true })()`, nil),
+		waitJS(`[...document.querySelector("video").textTracks].some(t => t.mode === "showing" && t.activeCues && t.activeCues.length > 0 && t.activeCues[0].text.includes("Hello"))`, 30*time.Second),
+	)
+	step(t, ctx, shot, "playback",
+		chromedp.Evaluate(`document.querySelector("video").play(), true`, nil),
+		waitJS(`document.querySelector('video').currentTime > 2`, 60*time.Second),
+	)
+	step(t, ctx, shot, "deep-link",
+		chromedp.Navigate(a.URL+watchHref+"?t=3"),
+		waitJS(`!!(window.vodPlayer && document.querySelector('video').dataset.ready === '1')`, 60*time.Second),
+		waitJS(`document.querySelector('video').currentTime >= 2.9`, 30*time.Second),
+	)
+	step(t, ctx, shot, "home",
+		chromedp.Navigate(a.URL+"/"),
+		waitJS(`document.querySelectorAll('[data-testid=grid] .card').length === 1`, 20*time.Second),
+		chromedp.Navigate(a.URL+"/me"),
+		waitJS(`document.querySelectorAll('table.mine tbody tr').length === 1`, 20*time.Second),
+	)
+}

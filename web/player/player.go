@@ -1,0 +1,40 @@
+// Package player is the bundled web app: plain HTML, CSS and JavaScript modules with dash.js,
+// embedded in the binary. Every page path serves the same shell; app.js routes on the client.
+package player
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+//go:embed index.html static
+var assets embed.FS
+
+// Pages are the paths the app answers with its shell.
+var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me", "/admin"}
+
+// Routes mounts the pages and /static/*.
+func Routes(e *echo.Echo) {
+	index, _ := assets.ReadFile("index.html")
+	shell := func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; connect-src 'self' https: http:; style-src 'self' 'unsafe-inline'; script-src 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		return c.HTMLBlob(http.StatusOK, index)
+	}
+	for _, p := range Pages {
+		e.GET(p, shell)
+	}
+	static, _ := fs.Sub(assets, "static")
+	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
+	e.GET("/static/*", func(c echo.Context) error {
+		c.Response().Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(c.Response(), c.Request())
+		return nil
+	})
+}

@@ -1,0 +1,462 @@
+// vod web app: a small client-side router over the JSON API, with dash.js for playback.
+const $ = (sel, root = document) => root.querySelector(sel);
+const main = $("#main");
+
+// ---------- session ----------
+const session = {
+  get tokens() {
+    try { return JSON.parse(localStorage.getItem("vod.tokens")) || null; } catch { return null; }
+  },
+  set tokens(t) {
+    if (t) localStorage.setItem("vod.tokens", JSON.stringify(t));
+    else localStorage.removeItem("vod.tokens");
+  },
+  get user() { return this.tokens?.user || null; },
+};
+
+let refreshing = null;
+async function refresh() {
+  const t = session.tokens;
+  if (!t?.refresh_token) return false;
+  refreshing ??= fetch("/api/v1/auth/refresh", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ refresh_token: t.refresh_token }),
+  }).then(async (r) => {
+    if (!r.ok) { session.tokens = null; return false; }
+    session.tokens = await r.json();
+    return true;
+  }).finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+class APIError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+    this.fields = body?.error?.fields || {};
+  }
+}
+
+async function api(path, { method = "GET", body, form, retry = true } = {}) {
+  const headers = {};
+  const t = session.tokens;
+  if (t) headers.Authorization = `Bearer ${t.access_token}`;
+  let payload;
+  if (form) payload = form;
+  else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+  const r = await fetch(path, { method, headers, body: payload });
+  if (r.status === 401 && t && retry && await refresh()) return api(path, { method, body, form, retry: false });
+  if (r.status === 204) return null;
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new APIError(r.status, data);
+  return data;
+}
+
+// ---------- helpers ----------
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c.nodeType ? c : document.createTextNode(String(c)));
+  return el;
+}
+
+function duration(sec) {
+  sec = Math.round(sec || 0);
+  const hh = Math.floor(sec / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
+  const p = (n) => String(n).padStart(2, "0");
+  return hh ? `${hh}:${p(mm)}:${p(ss)}` : `${mm}:${p(ss)}`;
+}
+
+function page(title, ...content) {
+  document.title = title ? `${title} · vod` : "vod";
+  main.replaceChildren(...content);
+  main.focus({ preventScroll: true });
+}
+
+function errorBox(err) {
+  return h("p", { class: "error", role: "alert", "data-testid": "error" }, err.message || String(err));
+}
+
+function navigate(url, replace = false) {
+  if (replace) history.replaceState(null, "", url); else history.pushState(null, "", url);
+  route();
+}
+
+document.addEventListener("click", (e) => {
+  const a = e.target.closest("a[data-link]");
+  if (!a || e.metaKey || e.ctrlKey || e.shiftKey || a.target) return;
+  e.preventDefault();
+  navigate(a.getAttribute("href"));
+});
+window.addEventListener("popstate", route);
+
+function renderNav() {
+  const nav = $("#nav");
+  const u = session.user;
+  if (!u) {
+    nav.replaceChildren(h("a", { href: "/login", "data-link": true }, "Log in"), h("a", { href: "/signup", "data-link": true, class: "button" }, "Sign up"));
+    return;
+  }
+  nav.replaceChildren(
+    h("a", { href: "/upload", "data-link": true, class: "button" }, "Upload"),
+    h("a", { href: "/me", "data-link": true }, "My videos"),
+    h("span", { class: "who", "data-testid": "username" }, u.username),
+    h("button", { class: "link", onclick: async () => {
+      const t = session.tokens;
+      session.tokens = null;
+      if (t) fetch("/api/v1/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: t.refresh_token }) });
+      renderNav(); navigate("/");
+    } }, "Log out"),
+  );
+}
+
+$("#search-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("#search-q").value.trim();
+  if (q) navigate(`/search?q=${encodeURIComponent(q)}`);
+});
+
+// ---------- cards ----------
+function card(v) {
+  const poster = v.thumbnails?.poster;
+  return h("li", { class: "card" },
+    h("a", { href: `/watch/${v.id}`, "data-link": true, class: "thumb", "aria-label": v.title },
+      poster ? h("img", { src: poster, alt: "", loading: "lazy" }) : h("div", { class: "noposter" }, v.status),
+      v.duration_seconds ? h("span", { class: "dur" }, duration(v.duration_seconds)) : null),
+    h("div", { class: "meta" },
+      h("a", { href: `/watch/${v.id}`, "data-link": true, class: "title" }, v.title),
+      h("span", { class: "owner" }, v.owner.username)));
+}
+
+async function listInto(grid, more, url) {
+  const data = await api(url);
+  grid.append(...data.items.map(card));
+  more.hidden = !data.next_cursor;
+  more.onclick = () => listInto(grid, more, url.replace(/([?&])cursor=[^&]*/, "$1").replace(/[?&]$/, "") + (url.includes("?") ? "&" : "?") + `cursor=${encodeURIComponent(data.next_cursor)}`);
+  return data.items.length;
+}
+
+// ---------- pages ----------
+async function home() {
+  const grid = h("ul", { class: "grid", "data-testid": "grid" });
+  const more = h("button", { class: "more", hidden: true }, "Load more");
+  page("", h("h1", {}, "Latest videos"), grid, more);
+  try {
+    const n = await listInto(grid, more, "/api/v1/videos?limit=24");
+    if (!n) grid.replaceWith(h("p", { class: "empty" }, "No videos yet. ", session.user ? h("a", { href: "/upload", "data-link": true }, "Upload the first one.") : h("a", { href: "/signup", "data-link": true }, "Sign up to upload.")));
+  } catch (err) { main.append(errorBox(err)); }
+}
+
+function field(label, input, hint) {
+  const id = input.id || (input.id = `f-${input.name}`);
+  return h("div", { class: "field" }, h("label", { for: id }, label), input, hint ? h("small", {}, hint) : null, h("span", { class: "field-error", id: `${id}-error`, "aria-live": "polite" }));
+}
+
+function showFieldErrors(form, err) {
+  form.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
+  form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+  for (const [name, why] of Object.entries(err.fields || {})) {
+    const input = form.elements[name];
+    if (!input) continue;
+    input.setAttribute("aria-invalid", "true");
+    const box = $(`#${input.id}-error`, form);
+    if (box) box.textContent = `${name.replace("_", " ")} ${why}`;
+  }
+}
+
+function authForm(kind) {
+  const isSignup = kind === "signup";
+  const inputs = isSignup
+    ? [["Username", "username", "text", "username"], ["Email", "email", "email", "email"], ["First name", "first_name", "text", "given-name"],
+      ["Last name", "last_name", "text", "family-name"], ["Password", "password", "password", "new-password"], ["Repeat password", "password_confirm", "password", "new-password"]]
+    : [["Username or email", "credential", "text", "username"], ["Password", "password", "password", "current-password"]];
+  const status = h("div", { "aria-live": "assertive" });
+  const form = h("form", { class: "panel", novalidate: true },
+    h("h1", {}, isSignup ? "Create your account" : "Log in"),
+    ...inputs.map(([label, name, type, ac]) => field(label, h("input", { name, type, autocomplete: ac, required: true }))),
+    h("button", { type: "submit", class: "primary" }, isSignup ? "Sign up" : "Log in"),
+    status,
+    h("p", {}, isSignup ? h("a", { href: "/login", "data-link": true }, "Already have an account? Log in") : h("a", { href: "/signup", "data-link": true }, "No account yet? Sign up")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    status.replaceChildren();
+    const body = Object.fromEntries(new FormData(form));
+    try {
+      if (isSignup) {
+        await api("/api/v1/auth/signup", { method: "POST", body });
+        session.tokens = await api("/api/v1/auth/login", { method: "POST", body: { credential: body.username, password: body.password } });
+      } else {
+        session.tokens = await api("/api/v1/auth/login", { method: "POST", body });
+      }
+      renderNav();
+      navigate(new URLSearchParams(location.search).get("next") || "/");
+    } catch (err) {
+      showFieldErrors(form, err);
+      status.replaceChildren(errorBox(err));
+    }
+  });
+  page(isSignup ? "Sign up" : "Log in", form);
+  form.elements[0].focus();
+}
+
+function requireLogin() {
+  if (session.user) return true;
+  navigate(`/login?next=${encodeURIComponent(location.pathname)}`, true);
+  return false;
+}
+
+// streamEvents reads the SSE endpoint with fetch, so that the access token travels in a header.
+async function streamEvents(id, onEvent) {
+  const headers = {};
+  if (session.tokens) headers.Authorization = `Bearer ${session.tokens.access_token}`;
+  const r = await fetch(`/api/v1/videos/${id}/events`, { headers });
+  if (!r.ok) throw new APIError(r.status, await r.json().catch(() => null));
+  const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buf += value;
+    let i;
+    while ((i = buf.indexOf("\n\n")) >= 0) {
+      const chunk = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      const data = chunk.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      if (data) onEvent(JSON.parse(data));
+    }
+  }
+}
+
+function uploadPage() {
+  if (!requireLogin()) return;
+  const file = h("input", { type: "file", name: "file", accept: "video/*,.mkv,.mov,.mp4,.webm", required: true });
+  const title = h("input", { name: "title", type: "text", maxlength: 200 });
+  const desc = h("textarea", { name: "description", rows: 3, maxlength: 5000 });
+  const vis = h("select", { name: "visibility" }, h("option", { value: "public" }, "Public"), h("option", { value: "unlisted" }, "Unlisted"), h("option", { value: "private" }, "Private"));
+  const bar = h("progress", { max: 100, value: 0, "data-testid": "upload-progress", "aria-label": "Upload progress" });
+  const procBar = h("progress", { max: 100, value: 0, "data-testid": "processing-progress", "aria-label": "Processing progress" });
+  const state = h("p", { "data-testid": "upload-state", "aria-live": "polite" });
+  const status = h("div");
+  const submit = h("button", { type: "submit", class: "primary" }, "Upload");
+  const form = h("form", { class: "panel wide", novalidate: true },
+    h("h1", {}, "Upload a video"),
+    field("Video file", file), field("Title", title, "Defaults to the file name"), field("Description", desc), field("Visibility", vis),
+    submit, h("div", { class: "progress" }, h("label", {}, "Upload", bar), h("label", {}, "Processing", procBar)), state, status);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (!file.files.length) { showFieldErrors(form, { fields: { file: "is required" } }); return; }
+    submit.disabled = true;
+    status.replaceChildren();
+    const fd = new FormData();
+    for (const [k, v] of [["title", title.value], ["description", desc.value], ["visibility", vis.value]]) fd.append(k, v);
+    fd.append("file", file.files[0]);
+    const send = (again) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", "/api/v1/videos");
+      xhr.setRequestHeader("Authorization", `Bearer ${session.tokens.access_token}`);
+      xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) { bar.value = Math.round((100 * ev.loaded) / ev.total); state.textContent = `Uploading… ${bar.value}%`; } };
+      xhr.onload = async () => {
+        const body = JSON.parse(xhr.responseText || "null");
+        if (xhr.status === 401 && !again && await refresh()) return send(true);
+        if (xhr.status !== 202) {
+          submit.disabled = false;
+          const err = new APIError(xhr.status, body);
+          showFieldErrors(form, err);
+          status.replaceChildren(errorBox(err));
+          return;
+        }
+        bar.value = 100;
+        const v = body.video;
+        state.textContent = "Uploaded. Processing…";
+        try {
+          await streamEvents(v.id, (ev) => {
+            procBar.value = ev.progress;
+            state.textContent = ev.status === "ready" ? "Ready!" : ev.status === "failed" ? `Failed: ${ev.error}` : `Processing: ${ev.stage || ev.status} ${ev.progress}%`;
+            state.dataset.status = ev.status;
+            if (ev.status === "ready") status.replaceChildren(h("a", { href: `/watch/${v.id}`, "data-link": true, class: "button primary", "data-testid": "watch-link" }, "Watch it now"));
+            if (ev.status === "failed") submit.disabled = false;
+          });
+        } catch (err) { status.replaceChildren(errorBox(err)); }
+      };
+      xhr.onerror = () => { submit.disabled = false; status.replaceChildren(errorBox(new Error("The upload failed: the connection was lost."))); };
+      xhr.send(fd);
+    };
+    send(false);
+  });
+  page("Upload", form);
+}
+
+async function loadVTT(url) {
+  const text = await (await fetch(url)).text();
+  const cues = [];
+  const toSec = (s) => s.split(":").reduce((acc, p) => acc * 60 + parseFloat(p), 0);
+  for (const block of text.split(/\n\n+/)) {
+    const m = block.match(/([\d:.]+)\s*-->\s*([\d:.]+)\s*\n(.+)/);
+    if (m) cues.push({ start: toSec(m[1]), end: toSec(m[2]), text: m[3].trim() });
+  }
+  return cues;
+}
+
+async function watch(id) {
+  let v;
+  try { v = (await api(`/api/v1/videos/${id}`)).video; } catch (err) { page("Not found", errorBox(err)); return; }
+  const start = parseFloat(new URLSearchParams(location.search).get("t")) || 0;
+  const video = h("video", { controls: true, playsinline: true, preload: "metadata", poster: v.thumbnails?.poster, "data-testid": "video", crossorigin: "anonymous" });
+  const quality = h("select", { id: "quality", "data-testid": "quality", "aria-label": "Quality" }, h("option", { value: "auto" }, "Auto"));
+  const subs = h("select", { id: "subtitles", "data-testid": "subtitles", "aria-label": "Subtitles" }, h("option", { value: "off" }, "Subtitles off"));
+  const preview = h("div", { class: "preview", hidden: true, "aria-hidden": "true" }, h("div", { class: "sprite" }), h("span"));
+  const scrub = h("input", { type: "range", min: 0, max: v.duration_seconds || 0, step: 0.1, value: start, class: "scrub", "aria-label": "Seek" });
+  const info = h("section", { class: "info" },
+    h("h1", { "data-testid": "title" }, v.title),
+    h("p", { class: "owner" }, `by ${v.owner.username} · ${duration(v.duration_seconds)}`),
+    v.description ? h("p", { class: "desc" }, v.description) : null,
+    v.playback?.mp4 ? h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4") : null);
+  const controls = h("div", { class: "controls" }, h("label", {}, "Quality ", quality), h("label", {}, "Subtitles ", subs),
+    h("span", { class: "keys" }, "Keys: space play/pause · ←/→ 5 s · f fullscreen · m mute · c captions"));
+  page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), controls, info);
+  if (v.status !== "ready") { main.append(h("p", { class: "notice" }, `This video is ${v.status}${v.progress ? ` (${v.progress}%)` : ""}.`)); return; }
+
+  // Subtitle menu: every track of the video; the native text tracks shown are the side-loaded ones.
+  v.subtitles.forEach((s, i) => subs.append(h("option", { value: String(i) }, s.label || s.lang)));
+  v.subtitles.forEach((s) => video.append(h("track", { kind: "subtitles", src: s.url, srclang: s.lang.split("-x-")[0], label: s.label })));
+  subs.addEventListener("change", () => {
+    const sel = v.subtitles[Number(subs.value)];
+    for (const t of video.textTracks) {
+      t.mode = sel && t.label === sel.label && t.language === sel.lang.split("-x-")[0] ? "showing" : "disabled";
+    }
+  });
+
+  let player = null;
+  const useNativeHLS = !window.MediaSource && video.canPlayType("application/vnd.apple.mpegurl");
+  if (useNativeHLS || !window.dashjs) {
+    video.src = v.playback.hls;
+    if (start) video.addEventListener("loadedmetadata", () => (video.currentTime = start), { once: true });
+    v.renditions.forEach((r) => quality.append(h("option", { value: "auto", disabled: true }, `${r.height}p`)));
+  } else {
+    player = dashjs.MediaPlayer().create();
+    player.updateSettings({ streaming: { text: { defaultEnabled: false }, abr: { autoSwitchBitrate: { video: true } } } });
+    player.initialize(video, v.playback.dash, false, start);
+    window.vodErrors = [];
+    player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.vodErrors.push(e.error?.message || String(e.error?.code)));
+    player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
+      const list = player.getBitrateInfoListFor("video");
+      quality.replaceChildren(h("option", { value: "auto" }, "Auto"),
+        ...list.map((b) => h("option", { value: String(b.qualityIndex) }, `${b.height}p · ${Math.round(b.bitrate / 1000)} kbps`)));
+      video.dataset.ready = "1";
+    });
+    quality.addEventListener("change", () => {
+      const auto = quality.value === "auto";
+      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: auto } } } });
+      if (!auto) player.setQualityFor("video", Number(quality.value), true);
+    });
+  }
+  window.vodPlayer = { video, player };
+
+  // Storyboard previews while scrubbing.
+  if (v.thumbnails?.storyboard) {
+    const base = v.thumbnails.storyboard.slice(0, v.thumbnails.storyboard.lastIndexOf("/") + 1);
+    loadVTT(v.thumbnails.storyboard).then((cues) => {
+      scrub.addEventListener("mousemove", (e) => {
+        const rect = scrub.getBoundingClientRect();
+        const t = ((e.clientX - rect.left) / rect.width) * (v.duration_seconds || 0);
+        const cue = cues.find((c) => t >= c.start && t < c.end);
+        if (!cue) return;
+        const [img, xywh] = cue.text.split("#xywh=");
+        const [x, y, w, hh] = xywh.split(",").map(Number);
+        const sprite = $(".sprite", preview);
+        Object.assign(sprite.style, { width: `${w}px`, height: `${hh}px`, backgroundImage: `url(${base}${img})`, backgroundPosition: `-${x}px -${y}px` });
+        $("span", preview).textContent = duration(t);
+        preview.style.left = `${Math.min(Math.max(e.clientX - rect.left - w / 2, 0), rect.width - w)}px`;
+        preview.hidden = false;
+      });
+      scrub.addEventListener("mouseleave", () => (preview.hidden = true));
+    }).catch(() => {});
+  }
+  scrub.addEventListener("input", () => (video.currentTime = Number(scrub.value)));
+  video.addEventListener("timeupdate", () => { if (document.activeElement !== scrub) scrub.value = video.currentTime; });
+
+  // Keyboard controls, unless typing in a field.
+  document.onkeydown = (e) => {
+    if (!document.contains(video) || e.target.matches("input:not([type=range]), textarea, select")) return;
+    const k = e.key.toLowerCase();
+    if (k === " " || k === "k") { e.preventDefault(); video.paused ? video.play() : video.pause(); }
+    else if (k === "arrowright") { video.currentTime += 5; }
+    else if (k === "arrowleft") { video.currentTime -= 5; }
+    else if (k === "f") { document.fullscreenElement ? document.exitFullscreen() : video.requestFullscreen?.(); }
+    else if (k === "m") { video.muted = !video.muted; }
+    else if (k === "c") { subs.value = subs.value === "off" ? (subs.options[1]?.value || "off") : "off"; subs.dispatchEvent(new Event("change")); }
+  };
+}
+
+async function searchPage() {
+  const q = new URLSearchParams(location.search).get("q") || "";
+  $("#search-q").value = q;
+  const list = h("ul", { class: "results", "data-testid": "results" });
+  page(`Search: ${q}`, h("h1", {}, `Results for “${q}”`), list);
+  if (!q) return;
+  try {
+    const data = await api(`/api/v1/search?q=${encodeURIComponent(q)}&limit=20`);
+    if (!data.items.length) list.replaceWith(h("p", { class: "empty" }, "Nothing found."));
+    for (const it of data.items) {
+      const v = it.video;
+      list.append(h("li", { class: "result" }, card(v),
+        h("div", {},
+          ...(it.highlights?.title || []).concat(it.highlights?.description || []).map((f) => h("p", { class: "hl" }, f.replace(/<\/?mark>/g, ""))),
+          h("ul", { class: "cues" }, ...(it.cues || []).map((c) => h("li", {},
+            h("a", { href: `/watch/${v.id}?t=${Math.floor(c.start)}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start)), ` ${c.text}`))))));
+    }
+  } catch (err) { list.replaceWith(errorBox(err)); }
+}
+
+async function myVideos() {
+  if (!requireLogin()) return;
+  const rows = h("tbody");
+  page("My videos", h("h1", {}, "My videos"), h("table", { class: "mine" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", {}, "Status"), h("th", {}, "Visibility"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))), rows));
+  try {
+    const data = await api(`/api/v1/videos?owner=${encodeURIComponent(session.user.username)}&limit=100`);
+    for (const v of data.items) {
+      const title = h("input", { value: v.title, "aria-label": "Title", maxlength: 200 });
+      const vis = h("select", { "aria-label": "Visibility" }, ...["public", "unlisted", "private"].map((x) => h("option", { value: x, selected: x === v.visibility }, x)));
+      const msg = h("span", { "aria-live": "polite" });
+      rows.append(h("tr", {},
+        h("td", {}, h("a", { href: `/watch/${v.id}`, "data-link": true }, v.title), h("br"), title),
+        h("td", {}, v.status === "processing" ? `${v.stage} ${v.progress}%` : v.status, v.error ? h("small", { class: "error" }, ` ${v.error}`) : null),
+        h("td", {}, vis),
+        h("td", { class: "actions" },
+          h("button", { onclick: async () => {
+            try { await api(`/api/v1/videos/${v.id}`, { method: "PATCH", body: { title: title.value, visibility: vis.value } }); msg.textContent = "Saved"; } catch (err) { msg.textContent = err.message; }
+          } }, "Save"),
+          h("button", { class: "danger", onclick: async (e) => {
+            if (!confirm(`Delete “${v.title}”? This cannot be undone.`)) return;
+            await api(`/api/v1/videos/${v.id}`, { method: "DELETE" });
+            e.target.closest("tr").remove();
+          } }, "Delete"), msg)));
+    }
+    if (!data.items.length) rows.append(h("tr", {}, h("td", { colspan: 4 }, "You have not uploaded anything yet.")));
+  } catch (err) { main.append(errorBox(err)); }
+}
+
+function route() {
+  renderNav();
+  document.onkeydown = null;
+  const p = location.pathname;
+  let m;
+  if (p === "/") return home();
+  if ((m = p.match(/^\/watch\/([0-9a-f-]{36})$/))) return watch(m[1]);
+  if (p === "/search") return searchPage();
+  if (p === "/upload") return uploadPage();
+  if (p === "/login") return authForm("login");
+  if (p === "/signup") return authForm("signup");
+  if (p === "/me") return myVideos();
+  page("Not found", h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/", "data-link": true }, "Go home")));
+}
+
+route();
