@@ -96,6 +96,7 @@ func commands() map[string]command {
 		"serve":   {help: "Start the server (the default command): HTTP API, web app and, by role, the job workers.", run: cmdServe},
 		"migrate": {help: "Apply pending database migrations and exit.", run: cmdMigrate},
 		"user":    {sub: map[string]command{"create": userCreateCommand()}},
+		"search":  {sub: map[string]command{"reindex": {help: "Rebuild the search index from the database and the stored subtitle files.", run: cmdReindex}}},
 	}
 }
 
@@ -108,6 +109,7 @@ commands:
   serve                 start the server (default)
   migrate               apply database migrations and exit
   user create           create a user (--admin for an administrator)
+  search reindex        rebuild the search index
   help                  show this help
 
 Run "vod COMMAND --help" for the flags of a command. Every flag can also be set in config.yaml or
@@ -167,4 +169,18 @@ func listen(cfg *Config) (net.Listener, error) {
 		}
 	}
 	return ln, nil
+}
+
+func cmdReindex(ctx context.Context, e *env) error {
+	a, err := build(ctx, e.cfg, e.log, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	defer a.search.Close()
+	if err := a.search.Reindex(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "search index rebuilt")
+	return nil
 }

@@ -36,7 +36,7 @@ func userCreateCommand() command {
 				}
 				pw = strings.TrimRight(line, "\r\n")
 			}
-			a, err := build(ctx, e.cfg, e.log, true)
+			a, err := build(ctx, e.cfg, e.log, false)
 			if err != nil {
 				return err
 			}

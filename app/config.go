@@ -55,6 +55,10 @@ type Config struct {
 		PrivateURLTTL     time.Duration `mapstructure:"private_url_ttl"`
 		RedirectToStorage bool          `mapstructure:"redirect_to_storage"`
 	} `mapstructure:"media"`
+	Search struct {
+		Path       string        `mapstructure:"path"`
+		ApplyEvery time.Duration `mapstructure:"apply_every"`
+	} `mapstructure:"search"`
 	Transcode struct {
 		Ladder         string        `mapstructure:"ladder"`
 		SegmentSeconds int           `mapstructure:"segment_seconds"`
@@ -127,6 +131,8 @@ var defaults = map[string]any{
 	"transcode.preset":          "veryfast",
 	"transcode.max_dimension":   8192,
 	"transcode.max_streams":     16,
+	"search.path":               "",
+	"search.apply_every":        "200ms",
 	"transcode.timeout_min":     "10m",
 	"transcode.timeout_factor":  4.0,
 	"transcode.work_dir":        "",
@@ -318,6 +324,12 @@ func (c *Config) validate() error {
 	if c.Queue.RescueAfter < c.Transcode.TimeoutMin {
 		// River rescues a job only after both its timeout and rescue_after have passed.
 		c.Queue.RescueAfter = c.Transcode.TimeoutMin
+	}
+	if c.Search.Path == "" {
+		c.Search.Path = filepath.Join(c.DataDir, "search")
+	}
+	if c.Search.ApplyEvery < 10*time.Millisecond {
+		return bad("search.apply_every", "must be at least 10ms")
 	}
 	if c.Transcode.WorkDir == "" {
 		c.Transcode.WorkDir = filepath.Join(c.DataDir, "work")

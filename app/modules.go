@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"vod/modules/auth"
+	"vod/modules/search"
 	"vod/modules/stream"
 	"vod/modules/transcode"
 	"vod/modules/upload"
@@ -36,6 +37,7 @@ func moduleMigrations() []migrationSet {
 		{"auth", sub(auth.Migrations(), "migrations")},
 		{"stream", sub(stream.Migrations(), "migrations")},
 		{"upload", sub(upload.Migrations(), "migrations")},
+		{"search", sub(search.Migrations(), "migrations")},
 	}
 }
 
@@ -108,11 +110,25 @@ func (a *App) wireModules(ctx context.Context) error {
 		SigningKey: mediaKey,
 	}, a.log.With("module", "upload"))
 
+	searchSvc := search.New(a.db, a.store, streamSvc, guards, search.Config{Path: cfg.Search.Path, ApplyEvery: cfg.Search.ApplyEvery},
+		a.log.With("module", "search"))
+	streamSvc.SetIndexer(searchSvc)
+	a.search = searchSvc
+
 	api := a.echo.Group("/api/v1")
 	authSvc.Routes(a.echo, api)
 	authSvc.Jobs(a.queue)
 	uploadSvc.Routes(api)
 	streamSvc.Routes(a.echo, api)
 	player.Routes(a.echo)
+	if cfg.Role != "worker" && a.serving {
+		// Only processes that answer searches keep an index; workers and other commands just log
+		// changes (the index is locked by the server that has it open).
+		if err := searchSvc.Open(ctx); err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() { _ = searchSvc.Close() })
+		searchSvc.Routes(api)
+	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"vod/app/queue"
 	"vod/app/storage"
 	"vod/modules/auth"
+	"vod/modules/search"
 	"vod/modules/stream"
 )
 
@@ -33,6 +34,8 @@ type App struct {
 	tools   toolCheck
 	auth    *auth.Service
 	stream  *stream.Service
+	search  *search.Service
+	serving bool
 }
 
 func openDB(ctx context.Context, cfg *Config) (*db.DB, error) {
@@ -66,8 +69,9 @@ func openStorage(ctx context.Context, cfg *Config) (storage.Storage, error) {
 }
 
 // build opens every dependency and wires every module. Closing happens in reverse order of opening.
-func build(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, tools: toolCheck{ffmpeg: cfg.FFmpeg.Path, ffprobe: cfg.FFprobe.Path}}
+// serving opens what only a server needs (the search index).
+func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, tools: toolCheck{ffmpeg: cfg.FFmpeg.Path, ffprobe: cfg.FFprobe.Path}, serving: serving}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -77,10 +81,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, migrate bool) (_ 
 		return nil, err
 	}
 	a.closers = append(a.closers, func() { _ = a.db.Close() })
-	if migrate {
-		if _, err = migrateAll(ctx, a.db); err != nil {
-			return nil, err
-		}
+	if _, err = migrateAll(ctx, a.db); err != nil {
+		return nil, err
 	}
 	if a.store, err = openStorage(ctx, cfg); err != nil {
 		return nil, err
@@ -145,6 +147,11 @@ func (a *App) serve(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start queue: %w", err)
 	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBG()
+	if a.cfg.Role != "worker" {
+		a.search.Start(bg)
+	}
 	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	srv.RegisterOnShutdown(a.stream.Shutdown)
 	a.echo.Server = srv
@@ -167,6 +174,7 @@ func (a *App) serve(ctx context.Context) error {
 	if qerr := a.queue.Stop(sctx); qerr != nil {
 		a.log.Warn("queue shutdown", "err", qerr)
 	}
+	stopBG()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}

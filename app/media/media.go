@@ -6,6 +6,7 @@ package media
 import (
 	"errors"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -167,4 +168,17 @@ func ValidateFields(title, description, visibility *string) map[string]string {
 		}
 	}
 	return f
+}
+
+// SearchVideo is what search indexes about a video.
+type SearchVideo struct {
+	ID            string
+	Title         string
+	Description   string
+	OwnerID       string
+	OwnerUsername string
+	Visibility    string
+	Status        string
+	CreatedAt     time.Time
+	Subtitles     []SubtitleFile
 }

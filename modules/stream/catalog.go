@@ -131,11 +131,8 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.P
 		return err
 	}
 	s.forgetVisibility(id)
-	return nil
+	return s.index.VideoChangedTx(ctx, tx, id)
 }
-
-// AfterPublish tells search; called once the publishing transaction committed.
-func (s *Service) AfterPublish(ctx context.Context, id string) { s.index.VideoChanged(ctx, id) }
 
 // writeManifests renders manifest.mpd and master.m3u8 for the video's current generation and the
 // given subtitle tracks, and a one-cue HLS playlist per track.
@@ -213,7 +210,10 @@ func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source 
 		if err := tx.G.Where("video_id = ? AND lang = ?", videoID, lang).Delete(&subtitleRow{}).Error; err != nil {
 			return err
 		}
-		return tx.G.Create(&row).Error
+		if err := tx.G.Create(&row).Error; err != nil {
+			return err
+		}
+		return s.index.VideoChangedTx(ctx, tx, videoID)
 	})
 	if err != nil {
 		return nil, err
@@ -221,7 +221,6 @@ func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source 
 	if err := s.RewriteManifests(ctx, videoID); err != nil {
 		return nil, err
 	}
-	s.index.VideoChanged(ctx, videoID)
 	return &row, nil
 }
 
@@ -247,7 +246,10 @@ func (s *Service) RemoveVideo(ctx context.Context, id string) error {
 		if err := tx.G.Where("video_id = ?", id).Delete(&subtitleRow{}).Error; err != nil {
 			return err
 		}
-		return tx.G.Where("id = ?", id).Delete(&videoRow{}).Error
+		if err := tx.G.Where("id = ?", id).Delete(&videoRow{}).Error; err != nil {
+			return err
+		}
+		return s.index.VideoChangedTx(ctx, tx, id)
 	})
 	if err != nil {
 		return err
@@ -257,7 +259,6 @@ func (s *Service) RemoveVideo(ctx context.Context, id string) error {
 	if err := s.store.DeletePrefix(ctx, "videos/"+id+"/"); err != nil {
 		s.log.Warn("delete objects of deleted video", "video", id, "err", err)
 	}
-	s.index.VideoRemoved(ctx, id)
 	return nil
 }
 
@@ -279,4 +280,39 @@ func (s *Service) View(ctx context.Context, id string) (any, error) {
 		return nil, err
 	}
 	return s.view(r, subs[id]), nil
+}
+
+// SearchVideo returns what search indexes about a video (media.ErrNoVideo when deleted).
+func (s *Service) SearchVideo(ctx context.Context, id string) (media.SearchVideo, error) {
+	r, err := s.row(ctx, id)
+	if err != nil {
+		return media.SearchVideo{}, err
+	}
+	subs, err := s.SubtitleFiles(ctx, id)
+	if err != nil {
+		return media.SearchVideo{}, err
+	}
+	return media.SearchVideo{ID: r.ID, Title: r.Title, Description: r.Description, OwnerID: r.OwnerID,
+		OwnerUsername: r.OwnerUsername, Visibility: r.Visibility, Status: r.Status, CreatedAt: r.CreatedAt.UTC(),
+		Subtitles: subs}, nil
+}
+
+// VideoIDs pages through every video id in order (reindexing).
+func (s *Service) VideoIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.Gorm.WithContext(ctx).Model(&videoRow{}).Where("id > ?", after).Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// Views renders videos for search results, keyed by id; missing ones are absent.
+func (s *Service) Views(ctx context.Context, ids []string) (map[string]any, error) {
+	views, err := s.VideoViews(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(views))
+	for k, v := range views {
+		out[k] = v
+	}
+	return out, nil
 }

@@ -188,11 +188,16 @@ func (s *Service) handlePatch(c echo.Context) error {
 		upd["visibility"] = *in.Visibility
 	}
 	ctx := c.Request().Context()
-	if err := s.db.Gorm.WithContext(ctx).Model(&videoRow{}).Where("id = ?", r.ID).Updates(upd).Error; err != nil {
+	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if err := tx.G.Model(&videoRow{}).Where("id = ?", r.ID).Updates(upd).Error; err != nil {
+			return err
+		}
+		return s.index.VideoChangedTx(ctx, tx, r.ID)
+	})
+	if err != nil {
 		return err
 	}
 	s.forgetVisibility(r.ID)
-	s.index.VideoChanged(ctx, r.ID)
 	r, err = s.row(ctx, r.ID)
 	if err != nil {
 		return err

@@ -30,17 +30,16 @@ type Pipeline interface {
 	CancelVideo(ctx context.Context, videoID string) error
 }
 
-// Indexer keeps search in step with the catalog (implemented by search).
+// Indexer keeps search in step with the catalog (implemented by search). It is told inside the
+// transaction that makes the change, so that no change can be committed without search hearing of it.
 type Indexer interface {
-	VideoChanged(ctx context.Context, videoID string)
-	VideoRemoved(ctx context.Context, videoID string)
+	VideoChangedTx(ctx context.Context, tx *db.Tx, videoID string) error
 }
 
 // NopIndexer is used when no search module is wired.
 type NopIndexer struct{}
 
-func (NopIndexer) VideoChanged(context.Context, string) {}
-func (NopIndexer) VideoRemoved(context.Context, string) {}
+func (NopIndexer) VideoChangedTx(context.Context, *db.Tx, string) error { return nil }
 
 // Config is the module's part of the configuration.
 type Config struct {

@@ -528,7 +528,6 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	s.catalog.AfterPublish(ctx, a.VideoID)
 	_ = os.RemoveAll(filepath.Join(s.cfg.WorkDir, a.VideoID))
 	for g := 1; g < gen; g++ {
 		if err := s.store.DeletePrefix(ctx, fmt.Sprintf("videos/%s/g%d/", a.VideoID, g)); err != nil {

@@ -24,7 +24,6 @@ type Catalog interface {
 	SetProgress(ctx context.Context, id, stage string, progress int) error
 	RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p media.ProbeInfo) error
 	PublishTx(ctx context.Context, tx *db.Tx, id string, p media.Publication) error
-	AfterPublish(ctx context.Context, id string)
 	Fail(ctx context.Context, id, reason string) error
 }
 

@@ -1,0 +1,210 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"vod/app/testenv"
+)
+
+func (a *testApp) search(token, q string, extra ...string) map[string]any {
+	a.t.Helper()
+	u := "/api/v1/search?q=" + url.QueryEscape(q)
+	for i := 0; i+1 < len(extra); i += 2 {
+		u += "&" + extra[i] + "=" + url.QueryEscape(extra[i+1])
+	}
+	r := a.do("GET", u, nil, token)
+	require.Equal(a.t, 200, r.Status, "%s", r.Body)
+	return r.JSON(a.t)
+}
+
+func hitIDs(res map[string]any) []string {
+	var ids []string
+	for _, it := range res["items"].([]any) {
+		ids = append(ids, str(it.(map[string]any)["video"].(map[string]any)["id"]))
+	}
+	return ids
+}
+
+// eventually retries a search until check passes: the index follows changes asynchronously.
+func (a *testApp) eventually(within time.Duration, check func() bool, msg string) {
+	a.t.Helper()
+	deadline := time.Now().Add(within)
+	for !check() {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("not within %s: %s", within, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type corpus struct {
+	tok                               string
+	cooking, travel, private, unlisted string
+}
+
+func seedSearch(t *testing.T, a *testApp) corpus {
+	path := clip(t, "noaudio")
+	var c corpus
+	c.tok = a.token("searcher")
+	mk := func(title, desc, vis string) string {
+		v := a.uploadReady(c.tok, path, map[string]string{"title": title, "description": desc, "visibility": vis})
+		return str(v["id"])
+	}
+	c.cooking = mk("Cooking pasta at home", "A recipe for fresh tagliatelle with butter", "public")
+	c.travel = mk("Travel diary", "Walking through the mountains of Provence and cooking outdoors", "public")
+	c.private = mk("Secret cooking notes", "private pasta", "private")
+	c.unlisted = mk("Unlisted pasta", "hidden pasta", "unlisted")
+	require.Equal(t, 201, a.postSubtitle(c.tok, c.travel, "en.vtt",
+		"WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nThe horses are galloping across the valley\n\n00:00:05.250 --> 00:00:07.000\nWe stopped for a picnic near the river\n", "en", "").Status)
+	require.Equal(t, 201, a.postSubtitle(c.tok, c.travel, "fr.vtt",
+		"WEBVTT\n\n00:00:01.000 --> 00:00:02.500\nLes chevaux galopent dans la vallée\n\n00:00:05.250 --> 00:00:07.000\nNous avons mangé des fromages délicieux\n", "fr", "").Status)
+	return c
+}
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	c := seedSearch(t, a)
+	other := a.token("stranger")
+	a.eventually(5*time.Second, func() bool { return len(hitIDs(a.search(other, "picnic"))) == 1 }, "subtitles indexed")
+
+	// Metadata: title ranks above description.
+	res := a.search(other, "cooking")
+	require.Equal(t, []string{c.cooking, c.travel}, hitIDs(res), "title match first; private/unlisted never for others")
+	hl := res["items"].([]any)[0].(map[string]any)["highlights"].(map[string]any)["title"].([]any)
+	require.Contains(t, hl[0], "<mark>Cooking</mark>")
+	require.EqualValues(t, 2, res["total"])
+
+	// Subtitle hit with the cue's time.
+	res = a.search(other, "picnic", "scope", "subtitles")
+	it := res["items"].([]any)[0].(map[string]any)
+	require.Equal(t, c.travel, str(it["video"].(map[string]any)["id"]))
+	cue := it["cues"].([]any)[0].(map[string]any)
+	require.InDelta(t, 5.25, cue["start"], 0.001)
+	require.InDelta(t, 7.0, cue["end"], 0.001)
+	require.Equal(t, "en", cue["lang"])
+	require.Contains(t, cue["text"], "picnic")
+	require.Empty(t, hitIDs(a.search(other, "picnic", "scope", "metadata")))
+
+	// Phrases, prefixes, typos, stemming.
+	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, `"horses are galloping"`)))
+	require.Empty(t, hitIDs(a.search(other, `"galloping horses"`)), "phrase order matters")
+	require.Equal(t, []string{c.cooking}, hitIDs(a.search(other, "tagliat")), "prefix as you type")
+	require.Equal(t, []string{c.cooking}, hitIDs(a.search(other, "tagliatele")), "one typo")
+	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, "mountain")), "English stemming")
+	res = a.search(other, "cheval", "lang", "fr")
+	require.Equal(t, []string{c.travel}, hitIDs(res), "French word form: cheval finds chevaux")
+	require.Equal(t, "fr", res["items"].([]any)[0].(map[string]any)["cues"].([]any)[0].(map[string]any)["lang"])
+	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, "fromage")), "French plural")
+
+	// Visibility: the owner finds their private video, others never do.
+	require.ElementsMatch(t, []string{c.cooking, c.travel, c.private}, hitIDs(a.search(c.tok, "cooking")))
+	require.NotContains(t, hitIDs(a.search(c.tok, "pasta")), c.unlisted+"x")
+	require.Empty(t, hitIDs(a.search("", "secret")))
+	require.Empty(t, hitIDs(a.search(other, "hidden")))
+
+	// Paging.
+	res = a.search(other, "cooking", "limit", "1")
+	require.Equal(t, []string{c.cooking}, hitIDs(res))
+	res = a.search(other, "cooking", "limit", "1", "cursor", str(res["next_cursor"]))
+	require.Equal(t, []string{c.travel}, hitIDs(res))
+	require.Nil(t, res["next_cursor"])
+
+	// Edits and deletes show within a second.
+	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+c.cooking, map[string]any{"title": "Baking bread"}, c.tok).Status)
+	a.eventually(time.Second, func() bool { return len(hitIDs(a.search(other, "bread"))) == 1 }, "edit reflected")
+	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+c.travel, map[string]any{"visibility": "private"}, c.tok).Status)
+	a.eventually(time.Second, func() bool { return len(hitIDs(a.search(other, "picnic"))) == 0 }, "visibility change reflected")
+	require.Equal(t, 204, a.do("DELETE", "/api/v1/videos/"+c.cooking, nil, c.tok).Status)
+	a.eventually(time.Second, func() bool { return len(hitIDs(a.search(other, "bread"))) == 0 }, "delete reflected")
+
+	// Validation.
+	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=", nil, "").Status)
+	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=x&scope=everything", nil, "").Status)
+	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=x&cursor=zzz", nil, "").Status)
+}
+
+func TestSearchReindexAndRecovery(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	c := seedSearch(t, a)
+	queries := []string{"cooking", "picnic", "cheval", `"horses are galloping"`, "tagliat", "pasta"}
+	snapshot := func() map[string][]string {
+		out := map[string][]string{}
+		for _, q := range queries {
+			ids := hitIDs(a.search(c.tok, q))
+			sort.Strings(ids)
+			out[q] = ids
+		}
+		return out
+	}
+	a.eventually(5*time.Second, func() bool { return len(hitIDs(a.search(c.tok, "picnic"))) == 1 }, "indexed")
+	before := snapshot()
+
+	// vod search reindex rebuilds the same index (the server is stopped: it holds the index lock).
+	require.NoError(t, a.stop())
+	require.NoError(t, RunIO(context.Background(), []string{"vod", "search", "reindex"}, func(k string) string { return a.Env[k] }, nil, io.Discard, io.Discard))
+	a = start(t, a.Env)
+	require.Equal(t, before, snapshot(), "same results after reindex")
+
+	// A torn index is moved aside and rebuilt; search answers 503 meanwhile, never a crash.
+	require.NoError(t, a.stop())
+	idxDir := filepath.Join(a.Env["VOD_DATA_DIR"], "search")
+	require.NoError(t, filepath.Walk(idxDir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			return os.WriteFile(p, []byte("torn"), 0o644)
+		}
+		return err
+	}))
+	a = start(t, a.Env)
+	a.eventually(20*time.Second, func() bool {
+		r := a.do("GET", "/api/v1/search?q=picnic", nil, c.tok)
+		if r.Status == 503 {
+			require.Equal(t, "search_unavailable", r.errCode(t))
+			return false
+		}
+		return r.Status == 200
+	}, "rebuilt")
+	require.Equal(t, before, snapshot(), "same results after recovery")
+	matches, _ := filepath.Glob(idxDir + ".broken-*")
+	require.Len(t, matches, 1, "the torn index was kept aside")
+}
+
+// TestSearchTwoProcesses runs two API processes on one database, each with its own index: a change
+// made through one is found through the other.
+func TestSearchTwoProcesses(t *testing.T) {
+	t.Parallel()
+	if !testenv.Postgres() {
+		t.Skip("scale-out runs on PostgreSQL")
+	}
+	a := setup(t)
+	env2 := map[string]string{}
+	for k, v := range a.Env {
+		env2[k] = v
+	}
+	env2["VOD_DATA_DIR"] = t.TempDir()
+	env2["VOD_HTTP_ADDR_FILE"] = filepath.Join(env2["VOD_DATA_DIR"], "addr")
+	env2["VOD_ROLE"] = "api"
+	env2["VOD_MEDIA_SIGNING_KEY"] = "shared-secret-for-both"
+	a.Env["VOD_MEDIA_SIGNING_KEY"] = "shared-secret-for-both"
+	if a.Env["VOD_STORAGE_BACKEND"] != "s3" {
+		env2["VOD_STORAGE_LOCAL_DIR"] = filepath.Join(a.Env["VOD_DATA_DIR"], "media")
+	}
+	a = a.restart()
+	b := start(t, env2)
+	c := seedSearch(t, a)
+	b.eventually(5*time.Second, func() bool { return len(hitIDs(b.search(c.tok, "picnic"))) == 1 }, "second process indexed the first's video")
+	require.Equal(t, 200, b.do("PATCH", "/api/v1/videos/"+c.travel, map[string]any{"title": "Horse trek"}, c.tok).Status)
+	a.eventually(time.Second, func() bool { return len(hitIDs(a.search(c.tok, "trek"))) == 1 }, "first process saw the second's edit")
+	require.True(t, strings.HasPrefix(b.URL, "http://"))
+}

@@ -1,0 +1,184 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+
+	"vod/app/media"
+)
+
+const cursorKey = "change_cursor"
+
+func (s *Service) cursor() (int64, error) {
+	b, err := s.index().GetInternal([]byte(cursorKey))
+	if err != nil || len(b) == 0 {
+		return 0, err
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+func (s *Service) setCursor(id int64) error {
+	return s.index().SetInternal([]byte(cursorKey), []byte(strconv.FormatInt(id, 10)))
+}
+
+// Start applies the change log until ctx ends.
+func (s *Service) Start(ctx context.Context) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTicker(s.cfg.ApplyEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			case <-s.kick:
+			}
+			if !s.ready.Load() {
+				continue
+			}
+			if err := s.Apply(ctx); err != nil && ctx.Err() == nil {
+				// The cursor did not move: the same changes are tried again next tick.
+				s.log.Warn("applying search changes failed; will retry", "err", err)
+			}
+		}
+	}()
+}
+
+// Apply indexes every change logged after the index's cursor, in one batch per round.
+func (s *Service) Apply(ctx context.Context) error {
+	s.applyMu.Lock()
+	defer s.applyMu.Unlock()
+	for {
+		cur, err := s.cursor()
+		if err != nil {
+			return err
+		}
+		var rows []struct {
+			ID      int64
+			VideoID string
+		}
+		if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT id, video_id FROM search_changes WHERE id > ? ORDER BY id LIMIT 500`, cur).Scan(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		seen := map[string]bool{}
+		var ids []string
+		for _, r := range rows {
+			if !seen[r.VideoID] {
+				seen[r.VideoID] = true
+				ids = append(ids, r.VideoID)
+			}
+		}
+		if err := s.indexVideos(ctx, ids); err != nil {
+			return err
+		}
+		last := rows[len(rows)-1].ID
+		if err := s.setCursor(last); err != nil {
+			return err
+		}
+		s.lastSeen.Store(last)
+	}
+}
+
+// indexVideos replaces the documents of each video (its metadata and every cue) in one batch.
+func (s *Service) indexVideos(ctx context.Context, ids []string) error {
+	idx := s.index()
+	b := idx.NewBatch()
+	for _, id := range ids {
+		if err := s.deleteVideoDocs(idx, b, id); err != nil {
+			return err
+		}
+		v, err := s.catalog.SearchVideo(ctx, id)
+		if errors.Is(err, media.ErrNoVideo) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		common := map[string]any{"video_id": v.ID, "owner_id": v.OwnerID, "visibility": v.Visibility, "status": v.Status}
+		doc := map[string]any{"type": "video", "title": v.Title, "description": v.Description, "owner": v.OwnerUsername, "created_at": v.CreatedAt}
+		for k, val := range common {
+			doc[k] = val
+		}
+		if err := b.Index("v:"+v.ID, doc); err != nil {
+			return err
+		}
+		for _, sub := range v.Subtitles {
+			cues, err := s.readCues(ctx, sub.Key)
+			if err != nil {
+				s.log.Warn("subtitle track not indexed", "video", v.ID, "lang", sub.Lang, "err", err)
+				continue
+			}
+			field := textField(sub.Lang)
+			for n, c := range cues {
+				text := media.PlainText(c.Text)
+				cd := map[string]any{"type": "cue", "lang": sub.Lang, "start": c.Start, "end": c.End, "text": text, field: text}
+				for k, val := range common {
+					cd[k] = val
+				}
+				if err := b.Index(fmt.Sprintf("c:%s:%s:%d", v.ID, sub.Lang, n), cd); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return idx.Batch(b)
+}
+
+func (s *Service) deleteVideoDocs(idx bleve.Index, b *bleve.Batch, id string) error {
+	q := bleve.NewTermQuery(id)
+	q.SetField("video_id")
+	for from := 0; ; from += 10000 {
+		req := bleve.NewSearchRequestOptions(q, 10000, from, false)
+		res, err := idx.Search(req)
+		if err != nil {
+			return err
+		}
+		for _, h := range res.Hits {
+			b.Delete(h.ID)
+		}
+		if len(res.Hits) < 10000 {
+			return nil
+		}
+	}
+}
+
+func (s *Service) readCues(ctx context.Context, key string) ([]media.Cue, error) {
+	rc, _, err := s.store.Get(ctx, key, 0, -1)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, err
+	}
+	return media.ParseCues(raw)
+}
+
+// WaitApplied blocks until every change logged so far is in the index (tests, CLI).
+func (s *Service) WaitApplied(ctx context.Context) error {
+	var maxID int64
+	if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT COALESCE(MAX(id), 0) FROM search_changes`).Scan(&maxID).Error; err != nil {
+		return err
+	}
+	for {
+		if c, err := s.cursor(); err == nil && c >= maxID && s.ready.Load() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
