@@ -48,7 +48,7 @@ func (a *testApp) eventually(within time.Duration, check func() bool, msg string
 }
 
 type corpus struct {
-	tok                               string
+	tok                                string
 	cooking, travel, private, unlisted string
 }
 
@@ -76,7 +76,9 @@ func TestSearch(t *testing.T) {
 	a := setup(t)
 	c := seedSearch(t, a)
 	other := a.token("stranger")
-	a.eventually(5*time.Second, func() bool { return len(hitIDs(a.search(other, "picnic"))) == 1 }, "subtitles indexed")
+	a.eventually(5*time.Second, func() bool {
+		return len(hitIDs(a.search(other, "picnic"))) == 1 && len(hitIDs(a.search(other, "vallée"))) == 1
+	}, "both subtitle tracks indexed")
 
 	// Metadata: title ranks above description.
 	res := a.search(other, "cooking")
@@ -148,7 +150,9 @@ func TestSearchReindexAndRecovery(t *testing.T) {
 		}
 		return out
 	}
-	a.eventually(5*time.Second, func() bool { return len(hitIDs(a.search(c.tok, "picnic"))) == 1 }, "indexed")
+	a.eventually(5*time.Second, func() bool {
+		return len(hitIDs(a.search(c.tok, "picnic"))) == 1 && len(hitIDs(a.search(c.tok, "vallée"))) == 1
+	}, "indexed")
 	before := snapshot()
 
 	// vod search reindex rebuilds the same index (the server is stopped: it holds the index lock).
@@ -196,6 +200,7 @@ func TestSearchTwoProcesses(t *testing.T) {
 	env2["VOD_HTTP_ADDR_FILE"] = filepath.Join(env2["VOD_DATA_DIR"], "addr")
 	env2["VOD_ROLE"] = "api"
 	env2["VOD_MEDIA_SIGNING_KEY"] = "shared-secret-for-both"
+	env2["VOD_AUTH_KEY_FILES"] = filepath.Join(a.Env["VOD_DATA_DIR"], "keys", "signing.jwk")
 	a.Env["VOD_MEDIA_SIGNING_KEY"] = "shared-secret-for-both"
 	if a.Env["VOD_STORAGE_BACKEND"] != "s3" {
 		env2["VOD_STORAGE_LOCAL_DIR"] = filepath.Join(a.Env["VOD_DATA_DIR"], "media")
