@@ -208,6 +208,9 @@ type localFile struct {
 
 func (f localFile) Info() Object { return f.obj }
 
+// OSFile exposes the file so that HTTP delivery can use sendfile.
+func (f localFile) OSFile() *os.File { return f.File }
+
 func (l *Local) open(key string) (File, error) {
 	p, err := l.path(key)
 	if err != nil {

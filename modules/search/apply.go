@@ -104,7 +104,13 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 		} else if err != nil {
 			return err
 		}
+		if v.Status != media.StatusReady {
+			continue // only playable videos are searchable
+		}
 		common := map[string]any{"video_id": v.ID, "owner_id": v.OwnerID, "visibility": v.Visibility, "status": v.Status}
+		if v.Visibility != media.Public {
+			common["hidden"] = "1"
+		}
 		doc := map[string]any{"type": "video", "title": v.Title, "description": v.Description, "owner": v.OwnerUsername, "created_at": v.CreatedAt}
 		for k, val := range common {
 			doc[k] = val
@@ -119,9 +125,10 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 				continue
 			}
 			field := textField(sub.Lang)
+			s.noteLang(field)
 			for n, c := range cues {
 				text := media.PlainText(c.Text)
-				cd := map[string]any{"type": "cue", "lang": sub.Lang, "start": c.Start, "end": c.End, "text": text, field: text}
+				cd := map[string]any{"type": "cue", "lang": sub.Lang, "start": c.Start, "end": c.End, "text": text, field: text, "text_std": text}
 				for k, val := range common {
 					cd[k] = val
 				}

@@ -49,6 +49,52 @@ func textField(lang string) string {
 	return "text_std"
 }
 
+// stemmedFields are the language fields in use: only languages present in the index are queried.
+func (s *Service) stemmedFields() []string {
+	s.langMu.Lock()
+	defer s.langMu.Unlock()
+	out := make([]string, 0, len(s.langs))
+	for f := range s.langs {
+		if f != "text_std" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (s *Service) noteLang(field string) {
+	s.langMu.Lock()
+	defer s.langMu.Unlock()
+	if s.langs == nil {
+		s.langs = map[string]bool{}
+	}
+	if !s.langs[field] {
+		s.langs[field] = true
+		_ = s.index().SetInternal([]byte("langs"), []byte(strings.Join(mapKeys(s.langs), ",")))
+	}
+}
+
+func (s *Service) loadLangs() {
+	s.langMu.Lock()
+	defer s.langMu.Unlock()
+	s.langs = map[string]bool{}
+	if b, err := s.index().GetInternal([]byte("langs")); err == nil {
+		for _, f := range strings.Split(string(b), ",") {
+			if f != "" {
+				s.langs[f] = true
+			}
+		}
+	}
+}
+
+func mapKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
 func textFields() []string {
 	seen := map[string]bool{}
 	out := []string{"text_std"}
@@ -79,14 +125,24 @@ func newMapping() mapping.IndexMapping {
 	num.Index = false
 
 	common := func(d *mapping.DocumentMapping) {
-		for _, k := range []string{"type", "video_id", "owner_id", "visibility", "status", "lang"} {
+		for _, k := range []string{"type", "video_id", "owner_id", "visibility", "status", "lang", "hidden"} {
 			d.AddFieldMappingsAt(k, kw)
 		}
 	}
 	video := bleve.NewDocumentMapping()
 	common(video)
-	video.AddFieldMappingsAt("title", stored(en.AnalyzerName))
-	video.AddFieldMappingsAt("description", stored(en.AnalyzerName))
+	// Each text is indexed twice: stemmed for exact matching, and plainly (no stemming) for typo and
+	// prefix matching, which need the words as written.
+	title := stored(en.AnalyzerName)
+	plainTitle := bleve.NewTextFieldMapping()
+	plainTitle.Analyzer = standard.Name
+	plainTitle.Name = "title_std"
+	video.AddFieldMappingsAt("title", title, plainTitle)
+	desc := stored(en.AnalyzerName)
+	plainDesc := bleve.NewTextFieldMapping()
+	plainDesc.Analyzer = standard.Name
+	plainDesc.Name = "description_std"
+	video.AddFieldMappingsAt("description", desc, plainDesc)
 	owner := bleve.NewTextFieldMapping()
 	owner.Analyzer = standard.Name
 	video.AddFieldMappingsAt("owner", owner)
@@ -127,6 +183,7 @@ func (s *Service) Open(ctx context.Context) error {
 	}
 	if err == nil {
 		s.setIndex(idx)
+		s.loadLangs()
 		s.ready.Store(true)
 		return nil
 	}

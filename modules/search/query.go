@@ -17,7 +17,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
-	"vod/app/media"
 )
 
 // Routes mounts GET /api/v1/search.
@@ -66,14 +65,16 @@ const (
 	cueWeight  = 0.6
 )
 
-// textQuery turns the user's words into a query over fields: quoted phrases match as phrases,
-// words of five letters or more tolerate one typo, and the last word also matches as a prefix so
-// that results follow typing.
-func textQuery(q string, fields map[string]float64) query.Query {
+// textQuery turns the user's words into a query: quoted phrases match as phrases, every word must
+// match in one of the exact fields (stemmed where the field's analyzer stems), words of five letters
+// or more also match with one typo, and the last word also matches as a prefix, so that results
+// follow typing. Fuzzy and prefix matching run only on the loosely analysed fields (loose), whose
+// term dictionaries are small, to keep queries fast.
+func textQuery(q string, exact, loose map[string]float64) query.Query {
 	var must []query.Query
 	for _, m := range phraseRe.FindAllStringSubmatch(q, -1) {
 		var any []query.Query
-		for f, boost := range fields {
+		for f, boost := range exact {
 			pq := bleve.NewMatchPhraseQuery(m[1])
 			pq.SetField(f)
 			pq.SetBoost(boost * 1.5)
@@ -88,13 +89,15 @@ func textQuery(q string, fields map[string]float64) query.Query {
 			continue
 		}
 		var any []query.Query
-		for f, boost := range fields {
+		for f, boost := range exact {
 			mq := bleve.NewMatchQuery(w)
 			mq.SetField(f)
 			mq.SetBoost(boost)
 			any = append(any, mq)
+		}
+		for f, boost := range loose {
 			if utf8.RuneCountInString(w) >= 5 {
-				fq := bleve.NewMatchQuery(w)
+				fq := bleve.NewFuzzyQuery(w)
 				fq.SetField(f)
 				fq.SetFuzziness(1)
 				fq.SetBoost(boost * 0.5)
@@ -121,40 +124,94 @@ func term(field, value string) query.Query {
 	return t
 }
 
-// Search runs a query and groups its hits by video.
+// Search runs a query, groups its hits by video and renders the page of videos.
 func (s *Service) Search(ctx context.Context, r Request) (*Result, error) {
 	if !s.ready.Load() {
 		return nil, errNotReady
 	}
+	list, err := s.searchOnly(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	out := &Result{Items: []Hit{}, Total: len(list)}
+	end := min(r.Offset+r.Limit, len(list))
+	if r.Offset < end {
+		page := list[r.Offset:end]
+		ids := make([]string, len(page))
+		for i, g := range page {
+			ids[i] = g.id
+		}
+		views, err := s.catalog.Views(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range page {
+			v, ok := views[g.id]
+			if !ok {
+				continue // deleted since it was indexed
+			}
+			cues := g.cues
+			if cues == nil {
+				cues = []Cue{}
+			}
+			out.Items = append(out.Items, Hit{Video: v, Score: math.Round(g.score()*1000) / 1000, Highlights: g.highlights, Cues: cues})
+		}
+	}
+	if end < len(list) {
+		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
+		out.NextCursor = &c
+	}
+	return out, nil
+}
+
+type group struct {
+	id         string
+	meta, cue  float64
+	cues       []Cue
+	highlights map[string][]string
+}
+
+func (g *group) score() float64 { return g.meta + cueWeight*g.cue }
+
+// searchOnly queries the index and returns the matching videos ranked, with their cues.
+func (s *Service) searchOnly(ctx context.Context, r Request) ([]*group, error) {
 	var parts []query.Query
 	if r.Scope != "subtitles" {
-		meta := textQuery(r.Q, map[string]float64{"title": titleBoost, "description": descBoost, "owner": ownerBoost})
-		parts = append(parts, bleve.NewConjunctionQuery(term("type", "video"), meta))
+		meta := textQuery(r.Q, map[string]float64{"title": titleBoost, "description": descBoost, "owner": ownerBoost},
+			map[string]float64{"title_std": titleBoost, "description_std": descBoost})
+		// Only video documents have these fields: no type filter needed.
+		parts = append(parts, meta)
 	}
 	if r.Scope != "metadata" {
-		fields := map[string]float64{}
+		fields := map[string]float64{"text_std": 1}
 		if r.Lang != "" {
 			fields[textField(r.Lang)] = 1
 		} else {
-			for _, f := range textFields() {
+			for _, f := range s.stemmedFields() {
 				fields[f] = 1
 			}
 		}
-		cq := []query.Query{term("type", "cue"), textQuery(r.Q, fields)}
+		cq := []query.Query{textQuery(r.Q, fields, map[string]float64{"text_std": 1})}
 		if r.Lang != "" {
 			cq = append(cq, term("lang", r.Lang))
 		}
 		parts = append(parts, bleve.NewConjunctionQuery(cq...))
 	}
-	visible := []query.Query{term("visibility", media.Public)}
-	if r.CallerID != "" {
-		visible = append(visible, term("owner_id", r.CallerID))
-	}
-	filters := []query.Query{bleve.NewDisjunctionQuery(parts...), term("status", media.StatusReady)}
+	// Only ready videos are in the index (indexVideos skips the rest), so status needs no filter.
+	// Visibility is filtered by excluding the few hidden documents rather than intersecting with the
+	// huge list of public ones; a caller's own hidden videos come from a second, narrow clause.
+	text := bleve.NewDisjunctionQuery(parts...)
+	var q query.Query = text
 	if !r.Admin {
-		filters = append(filters, bleve.NewDisjunctionQuery(visible...))
+		visible := bleve.NewBooleanQuery()
+		visible.AddMust(text)
+		visible.AddMustNot(term("hidden", "1"))
+		q = visible
+		if r.CallerID != "" {
+			q = bleve.NewDisjunctionQuery(visible, bleve.NewConjunctionQuery(term("owner_id", r.CallerID), term("hidden", "1"), text))
+		}
 	}
-	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(filters...), 400, 0, false)
+	req := bleve.NewSearchRequestOptions(q, 200, 0, false)
 	req.Fields = []string{"video_id", "type", "lang", "start", "end", "text"}
 	req.Highlight = bleve.NewHighlightWithStyle(html.Name)
 	req.Highlight.AddField("title")
@@ -164,19 +221,12 @@ func (s *Service) Search(ctx context.Context, r Request) (*Result, error) {
 		return nil, err
 	}
 
-	type group struct {
-		id         string
-		meta, cue  float64
-		cues       []Cue
-		highlights map[string][]string
-		order      int
-	}
 	groups := map[string]*group{}
-	for i, h := range res.Hits {
+	for _, h := range res.Hits {
 		vid, _ := h.Fields["video_id"].(string)
 		g := groups[vid]
 		if g == nil {
-			g = &group{id: vid, highlights: map[string][]string{"title": {}, "description": {}}, order: i}
+			g = &group{id: vid, highlights: map[string][]string{"title": {}, "description": {}}}
 			groups[vid] = g
 		}
 		if h.Fields["type"] == "video" {
@@ -200,42 +250,13 @@ func (s *Service) Search(ctx context.Context, r Request) (*Result, error) {
 		sort.Slice(g.cues, func(i, j int) bool { return g.cues[i].Start < g.cues[j].Start })
 		list = append(list, g)
 	}
-	score := func(g *group) float64 { return g.meta + cueWeight*g.cue }
 	sort.Slice(list, func(i, j int) bool {
-		if a, b := score(list[i]), score(list[j]); a != b {
+		if a, b := list[i].score(), list[j].score(); a != b {
 			return a > b
 		}
 		return list[i].id < list[j].id
 	})
-	out := &Result{Items: []Hit{}, Total: len(list)}
-	end := min(r.Offset+r.Limit, len(list))
-	if r.Offset < end {
-		page := list[r.Offset:end]
-		ids := make([]string, len(page))
-		for i, g := range page {
-			ids[i] = g.id
-		}
-		views, err := s.catalog.Views(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range page {
-			v, ok := views[g.id]
-			if !ok {
-				continue // deleted since it was indexed
-			}
-			cues := g.cues
-			if cues == nil {
-				cues = []Cue{}
-			}
-			out.Items = append(out.Items, Hit{Video: v, Score: math.Round(score(g)*1000) / 1000, Highlights: g.highlights, Cues: cues})
-		}
-	}
-	if end < len(list) {
-		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
-		out.NextCursor = &c
-	}
-	return out, nil
+	return list, nil
 }
 
 func (s *Service) handleSearch(c echo.Context) error {

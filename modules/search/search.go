@@ -57,6 +57,8 @@ type Service struct {
 	wg       sync.WaitGroup
 	applyMu  sync.Mutex
 	lastSeen atomic.Int64
+	langMu   sync.Mutex
+	langs    map[string]bool
 }
 
 var errNotReady = httpx.E(http.StatusServiceUnavailable, "search_unavailable", "the search index is being rebuilt; try again in a moment")

@@ -99,7 +99,17 @@ func (s *Service) VideoViews(ctx context.Context, ids []string) (map[string]Vide
 	return out, nil
 }
 
+// handleGet answers viewers of public and unlisted videos from a short-lived cache of the rendered
+// JSON: a popular video's page and every player ask for it. Owners, admins and private videos always
+// read the database; local edits drop the entry at once, other processes' edits within viewTTL.
 func (s *Service) handleGet(c echo.Context) error {
+	id := c.Param("id")
+	caller, authed := httpx.CallerFrom(c)
+	if !authed {
+		if body, ok := s.cachedView(id); ok {
+			return c.JSONBlob(http.StatusOK, body)
+		}
+	}
 	r, err := s.visible(c)
 	if err != nil {
 		return err
@@ -108,7 +118,14 @@ func (s *Service) handleGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"video": s.view(r, subs[r.ID])})
+	body, err := json.Marshal(map[string]any{"video": s.view(r, subs[r.ID])})
+	if err != nil {
+		return err
+	}
+	if r.Visibility != media.Private && r.Status == media.StatusReady && (!authed || caller.ID != r.OwnerID) {
+		s.cacheView(id, body)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 // handleList pages newest first by id: ids are UUIDv7, so id order is creation order and the cursor
@@ -242,6 +259,9 @@ func (s *Service) handleReprocess(c echo.Context) error {
 		}
 		if res.RowsAffected == 0 {
 			return errBusy
+		}
+		if err := s.index.VideoChangedTx(ctx, tx, r.ID); err != nil {
+			return err
 		}
 		return s.pipeline.EnqueueTx(ctx, tx, r.ID, r.Generation+1)
 	})

@@ -3,8 +3,10 @@ package stream
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -51,7 +53,34 @@ func (s *Service) visibilityOf(ctx context.Context, id string) (string, bool, er
 func (s *Service) forgetVisibility(id string) {
 	s.visMu.Lock()
 	delete(s.vis, id)
+	delete(s.views, id)
 	s.visMu.Unlock()
+}
+
+const viewTTL = time.Second
+
+type viewEntry struct {
+	body  []byte
+	until time.Time
+}
+
+func (s *Service) cachedView(id string) ([]byte, bool) {
+	s.visMu.Lock()
+	defer s.visMu.Unlock()
+	e, ok := s.views[id]
+	if !ok || time.Now().After(e.until) {
+		return nil, false
+	}
+	return e.body, true
+}
+
+func (s *Service) cacheView(id string, body []byte) {
+	s.visMu.Lock()
+	defer s.visMu.Unlock()
+	if len(s.views) > 10000 {
+		s.views = map[string]viewEntry{}
+	}
+	s.views[id] = viewEntry{body: body, until: time.Now().Add(viewTTL)}
 }
 
 var errMediaNotFound = httpx.NotFound("media")
@@ -122,6 +151,40 @@ func (s *Service) handleMedia(c echo.Context) error {
 	if obj.ETag != "" {
 		h.Set("ETag", `"`+strings.Trim(obj.ETag, `"`)+`"`)
 	}
-	http.ServeContent(c.Response(), req, "", obj.ModTime, f)
+	// Serve on the raw ResponseWriter with the *os.File itself, so a local segment goes out with
+	// sendfile; echo's wrapper would copy it through a buffer.
+	var content io.ReadSeeker = f
+	if of, ok := f.(interface{ OSFile() *os.File }); ok {
+		content = of.OSFile()
+	}
+	sw := &statusWriter{ResponseWriter: c.Response().Writer}
+	http.ServeContent(sw, req, "", obj.ModTime, content)
+	c.Response().Committed = true
+	c.Response().Status = sw.status
 	return nil
+}
+
+// statusWriter records the status for the access log and keeps ReadFrom (sendfile) reachable.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return io.Copy(w.ResponseWriter, r)
 }

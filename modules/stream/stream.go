@@ -69,6 +69,7 @@ type Service struct {
 	stop     chan struct{}
 	visMu    sync.Mutex
 	vis      map[string]visEntry
+	views    map[string]viewEntry
 }
 
 // New builds the service.
@@ -80,7 +81,7 @@ func New(d *db.DB, store storage.Storage, guards httpx.Guards, pipeline Pipeline
 		cfg.EventPoll = 500 * time.Millisecond
 	}
 	return &Service{cfg: cfg, db: d, store: store, guards: guards, pipeline: pipeline, index: index, log: log,
-		stop: make(chan struct{}), vis: map[string]visEntry{}}
+		stop: make(chan struct{}), vis: map[string]visEntry{}, views: map[string]viewEntry{}}
 }
 
 // Shutdown ends long-lived responses (event streams) so that the HTTP server can drain.

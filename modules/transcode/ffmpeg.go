@@ -173,3 +173,30 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return strings.TrimSpace(string(t.b)) }
+
+// LadderArgs is the bare ladder encode, DASH and HLS only, without thumbnails or subtitles: the
+// baseline the pipeline benchmark compares itself with.
+func (s *EncodeSpec) LadderArgs() []string {
+	all := s.Args()
+	var out []string
+	for i := 0; i < len(all); i++ {
+		if all[i] == "-filter_complex" {
+			g := all[i+1]
+			g = g[:strings.Index(g, ";[sb]")]
+			g = strings.Replace(g, fmt.Sprintf("split=%d", len(s.Renditions)+2), fmt.Sprintf("split=%d", len(s.Renditions)), 1)
+			g = strings.Replace(g, "[sb][sp]", "", 1)
+			out = append(out, all[i], g)
+			i++
+			continue
+		}
+		if all[i] == "-progress" || all[i] == "-stats_period" {
+			i++
+			continue
+		}
+		out = append(out, all[i])
+		if strings.HasSuffix(all[i], "stream.mpd") {
+			break
+		}
+	}
+	return out
+}

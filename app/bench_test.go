@@ -1,0 +1,324 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/stretchr/testify/require"
+
+	"vod/modules/transcode"
+)
+
+// benchApp starts the app for a benchmark (testing.B has no t.Parallel, but setup wants a *testing.T).
+func benchApp(b *testing.B, env map[string]string) *testApp {
+	b.Helper()
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["VOD_DATA_DIR"] = b.TempDir()
+	env["VOD_HTTP_ADDR"] = "127.0.0.1:0"
+	env["VOD_HTTP_ADDR_FILE"] = filepath.Join(env["VOD_DATA_DIR"], "addr")
+	env["VOD_LOG_LEVEL"] = "warn"
+	env["VOD_QUEUE_POLL_INTERVAL"] = "50ms"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- RunIO(ctx, []string{"vod", "serve"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
+	}()
+	b.Cleanup(func() { cancel(); <-done })
+	for i := 0; i < 600; i++ {
+		if raw, err := os.ReadFile(env["VOD_HTTP_ADDR_FILE"]); err == nil && len(raw) > 0 {
+			return &testApp{URL: "http://" + string(raw), Env: env}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.Fatal("app did not start")
+	return nil
+}
+
+func benchToken(b *testing.B, url, name string) string {
+	post := func(path string, body any) map[string]any {
+		raw, _ := json.Marshal(body)
+		res, err := http.Post(url+path, "application/json", strings.NewReader(string(raw)))
+		require.NoError(b, err)
+		defer res.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&m)
+		return m
+	}
+	post("/api/v1/auth/signup", map[string]string{"username": name, "email": name + "@example.com", "password": "benchmark password",
+		"password_confirm": "benchmark password", "first_name": "B", "last_name": "M"})
+	return post("/api/v1/auth/login", map[string]string{"credential": name, "password": "benchmark password"})["access_token"].(string)
+}
+
+func ffmpegB(b *testing.B, args ...string) {
+	out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...).CombinedOutput()
+	require.NoError(b, err, "%s", out)
+}
+
+// BenchmarkPipeline: a 60 s 1080p30 clip with audio and a subtitle track, upload-complete → ready,
+// against the bare ffmpeg ladder command on the same clip in the same run.
+func BenchmarkPipeline(b *testing.B) {
+	dir := b.TempDir()
+	srt := filepath.Join(dir, "en.srt")
+	require.NoError(b, os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:04,000\nBenchmark subtitle\n\n2\n00:00:30,000 --> 00:00:33,000\nHalfway there\n"), 0o644))
+	src := filepath.Join(dir, "bench.mkv")
+	ffmpegB(b, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=60", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
+		"-i", srt, "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+		"-c:a", "aac", "-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
+
+	// The bare ladder: one ffmpeg, every rung, DASH + HLS, nothing else.
+	probe, err := transcode.ProbeFile(context.Background(), "ffprobe", src, transcode.Limits{})
+	require.NoError(b, err)
+	ladder, _ := transcode.ParseLadder("360:800,480:1200,720:2400,1080:4800")
+	spec := &transcode.EncodeSpec{FFmpeg: "ffmpeg", Input: src, OutDir: filepath.Join(dir, "bare"), Probe: probe,
+		Renditions: transcode.PlanLadder(probe.Width, probe.Height, ladder), SegmentSec: 4, Preset: "veryfast", ThumbWidth: 160}
+	require.NoError(b, os.MkdirAll(spec.OutDir, 0o755))
+	t0 := time.Now()
+	out, err := exec.Command("ffmpeg", spec.LadderArgs()...).CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	bare := time.Since(t0)
+
+	a := benchApp(b, nil)
+	tok := benchToken(b, a.URL, "bencher")
+	fi, _ := os.Stat(src)
+	body, _ := json.Marshal(map[string]any{"title": "bench", "filename": "bench.mkv", "size": fi.Size()})
+	req, _ := http.NewRequest("POST", a.URL+"/api/v1/uploads", strings.NewReader(string(body)))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(b, err)
+	var up map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&up)
+	res.Body.Close()
+	f, _ := os.Open(src)
+	put, _ := http.NewRequest("PUT", a.URL+up["upload_url"].(string), f)
+	put.ContentLength = fi.Size()
+	res, err = http.DefaultClient.Do(put)
+	require.NoError(b, err)
+	res.Body.Close()
+	f.Close()
+
+	b.ResetTimer()
+	t0 = time.Now()
+	creq, _ := http.NewRequest("POST", a.URL+"/api/v1/uploads/"+up["upload_id"].(string)+"/complete", nil)
+	creq.Header.Set("Authorization", "Bearer "+tok)
+	res, err = http.DefaultClient.Do(creq)
+	require.NoError(b, err)
+	res.Body.Close()
+	require.Equal(b, 202, res.StatusCode)
+	id := up["video_id"].(string)
+	for {
+		greq, _ := http.NewRequest("GET", a.URL+"/api/v1/videos/"+id, nil)
+		greq.Header.Set("Authorization", "Bearer "+tok)
+		res, err := http.DefaultClient.Do(greq)
+		require.NoError(b, err)
+		var v map[string]map[string]any
+		_ = json.NewDecoder(res.Body).Decode(&v)
+		res.Body.Close()
+		if s := v["video"]["status"]; s == "ready" {
+			break
+		} else if s == "failed" {
+			b.Fatalf("failed: %v", v["video"]["error"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wall := time.Since(t0)
+	b.StopTimer()
+	b.ReportMetric(wall.Seconds(), "pipeline-s")
+	b.ReportMetric(bare.Seconds(), "bare-ffmpeg-s")
+	b.ReportMetric(wall.Seconds()/bare.Seconds(), "ratio")
+	b.ReportMetric(60/wall.Seconds(), "x-realtime")
+	fmt.Printf("pipeline: upload-complete→ready %.2fs, bare ladder ffmpeg %.2fs, ratio %.3f, %.2fx realtime\n",
+		wall.Seconds(), bare.Seconds(), wall.Seconds()/bare.Seconds(), 60/wall.Seconds())
+}
+
+// BenchmarkUploadRSS streams 2 GiB through a real vod process and reports its peak resident memory.
+func BenchmarkUploadRSS(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "vod")
+	out, err := exec.Command("go", "build", "-o", bin, "..").CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	dir := b.TempDir()
+	cmd := exec.Command(bin, "serve")
+	cmd.Env = append(os.Environ(), "VOD_DATA_DIR="+dir, "VOD_HTTP_ADDR=127.0.0.1:0", "VOD_HTTP_ADDR_FILE="+dir+"/addr", "VOD_LOG_LEVEL=warn")
+	require.NoError(b, cmd.Start())
+	defer func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() }()
+	var url string
+	for i := 0; i < 600 && url == ""; i++ {
+		if raw, err := os.ReadFile(dir + "/addr"); err == nil && len(raw) > 0 {
+			url = "http://" + string(raw)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tok := benchToken(b, url, "rss")
+	const size = 2 << 30
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "big.mp4")
+		buf := make([]byte, 1<<20)
+		_, _ = rand.Read(buf)
+		for n := 0; n < size; n += len(buf) {
+			if _, err := fw.Write(buf); err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+		_ = mw.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", url+"/api/v1/videos", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	t0 := time.Now()
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(b, err)
+	res.Body.Close()
+	took := time.Since(t0)
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	var hwm int
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			hwm, _ = strconv.Atoi(strings.Fields(l)[1])
+		}
+	}
+	b.ReportMetric(float64(hwm)/1024, "peak-rss-MiB")
+	fmt.Printf("upload 2 GiB: status %d (random bytes are refused after storing, as expected), %.1fs (%.0f MiB/s), server peak RSS %.1f MiB\n",
+		res.StatusCode, took.Seconds(), float64(size>>20)/took.Seconds(), float64(hwm)/1024)
+}
+
+type loadResult struct {
+	rps float64
+	p99 time.Duration
+}
+
+// load runs GETs of url from conns goroutines for d and reports throughput and p99 latency.
+func load(b *testing.B, url string, conns int, d time.Duration) loadResult {
+	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
+	client := &http.Client{Transport: tr}
+	defer tr.CloseIdleConnections()
+	var mu sync.Mutex
+	var lat []time.Duration
+	var n atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for time.Now().Before(stop) {
+				t0 := time.Now()
+				res, err := client.Get(url)
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					b.Errorf("GET %s: %d", url, res.StatusCode)
+					return
+				}
+				mine = append(mine, time.Since(t0))
+				n.Add(1)
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return loadResult{rps: float64(n.Load()) / d.Seconds(), p99: lat[len(lat)*99/100]}
+}
+
+// BenchmarkDelivery compares GET /api/v1/videos/{id} with a bare echo handler and a 2 MB segment GET
+// with a plain file server, at 64 concurrent connections on loopback.
+func BenchmarkDelivery(b *testing.B) {
+	a := benchApp(b, nil)
+	tok := benchToken(b, a.URL, "deliver")
+	dir := b.TempDir()
+	clipPath := filepath.Join(dir, "c.mp4")
+	ffmpegB(b, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clipPath)
+	// Upload through the API.
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		fw, _ := mw.CreateFormFile("file", "c.mp4")
+		f, _ := os.Open(clipPath)
+		_, _ = io.Copy(fw, f)
+		f.Close()
+		_ = mw.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", a.URL+"/api/v1/videos", pr)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(b, err)
+	var v map[string]map[string]any
+	_ = json.NewDecoder(res.Body).Decode(&v)
+	res.Body.Close()
+	id := v["video"]["id"].(string)
+	var videoJSON []byte
+	for {
+		res, err := http.Get(a.URL + "/api/v1/videos/" + id)
+		require.NoError(b, err)
+		videoJSON, _ = io.ReadAll(res.Body)
+		res.Body.Close()
+		if strings.Contains(string(videoJSON), `"status":"ready"`) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A 2 MB segment in the video's storage, and the same file for the plain file server.
+	seg := make([]byte, 2<<20)
+	_, _ = rand.Read(seg)
+	segKey := "videos/" + id + "/g1/seg-bench.m4s"
+	require.NoError(b, os.WriteFile(filepath.Join(a.Env["VOD_DATA_DIR"], "media", filepath.FromSlash(segKey)), seg, 0o644))
+	plainDir := b.TempDir()
+	require.NoError(b, os.WriteFile(filepath.Join(plainDir, "seg.m4s"), seg, 0o644))
+
+	bare := echo.New()
+	bare.HideBanner, bare.HidePort = true, true
+	bare.GET("/v", func(c echo.Context) error { return c.JSONBlob(200, videoJSON) })
+	bsrv := &http.Server{Handler: bare}
+	fsrv := &http.Server{Handler: http.FileServer(http.Dir(plainDir))}
+	for _, s := range []*http.Server{bsrv, fsrv} {
+		ln, err := listenLoopback()
+		require.NoError(b, err)
+		s.Addr = ln.Addr().String()
+		go func() { _ = s.Serve(ln) }()
+		defer s.Close()
+	}
+	b.ResetTimer()
+	const conns, d = 64, 5 * time.Second
+	meta := load(b, a.URL+"/api/v1/videos/"+id, conns, d)
+	metaBare := load(b, "http://"+bsrv.Addr+"/v", conns, d)
+	segApp := load(b, a.URL+"/media/"+segKey, conns, d)
+	segPlain := load(b, "http://"+fsrv.Addr+"/seg.m4s", conns, d)
+	b.StopTimer()
+	b.ReportMetric(meta.rps/metaBare.rps, "metadata-ratio")
+	b.ReportMetric(segApp.rps/segPlain.rps, "segment-ratio")
+	fmt.Printf("GET /api/v1/videos/{id}: %.0f req/s p99 %s; bare echo %.0f req/s p99 %s; ratio %.2f\n", meta.rps, meta.p99, metaBare.rps, metaBare.p99, meta.rps/metaBare.rps)
+	fmt.Printf("2 MB segment: %.0f req/s p99 %s; plain file server %.0f req/s p99 %s; ratio %.2f\n", segApp.rps, segApp.p99, segPlain.rps, segPlain.p99, segApp.rps/segPlain.rps)
+}
+
+func listenLoopback() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
