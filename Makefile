@@ -4,7 +4,7 @@ BIN     ?= bin/vod
 IMAGE   ?= vod:latest
 LDFLAGS := -s -w
 
-.PHONY: run build test lint bench docker clean
+.PHONY: run build test lint bench docker clean player
 
 ## run: start the server on the embedded default (SQLite + ./data/media + Bleve); installs ffmpeg if missing
 run:
@@ -35,3 +35,9 @@ docker:
 
 clean:
 	rm -rf bin data
+
+## player: refresh the committed front-end assets from the pinned npm packages
+player:
+	cd web/player && npm ci --no-audit --no-fund
+	cp web/player/node_modules/dashjs/dist/dash.all.min.js web/player/static/vendor/
+	cp web/player/node_modules/swagger-ui-dist/swagger-ui-bundle.js web/player/node_modules/swagger-ui-dist/swagger-ui.css web/player/static/vendor/swagger/

@@ -101,6 +101,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	}
 	a.echo.GET("/healthz", a.healthz)
 	a.echo.GET("/readyz", a.readyz)
+	a.mountOpenAPI()
 	return a, nil
 }
 
