@@ -101,7 +101,8 @@ func (a *App) wireModules(ctx context.Context) error {
 		FFmpeg: cfg.FFmpeg.Path, FFprobe: cfg.FFprobe.Path, WorkDir: cfg.Transcode.WorkDir, Ladder: ladder,
 		SegmentSeconds: cfg.Transcode.SegmentSeconds, Preset: cfg.Transcode.Preset,
 		TimeoutMin: cfg.Transcode.TimeoutMin, TimeoutFactor: cfg.Transcode.TimeoutFactor,
-		Limits: transcode.Limits{MaxDuration: cfg.Upload.MaxDuration, MaxDimension: cfg.Transcode.MaxDimension, MaxStreams: cfg.Transcode.MaxStreams},
+		OnEncoded: a.metrics.TranscodeSpeed,
+		Limits:    transcode.Limits{MaxDuration: cfg.Upload.MaxDuration, MaxDimension: cfg.Transcode.MaxDimension, MaxStreams: cfg.Transcode.MaxStreams},
 	}, a.log.With("module", "transcode"))
 	streamSvc.SetPipeline(transcodeSvc)
 

@@ -180,6 +180,8 @@ func operations() []opSpec {
 		{method: "GET", path: "/healthz", tag: "operations", summary: "Liveness", responses: obj{"200": resp("alive", obj{"type": "object"})}},
 		{method: "GET", path: "/readyz", tag: "operations", summary: "Readiness: database, storage, ffmpeg",
 			responses: obj{"200": resp("ready", obj{"type": "object"}), "503": resp("not ready", obj{"type": "object"})}},
+		{method: "GET", path: "/metrics", tag: "operations", summary: "Prometheus metrics",
+			responses: obj{"200": obj{"description": "text exposition format", "content": obj{"text/plain": obj{"schema": strType}}}}},
 		{method: "GET", path: "/openapi.json", tag: "operations", summary: "This document", responses: obj{"200": resp("OpenAPI document", obj{"type": "object"})}},
 		{method: "GET", path: "/doc", tag: "operations", summary: "Rendered API documentation",
 			responses: obj{"200": obj{"description": "HTML", "content": obj{"text/html": obj{"schema": strType}}}}},

@@ -12,9 +12,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/riverqueue/river/rivertype"
 
 	"vod/app/db"
 	"vod/app/httpx"
+	"vod/app/metrics"
 	"vod/app/queue"
 	"vod/app/storage"
 	"vod/modules/auth"
@@ -32,6 +34,7 @@ type App struct {
 	echo    *echo.Echo
 	closers []func()
 	tools   toolCheck
+	metrics *metrics.Metrics
 	auth    *auth.Service
 	stream  *stream.Service
 	search  *search.Service
@@ -84,15 +87,20 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	if _, err = migrateAll(ctx, a.db); err != nil {
 		return nil, err
 	}
+	a.metrics = metrics.New(a.db)
 	if a.store, err = openStorage(ctx, cfg); err != nil {
 		return nil, err
 	}
-	qcfg := queue.Config{PollInterval: cfg.Queue.PollInterval, RescueAfter: cfg.Queue.RescueAfter, Logger: log.With("component", "river")}
+	a.store = a.metrics.Storage(a.store)
+	qcfg := queue.Config{PollInterval: cfg.Queue.PollInterval, RescueAfter: cfg.Queue.RescueAfter, Logger: log.With("component", "river"),
+		Middleware: []rivertype.Middleware{a.metrics.Worker()}}
 	if cfg.Role != "api" {
 		qcfg.Workers = cfg.Queue.Workers
 	}
 	a.queue = queue.New(a.db, qcfg)
 	a.echo = newEcho(cfg, log)
+	a.echo.Use(a.metrics.Echo)
+	a.echo.GET("/metrics", echo.WrapHandler(a.metrics.Handler()))
 	if err = a.wireModules(ctx); err != nil {
 		return nil, err
 	}

@@ -35,6 +35,9 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// HTTPStatus is the status the error is answered with (for metrics taken before the error handler).
+func (e *Error) HTTPStatus() int { return e.Status }
+
 // E builds an Error.
 func E(status int, code, message string) *Error {
 	return &Error{Status: status, Code: code, Message: message}

@@ -30,6 +30,8 @@ type Config struct {
 	Logger       *slog.Logger
 	// ErrorHandler is told about failed jobs (metrics, logs).
 	ErrorHandler river.ErrorHandler
+	// Middleware wraps every job (metrics).
+	Middleware []rivertype.Middleware
 }
 
 // Queue wraps a River client whose transaction type depends on the database dialect.
@@ -82,6 +84,7 @@ func (q *Queue) Init() error {
 		PeriodicJobs:         cfg.Periodic,
 		Workers:              workers,
 		ErrorHandler:         cfg.ErrorHandler,
+		Middleware:           cfg.Middleware,
 		// Stages set their own timeouts; this covers anything that forgets to.
 		JobTimeout: 10 * time.Minute,
 	}

@@ -87,9 +87,32 @@ type File interface {
 	Info() Object
 }
 
+// Unwrapper is a decorator (metrics) around a backend.
+type Unwrapper interface{ Unwrap() Storage }
+
+func base(s Storage) Storage {
+	for {
+		u, ok := s.(Unwrapper)
+		if !ok {
+			return s
+		}
+		s = u.Unwrap()
+	}
+}
+
+// LocalPath returns the file behind a key when the backend is a local directory, for tools such as
+// ffprobe that read files directly.
+func LocalPath(s Storage, key string) (string, bool) {
+	if l, ok := base(s).(*Local); ok {
+		p, err := l.Path(key)
+		return p, err == nil
+	}
+	return "", false
+}
+
 // Open opens an object for random access: the file itself on a local directory, ranged GETs on S3.
 func Open(ctx context.Context, s Storage, key string) (File, error) {
-	if l, ok := s.(*Local); ok {
+	if l, ok := base(s).(*Local); ok {
 		return l.open(key)
 	}
 	obj, err := s.Stat(ctx, key)

@@ -93,8 +93,8 @@ func (s *Service) workDir(id string, gen int) string {
 // input returns a path ffmpeg can read the source from: the stored file itself on local storage,
 // the copy the upload left in the work directory, or a fresh download of it.
 func (s *Service) input(ctx context.Context, v media.PipelineVideo) (string, error) {
-	if p, ok := s.store.(interface{ Path(string) (string, error) }); ok {
-		return p.Path(v.SourceKey)
+	if p, ok := storage.LocalPath(s.store, v.SourceKey); ok {
+		return p, nil
 	}
 	local := filepath.Join(s.cfg.WorkDir, v.ID, "source")
 	if fi, err := os.Stat(local); err == nil && fi.Size() == v.SourceSize {
@@ -219,6 +219,7 @@ func (s *Service) encode(ctx context.Context, a encodeArgs) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var last time.Time
+	started := time.Now()
 	err = spec.Run(ctx, func(f float64) {
 		if time.Since(last) < s.cfg.ProgressEvery {
 			return
@@ -239,6 +240,9 @@ func (s *Service) encode(ctx context.Context, a encodeArgs) error {
 			return &MediaError{Reason: "the video could not be decoded: the file may be damaged"}
 		}
 		return err
+	}
+	if s.cfg.OnEncoded != nil {
+		s.cfg.OnEncoded(a.Probe.Duration / time.Since(started).Seconds())
 	}
 	return os.Rename(tmp, out)
 }

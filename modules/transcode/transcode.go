@@ -40,6 +40,8 @@ type Config struct {
 	// seconds per second of video.
 	TimeoutMin    time.Duration
 	TimeoutFactor float64
+	// OnEncoded is told the speed of each finished encode, in seconds of video per second.
+	OnEncoded func(speed float64)
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
 }

@@ -206,7 +206,7 @@ func (s *Service) storeSource(ctx context.Context, id, key string, r io.Reader) 
 	var src io.Reader = lr
 	var workCopy string
 	var wf *os.File
-	if _, local := s.store.(interface{ Path(string) (string, error) }); !local {
+	if _, local := storage.LocalPath(s.store, key); !local {
 		workCopy = filepath.Join(s.cfg.WorkDir, id, "source")
 		if err := os.MkdirAll(filepath.Dir(workCopy), 0o750); err != nil {
 			return 0, "", err
@@ -239,8 +239,8 @@ func (s *Service) storeSource(ctx context.Context, id, key string, r io.Reader) 
 
 // localInput is the path (local storage) or presigned URL (S3) ffprobe reads a stored source from.
 func (s *Service) localInput(ctx context.Context, key string) (string, error) {
-	if p, ok := s.store.(interface{ Path(string) (string, error) }); ok {
-		return p.Path(key)
+	if p, ok := storage.LocalPath(s.store, key); ok {
+		return p, nil
 	}
 	return s.store.PresignGet(ctx, key, 15*time.Minute)
 }

@@ -1,0 +1,39 @@
+package app
+
+import (
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func metricValue(t *testing.T, body, pattern string) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + pattern + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	require.NoError(t, err)
+	return v
+}
+
+func TestMetricsMove(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("metered")
+	before := string(a.do("GET", "/metrics", nil, "").Body)
+	require.Contains(t, before, "go_goroutines")
+	require.Contains(t, before, `vod_queue_jobs{state="available"}`)
+
+	a.uploadReady(tok, clip(t, "noaudio"), nil)
+	require.Equal(t, 404, a.do("GET", "/api/v1/videos/00000000-0000-0000-0000-000000000000", nil, "").Status)
+	after := string(a.do("GET", "/metrics", nil, "").Body)
+	require.Greater(t, metricValue(t, after, `vod_http_requests_total\{method="POST",route="/api/v1/videos",status="202"\}`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_http_requests_total\{method="GET",route="/api/v1/videos/:id",status="404"\}`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_jobs_total\{kind="transcode.encode",outcome="completed"\}`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_transcode_speed_ratio_count`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_upload_bytes_total`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_storage_operation_duration_seconds_count\{backend="[a-z0-9]+",op="put"\}`), 0.0)
+}
