@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"vod/app/ratelimit"
 	"vod/modules/transcode"
 )
 
@@ -55,6 +56,20 @@ type Config struct {
 		PrivateURLTTL     time.Duration `mapstructure:"private_url_ttl"`
 		RedirectToStorage bool          `mapstructure:"redirect_to_storage"`
 	} `mapstructure:"media"`
+	Translate struct {
+		Provider    string        `mapstructure:"provider"`
+		URL         string        `mapstructure:"url"`
+		APIKey      string        `mapstructure:"api_key"`
+		Targets     []string      `mapstructure:"targets"`
+		Timeout     time.Duration `mapstructure:"timeout"`
+		Concurrency int           `mapstructure:"concurrency"`
+	} `mapstructure:"translate"`
+	RateLimit struct {
+		Upload   string `mapstructure:"upload"`
+		Metadata string `mapstructure:"metadata"`
+		Search   string `mapstructure:"search"`
+		API      string `mapstructure:"api"`
+	} `mapstructure:"ratelimit"`
 	Search struct {
 		Path       string        `mapstructure:"path"`
 		ApplyEvery time.Duration `mapstructure:"apply_every"`
@@ -131,6 +146,16 @@ var defaults = map[string]any{
 	"transcode.preset":          "veryfast",
 	"transcode.max_dimension":   8192,
 	"transcode.max_streams":     16,
+	"translate.provider":        "none",
+	"translate.url":             "",
+	"translate.api_key":         "",
+	"translate.targets":         []string{"bn", "hi", "fr", "es"},
+	"translate.timeout":         "30s",
+	"translate.concurrency":     4,
+	"ratelimit.upload":          "30/1h",
+	"ratelimit.metadata":        "120/1m",
+	"ratelimit.search":          "300/1m",
+	"ratelimit.api":             "1200/1m",
 	"search.path":               "",
 	"search.apply_every":        "200ms",
 	"transcode.timeout_min":     "10m",
@@ -324,6 +349,24 @@ func (c *Config) validate() error {
 	if c.Queue.RescueAfter < c.Transcode.TimeoutMin {
 		// River rescues a job only after both its timeout and rescue_after have passed.
 		c.Queue.RescueAfter = c.Transcode.TimeoutMin
+	}
+	for key, v := range map[string]string{"ratelimit.upload": c.RateLimit.Upload, "ratelimit.metadata": c.RateLimit.Metadata,
+		"ratelimit.search": c.RateLimit.Search, "ratelimit.api": c.RateLimit.API} {
+		if _, _, err := ratelimit.ParseRule(v); err != nil {
+			return bad(key, err.Error())
+		}
+	}
+	switch c.Translate.Provider {
+	case "none":
+	case "apertium", "libretranslate":
+		if u, err := url.Parse(c.Translate.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return bad("translate.url", "an http(s) URL is required for provider "+c.Translate.Provider)
+		}
+	default:
+		return bad("translate.provider", fmt.Sprintf("%q is not one of none, apertium, libretranslate", c.Translate.Provider))
+	}
+	if c.Translate.Timeout <= 0 || c.Translate.Concurrency <= 0 {
+		return bad("translate.timeout", "timeout and concurrency must be positive")
 	}
 	if c.Search.Path == "" {
 		c.Search.Path = filepath.Join(c.DataDir, "search")

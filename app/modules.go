@@ -14,6 +14,7 @@ import (
 	"vod/modules/search"
 	"vod/modules/stream"
 	"vod/modules/transcode"
+	"vod/modules/transcode/translate"
 	"vod/modules/upload"
 	"vod/web/player"
 )
@@ -105,6 +106,12 @@ func (a *App) wireModules(ctx context.Context) error {
 		Limits:    transcode.Limits{MaxDuration: cfg.Upload.MaxDuration, MaxDimension: cfg.Transcode.MaxDimension, MaxStreams: cfg.Transcode.MaxStreams},
 	}, a.log.With("module", "transcode"))
 	streamSvc.SetPipeline(transcodeSvc)
+	provider, err := translate.New(translate.Config{Provider: cfg.Translate.Provider, URL: cfg.Translate.URL,
+		APIKey: cfg.Translate.APIKey, Timeout: cfg.Translate.Timeout, Concurrency: cfg.Translate.Concurrency})
+	if err != nil {
+		return err
+	}
+	transcodeSvc.EnableTranslation(streamSvc, transcode.TranslationConfig{Provider: provider, Targets: cfg.Translate.Targets})
 
 	uploadSvc := upload.New(a.db, a.store, a.queue, streamSvc, transcodeSvc, guards, upload.Config{
 		MaxBytes: cfg.Upload.MaxBytes, DirectTTL: cfg.Upload.DirectUploadTTL, WorkDir: cfg.Transcode.WorkDir,
@@ -121,6 +128,7 @@ func (a *App) wireModules(ctx context.Context) error {
 	authSvc.Jobs(a.queue)
 	uploadSvc.Routes(api)
 	streamSvc.Routes(a.echo, api)
+	transcodeSvc.Routes(api, guards)
 	player.Routes(a.echo)
 	if cfg.Role != "worker" && a.serving {
 		// Only processes that answer searches keep an index; workers and other commands just log

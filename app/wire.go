@@ -104,6 +104,11 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	if err = a.wireModules(ctx); err != nil {
 		return nil, err
 	}
+	lim, err := a.limiter()
+	if err != nil {
+		return nil, err
+	}
+	a.echo.Use(a.rateLimit(lim))
 	if err = a.queue.Init(); err != nil {
 		return nil, err
 	}

@@ -38,16 +38,26 @@ up)
     sleep 0.5
   done
   curl -fs "http://127.0.0.1:$s3port/minio/health/live" >/dev/null || { cat "$dir/minio.log" >&2; exit 1; }
+  apyport=$(free_port)
+  nohup apertium-apy -p "$apyport" /usr/share/apertium/modes >"$dir/apertium.log" 2>&1 &
+  echo $! >"$dir/apertium.pid"
+  for _ in $(seq 1 120); do
+    curl -fs "http://127.0.0.1:$apyport/listPairs" >/dev/null && break
+    sleep 0.5
+  done
+  curl -fs "http://127.0.0.1:$apyport/listPairs" >/dev/null || { cat "$dir/apertium.log" >&2; exit 1; }
   cat >"$dir/env" <<ENV
 export VOD_TEST_POSTGRES_URL=postgres://vod@127.0.0.1:$pgport/postgres?sslmode=disable
 export VOD_TEST_S3_ENDPOINT=127.0.0.1:$s3port
 export VOD_TEST_S3_ACCESS_KEY=vodtest
 export VOD_TEST_S3_SECRET_KEY=vodtestsecret
+export VOD_TEST_APERTIUM_URL=http://127.0.0.1:$apyport
 ENV
-  echo "services: postgres on 127.0.0.1:$pgport, minio on 127.0.0.1:$s3port" >&2
+  echo "services: postgres on 127.0.0.1:$pgport, minio on 127.0.0.1:$s3port, apertium on 127.0.0.1:$apyport" >&2
   ;;
 down)
   [ -f "$dir/minio.pid" ] && kill "$(cat "$dir/minio.pid")" 2>/dev/null || true
+  [ -f "$dir/apertium.pid" ] && kill "$(cat "$dir/apertium.pid")" 2>/dev/null || true
   [ -d "$dir/pg" ] && as_pg "$PGBIN/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   ;;

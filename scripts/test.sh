@@ -13,8 +13,8 @@ trap 'scripts/services.sh down "$svc"' EXIT
 scripts/services.sh up "$svc"
 
 TIMEOUT=${VOD_TEST_TIMEOUT:-25m}
-echo "== tests on SQLite + local storage"
-go test -count=1 -timeout "$TIMEOUT" ./...
+echo "== tests on SQLite + local storage (with the Apertium server)"
+(. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT && go test -count=1 -timeout "$TIMEOUT" ./...)
 echo "== tests on PostgreSQL + MinIO"
 (. "$svc/env" && go test -count=1 -timeout "$TIMEOUT" ./...)
 echo "== fuzz: bearer token parsing"

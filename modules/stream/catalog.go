@@ -316,3 +316,40 @@ func (s *Service) Views(ctx context.Context, ids []string) (map[string]any, erro
 	}
 	return out, nil
 }
+
+// AddSubtitleFile stores a track for another module (translations).
+func (s *Service) AddSubtitleFile(ctx context.Context, videoID, lang, label, source string, vtt []byte) error {
+	_, err := s.AddSubtitle(ctx, videoID, lang, label, source, vtt)
+	return err
+}
+
+// AddNote records a remark on a video that is worth showing its owner but is not a failure.
+func (s *Service) AddNote(ctx context.Context, id, note string) error {
+	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+		var r videoRow
+		if err := tx.G.Where("id = ?", id).Take(&r).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNoVideo
+			}
+			return err
+		}
+		notes := r.notes()
+		for _, n := range notes {
+			if n == note {
+				return nil
+			}
+		}
+		raw, _ := json.Marshal(append(notes, note))
+		s.forgetVisibility(id)
+		return tx.G.Model(&videoRow{}).Where("id = ?", id).Update("notes", string(raw)).Error
+	})
+}
+
+// VideoAccess returns who owns a video and its visibility (authorisation in other modules).
+func (s *Service) VideoAccess(ctx context.Context, id string) (ownerID, visibility string, err error) {
+	r, err := s.row(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	return r.OwnerID, r.Visibility, nil
+}

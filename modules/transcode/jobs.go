@@ -527,6 +527,9 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 		if err := s.catalog.PublishTx(ctx, tx, a.VideoID, a.Publication); err != nil {
 			return err
 		}
+		if err := s.planTx(ctx, tx, a.VideoID); err != nil {
+			return err
+		}
 		return queue.CompleteTx(ctx, tx, job)
 	})
 	if err != nil {

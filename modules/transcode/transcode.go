@@ -54,6 +54,8 @@ type Service struct {
 	queue   *queue.Queue
 	catalog Catalog
 	log     *slog.Logger
+	subs    Subtitles
+	tcfg    TranslationConfig
 }
 
 // New builds the service and registers its workers on q.

@@ -1,0 +1,78 @@
+package app
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"vod/app/httpx"
+	"vod/app/ratelimit"
+)
+
+// rateGroup puts a route into its limit group. The composition root knows every module's routes.
+func rateGroup(method, route string) string {
+	switch {
+	case method == http.MethodPost && (route == "/api/v1/videos" || route == "/api/v1/uploads"):
+		return "upload"
+	case method == http.MethodPatch && route == "/api/v1/videos/:id",
+		method == http.MethodPost && strings.HasPrefix(route, "/api/v1/videos/:id/"):
+		return "metadata"
+	case route == "/api/v1/search":
+		return "search"
+	case strings.HasPrefix(route, "/api/v1/"):
+		return "api"
+	}
+	return ""
+}
+
+func (a *App) limiter() (*ratelimit.Limiter, error) {
+	rules := map[string]ratelimit.Rule{}
+	for group, spec := range map[string]string{"upload": a.cfg.RateLimit.Upload, "metadata": a.cfg.RateLimit.Metadata,
+		"search": a.cfg.RateLimit.Search, "api": a.cfg.RateLimit.API} {
+		r, on, err := ratelimit.ParseRule(spec)
+		if err != nil {
+			return nil, err
+		}
+		if on {
+			rules[group] = r
+		}
+	}
+	return ratelimit.New(rules), nil
+}
+
+// rateLimit keys each request by its user when it carries a valid token, else by the client IP
+// (never a raw X-Forwarded-For: echo's extractor only believes trusted proxies), and answers 429
+// with Retry-After once the group's bucket is empty.
+func (a *App) rateLimit(l *ratelimit.Limiter) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			group := rateGroup(c.Request().Method, c.Path())
+			if group == "" {
+				return next(c)
+			}
+			key := "ip:" + c.RealIP()
+			if cl, present, err := a.auth.ParseBearer(c.Request().Header.Get(echo.HeaderAuthorization)); present && err == nil {
+				key = "user:" + cl.UserID
+			}
+			d, limited := l.Allow(group, key)
+			if !limited {
+				return next(c)
+			}
+			h := c.Response().Header()
+			h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+			h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+			h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(d.Reset.Seconds()))))
+			if !d.Allowed {
+				secs := int(math.Ceil(max(d.RetryAfter, time.Second).Seconds()))
+				e := httpx.E(http.StatusTooManyRequests, "rate_limited", "too many "+group+" requests; try again in "+strconv.Itoa(secs)+" seconds")
+				e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+				return e
+			}
+			return next(c)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+// Package translate holds the machine-translation providers subtitles can be translated with:
+// Apertium APy (self-hosted, Debian's apertium-apy), LibreTranslate (its HTTP API), or none.
+package translate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// ErrUnsupported means the provider cannot translate between the two languages.
+var ErrUnsupported = errors.New("translate: language pair not available")
+
+// Provider translates texts from one BCP 47 language to another, keeping their order.
+type Provider interface {
+	Name() string
+	Supports(ctx context.Context, from, to string) (bool, error)
+	Translate(ctx context.Context, from, to string, texts []string) ([]string, error)
+}
+
+// Config selects and configures a provider.
+type Config struct {
+	Provider    string // none, apertium, libretranslate
+	URL         string
+	APIKey      string
+	Timeout     time.Duration
+	Concurrency int
+	// MaxBatchChars bounds one request's text (LibreTranslate's default limit is 5000 characters).
+	MaxBatchChars int
+}
+
+// New returns the configured provider, or nil for "none".
+func New(cfg Config) (Provider, error) {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.MaxBatchChars <= 0 {
+		cfg.MaxBatchChars = 4000
+	}
+	client := &http.Client{Timeout: cfg.Timeout}
+	base := strings.TrimRight(cfg.URL, "/")
+	switch cfg.Provider {
+	case "", "none":
+		return nil, nil
+	case "apertium":
+		return &Apertium{base: base, client: client, concurrency: cfg.Concurrency}, nil
+	case "libretranslate":
+		return &LibreTranslate{base: base, key: cfg.APIKey, client: client, maxChars: cfg.MaxBatchChars}, nil
+	}
+	return nil, fmt.Errorf("translate: unknown provider %q (none, apertium, libretranslate)", cfg.Provider)
+}
+
+// TransientError is a failure worth retrying (network, timeout, 5xx, 429).
+type TransientError struct{ Err error }
+
+func (e *TransientError) Error() string { return "translate: " + e.Err.Error() }
+func (e *TransientError) Unwrap() error { return e.Err }
+
+func statusErr(provider string, code int, body string) error {
+	err := fmt.Errorf("%s answered %d: %s", provider, code, strings.TrimSpace(body))
+	if code >= 500 || code == http.StatusTooManyRequests {
+		return &TransientError{Err: err}
+	}
+	return err
+}
+
+// iso3 maps BCP 47 languages to the ISO 639-3 codes Apertium uses.
+var iso3 = map[string]string{
+	"en": "eng", "es": "spa", "fr": "fra", "de": "deu", "it": "ita", "pt": "por", "ca": "cat", "bn": "ben",
+	"hi": "hin", "ru": "rus", "nl": "nld", "sv": "swe", "da": "dan", "no": "nob", "nb": "nob", "nn": "nno",
+	"ro": "ron", "pl": "pol", "uk": "ukr", "ar": "ara", "eu": "eus", "gl": "glg", "oc": "oci", "eo": "epo",
+}
+
+func base(tag string) string {
+	b, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	return b
+}

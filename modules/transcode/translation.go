@@ -1,0 +1,250 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/riverqueue/river"
+
+	"vod/app/db"
+	"vod/app/httpx"
+	"vod/app/media"
+	"vod/app/queue"
+	"vod/modules/transcode/translate"
+)
+
+// Subtitles is what translation needs from the catalog (implemented by stream).
+type Subtitles interface {
+	SubtitleFiles(ctx context.Context, videoID string) ([]media.SubtitleFile, error)
+	AddSubtitleFile(ctx context.Context, videoID, lang, label, source string, vtt []byte) error
+	AddNote(ctx context.Context, id, note string) error
+	VideoAccess(ctx context.Context, id string) (ownerID, visibility string, err error)
+}
+
+// TranslationConfig selects the provider and the languages every published video gets.
+type TranslationConfig struct {
+	Provider translate.Provider // nil: no translation
+	Targets  []string
+}
+
+type translatePlanArgs struct {
+	VideoID string `json:"video_id"`
+}
+
+func (translatePlanArgs) Kind() string { return "transcode.translate_plan" }
+
+type translateArgs struct {
+	VideoID string `json:"video_id"`
+	From    string `json:"from"`
+	To      string `json:"to"`
+}
+
+func (translateArgs) Kind() string { return "transcode.translate" }
+
+// EnableTranslation wires the provider and registers the translation workers.
+func (s *Service) EnableTranslation(subs Subtitles, cfg TranslationConfig) {
+	s.subs, s.tcfg = subs, cfg
+	river.AddWorker(s.queue.Workers, &planWorker{s: s})
+	river.AddWorker(s.queue.Workers, &translateWorker{s: s})
+}
+
+// Routes mounts the on-demand translation endpoint under g (/api/v1).
+func (s *Service) Routes(g *echo.Group, guards httpx.Guards) {
+	g.POST("/videos/:id/subtitles/:lang/translations", s.handleTranslate, guards.RequireUser)
+}
+
+// planTx queues the translations of a freshly published video (inside the publishing transaction).
+func (s *Service) planTx(ctx context.Context, tx *db.Tx, videoID string) error {
+	if s.tcfg.Provider == nil || len(s.tcfg.Targets) == 0 {
+		return nil
+	}
+	_, err := s.queue.InsertTx(ctx, tx, translatePlanArgs{VideoID: videoID}, nil)
+	return err
+}
+
+type planWorker struct {
+	river.WorkerDefaults[translatePlanArgs]
+	s *Service
+}
+
+func (w *planWorker) Timeout(*river.Job[translatePlanArgs]) time.Duration { return time.Minute }
+
+// Work picks one source track (English when there is one, else the first) and inserts one job per
+// target language that the video does not already have in its own right.
+func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]) error {
+	s := w.s
+	files, err := s.subs.SubtitleFiles(ctx, job.Args.VideoID)
+	if err != nil {
+		return err
+	}
+	var source *media.SubtitleFile
+	own := map[string]bool{}
+	for i := range files {
+		f := &files[i]
+		if f.Source == media.SourceTranslated {
+			continue
+		}
+		own[f.Lang] = true
+		if source == nil || (baseLang(f.Lang) == "en" && baseLang(source.Lang) != "en") {
+			source = f
+		}
+	}
+	if source == nil {
+		return nil
+	}
+	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+		for _, t := range s.tcfg.Targets {
+			if own[t] || baseLang(t) == baseLang(source.Lang) {
+				continue
+			}
+			if _, err := s.queue.InsertTx(ctx, tx, translateArgs{VideoID: job.Args.VideoID, From: source.Lang, To: t},
+				&river.InsertOpts{MaxAttempts: 6}); err != nil {
+				return err
+			}
+		}
+		return queue.CompleteTx(ctx, tx, job)
+	})
+}
+
+func baseLang(tag string) string {
+	b, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	return b
+}
+
+type translateWorker struct {
+	river.WorkerDefaults[translateArgs]
+	s *Service
+}
+
+func (w *translateWorker) Timeout(*river.Job[translateArgs]) time.Duration { return 15 * time.Minute }
+
+// Work translates one track, keeping every cue's timing and order; markup is stripped so the engine
+// sees plain sentences. A pair the provider lacks becomes a note on the video, not a failure.
+func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs]) error {
+	s, a := w.s, job.Args
+	p := s.tcfg.Provider
+	if p == nil {
+		return river.JobCancel(errors.New("translation is not configured"))
+	}
+	ok, err := p.Supports(ctx, a.From, a.To)
+	if err != nil {
+		return err // unreachable provider: retried with backoff
+	}
+	if !ok {
+		return s.note(ctx, a.VideoID, fmt.Sprintf("translation to %s not available from %s", a.To, p.Name()))
+	}
+	files, err := s.subs.SubtitleFiles(ctx, a.VideoID)
+	if errors.Is(err, media.ErrNoVideo) {
+		return river.JobCancel(err)
+	} else if err != nil {
+		return err
+	}
+	var src *media.SubtitleFile
+	for i := range files {
+		if files[i].Lang == a.From {
+			src = &files[i]
+		}
+	}
+	if src == nil {
+		return river.JobCancel(fmt.Errorf("video %s has no %s track", a.VideoID, a.From))
+	}
+	rc, _, err := s.store.Get(ctx, src.Key, 0, -1)
+	if err != nil {
+		return err
+	}
+	raw, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	cues, err := media.ParseCues(raw)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	texts := make([]string, len(cues))
+	for i, c := range cues {
+		texts[i] = media.PlainText(c.Text)
+	}
+	out, err := p.Translate(ctx, a.From, a.To, texts)
+	if errors.Is(err, translate.ErrUnsupported) {
+		return s.note(ctx, a.VideoID, fmt.Sprintf("translation to %s not available from %s", a.To, p.Name()))
+	}
+	var te *translate.TransientError
+	if err != nil && !errors.As(err, &te) && !errors.Is(err, context.DeadlineExceeded) {
+		_ = s.note(ctx, a.VideoID, fmt.Sprintf("translation to %s failed: the %s service refused the text", a.To, p.Name()))
+		return river.JobCancel(err)
+	} else if err != nil {
+		return err
+	}
+	for i := range cues {
+		cues[i].Text = out[i]
+	}
+	err = s.subs.AddSubtitleFile(ctx, a.VideoID, a.To, media.LanguageLabel(a.To), media.SourceTranslated, media.WriteVTT(cues))
+	if errors.Is(err, media.ErrNoVideo) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+func (s *Service) note(ctx context.Context, id, note string) error {
+	if err := s.subs.AddNote(ctx, id, note); err != nil && !errors.Is(err, media.ErrNoVideo) {
+		return err
+	}
+	return nil
+}
+
+var langTag = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$`)
+
+func (s *Service) handleTranslate(c echo.Context) error {
+	ctx := c.Request().Context()
+	id, lang := c.Param("id"), c.Param("lang")
+	caller, _ := httpx.CallerFrom(c)
+	owner, vis, err := s.subs.VideoAccess(ctx, id)
+	if errors.Is(err, media.ErrNoVideo) {
+		return httpx.NotFound("video")
+	} else if err != nil {
+		return err
+	}
+	if caller.ID != owner && !caller.Admin {
+		if vis == media.Private {
+			return httpx.NotFound("video")
+		}
+		return httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
+	}
+	var in struct {
+		Target string `json:"target"`
+	}
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	in.Target = strings.ToLower(strings.TrimSpace(in.Target))
+	if !langTag.MatchString(in.Target) || baseLang(in.Target) == baseLang(lang) {
+		return httpx.Validation(map[string]string{"target": "must be a language tag other than the source's"})
+	}
+	if s.tcfg.Provider == nil {
+		return httpx.E(http.StatusConflict, "translation_unavailable", "no translation provider is configured")
+	}
+	files, err := s.subs.SubtitleFiles(ctx, id)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, f := range files {
+		found = found || f.Lang == lang
+	}
+	if !found {
+		return httpx.NotFound("subtitle track")
+	}
+	if _, err := s.queue.Insert(ctx, translateArgs{VideoID: id, From: lang, To: in.Target}, &river.InsertOpts{MaxAttempts: 6}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"translation": map[string]string{
+		"video_id": id, "source": lang, "target": in.Target, "status": "queued", "provider": s.tcfg.Provider.Name()}})
+}
