@@ -64,6 +64,14 @@ type Config struct {
 		Timeout     time.Duration `mapstructure:"timeout"`
 		Concurrency int           `mapstructure:"concurrency"`
 	} `mapstructure:"translate"`
+	Notify struct {
+		WebhookURLs   []string `mapstructure:"webhook_urls"`
+		WebhookSecret string   `mapstructure:"webhook_secret"`
+		SMTPAddr      string   `mapstructure:"smtp_addr"`
+		SMTPFrom      string   `mapstructure:"smtp_from"`
+		SMTPUsername  string   `mapstructure:"smtp_username"`
+		SMTPPassword  string   `mapstructure:"smtp_password"`
+	} `mapstructure:"notify"`
 	RateLimit struct {
 		Upload   string `mapstructure:"upload"`
 		Metadata string `mapstructure:"metadata"`
@@ -146,6 +154,12 @@ var defaults = map[string]any{
 	"transcode.preset":          "veryfast",
 	"transcode.max_dimension":   8192,
 	"transcode.max_streams":     16,
+	"notify.webhook_urls":       []string{},
+	"notify.webhook_secret":     "",
+	"notify.smtp_addr":          "",
+	"notify.smtp_from":          "vod@localhost",
+	"notify.smtp_username":      "",
+	"notify.smtp_password":      "",
 	"translate.provider":        "none",
 	"translate.url":             "",
 	"translate.api_key":         "",
@@ -355,6 +369,14 @@ func (c *Config) validate() error {
 		if _, _, err := ratelimit.ParseRule(v); err != nil {
 			return bad(key, err.Error())
 		}
+	}
+	for _, u := range c.Notify.WebhookURLs {
+		if p, err := url.Parse(u); err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
+			return bad("notify.webhook_urls", fmt.Sprintf("%q is not an http(s) URL", u))
+		}
+	}
+	if len(c.Notify.WebhookURLs) > 0 && len(c.Notify.WebhookSecret) < 16 {
+		return bad("notify.webhook_secret", "at least 16 characters are needed to sign webhooks")
 	}
 	switch c.Translate.Provider {
 	case "none":

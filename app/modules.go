@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"vod/app/notify"
 	"vod/modules/auth"
 	"vod/modules/search"
 	"vod/modules/stream"
@@ -39,6 +40,7 @@ func moduleMigrations() []migrationSet {
 		{"stream", sub(stream.Migrations(), "migrations")},
 		{"upload", sub(upload.Migrations(), "migrations")},
 		{"search", sub(search.Migrations(), "migrations")},
+		{"notify", sub(notify.Migrations(), "migrations")},
 	}
 }
 
@@ -96,6 +98,13 @@ func (a *App) wireModules(ctx context.Context) error {
 		RedirectToStorage: cfg.Media.RedirectToStorage,
 	}, a.log.With("module", "stream"))
 	a.stream = streamSvc
+	var endpoints []notify.Endpoint
+	for _, u := range cfg.Notify.WebhookURLs {
+		endpoints = append(endpoints, notify.Endpoint{URL: u, Secret: cfg.Notify.WebhookSecret})
+	}
+	streamSvc.SetNotifier(notify.New(a.db, a.queue, authSvc, notify.Config{Endpoints: endpoints, PublicURL: cfg.HTTP.PublicURL,
+		SMTP: notify.SMTP{Addr: cfg.Notify.SMTPAddr, From: cfg.Notify.SMTPFrom, Username: cfg.Notify.SMTPUsername, Password: cfg.Notify.SMTPPassword}},
+		a.log.With("component", "notify")))
 
 	ladder, _ := transcode.ParseLadder(cfg.Transcode.Ladder) // validated with the config
 	transcodeSvc := transcode.New(a.db, a.store, a.queue, streamSvc, transcode.Config{

@@ -246,3 +246,12 @@ func (s *Service) Authenticate(raw string) (*Claims, error) {
 
 // JWKS is the public key set.
 func (s *Service) JWKS() any { return s.tokens.keys.public }
+
+// Email returns a user's address (notifications).
+func (s *Service) Email(ctx context.Context, id string) (string, error) {
+	r, err := s.store.userBy(ctx, "id", id)
+	if err != nil {
+		return "", err
+	}
+	return r.Email, nil
+}

@@ -15,6 +15,7 @@ import (
 
 	"vod/app/db"
 	"vod/app/media"
+	"vod/app/notify"
 	"vod/app/storage"
 )
 
@@ -75,10 +76,21 @@ func (s *Service) RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p med
 	}).Error
 }
 
-// Fail marks a video failed with a reason the uploader can read.
+// Fail marks a video failed with a reason the uploader can read, and notifies once.
 func (s *Service) Fail(ctx context.Context, id, reason string) error {
-	err := s.db.Gorm.WithContext(ctx).Model(&videoRow{}).Where("id = ? AND status <> ?", id, media.StatusReady).
-		Updates(map[string]any{"status": media.StatusFailed, "error": reason, "updated_at": time.Now().UTC()}).Error
+	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
+		res := tx.G.Model(&videoRow{}).Where("id = ? AND status NOT IN ?", id, []string{media.StatusReady, media.StatusFailed}).
+			Updates(map[string]any{"status": media.StatusFailed, "error": reason, "updated_at": time.Now().UTC()})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		var r videoRow
+		if err := tx.G.Where("id = ?", id).Take(&r).Error; err != nil {
+			return err
+		}
+		return s.notifier.VideoEventTx(ctx, tx, "video.failed", notify.EventData{VideoID: id, Title: r.Title, OwnerID: r.OwnerID,
+			Status: media.StatusFailed, Error: reason})
+	})
 	s.forgetVisibility(id)
 	return err
 }
@@ -131,6 +143,10 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.P
 		return err
 	}
 	s.forgetVisibility(id)
+	if err := s.notifier.VideoEventTx(ctx, tx, "video.ready", notify.EventData{VideoID: id, Title: r.Title, OwnerID: r.OwnerID,
+		Status: media.StatusReady}); err != nil {
+		return err
+	}
 	return s.index.VideoChangedTx(ctx, tx, id)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
+	"vod/app/notify"
 	"vod/app/storage"
 )
 
@@ -35,6 +36,16 @@ type Pipeline interface {
 type Indexer interface {
 	VideoChangedTx(ctx context.Context, tx *db.Tx, videoID string) error
 }
+
+// Notifier tells the outside world about ready and failed videos, inside the changing transaction.
+type Notifier interface {
+	VideoEventTx(ctx context.Context, tx *db.Tx, typ string, data notify.EventData) error
+}
+
+// NopNotifier is used when notifications are not wired.
+type NopNotifier struct{}
+
+func (NopNotifier) VideoEventTx(context.Context, *db.Tx, string, notify.EventData) error { return nil }
 
 // NopIndexer is used when no search module is wired.
 type NopIndexer struct{}
@@ -63,6 +74,7 @@ type Service struct {
 	guards   httpx.Guards
 	pipeline Pipeline
 	index    Indexer
+	notifier Notifier
 	log      *slog.Logger
 
 	stopOnce sync.Once
@@ -80,7 +92,7 @@ func New(d *db.DB, store storage.Storage, guards httpx.Guards, pipeline Pipeline
 	if cfg.EventPoll <= 0 {
 		cfg.EventPoll = 500 * time.Millisecond
 	}
-	return &Service{cfg: cfg, db: d, store: store, guards: guards, pipeline: pipeline, index: index, log: log,
+	return &Service{cfg: cfg, db: d, store: store, guards: guards, pipeline: pipeline, index: index, notifier: NopNotifier{}, log: log,
 		stop: make(chan struct{}), vis: map[string]visEntry{}, views: map[string]viewEntry{}}
 }
 
@@ -89,6 +101,9 @@ func (s *Service) Shutdown() { s.stopOnce.Do(func() { close(s.stop) }) }
 
 // SetPipeline wires processing after construction (the pipeline needs the catalog too).
 func (s *Service) SetPipeline(p Pipeline) { s.pipeline = p }
+
+// SetNotifier wires notifications.
+func (s *Service) SetNotifier(n Notifier) { s.notifier = n }
 
 // SetIndexer wires search after construction (search needs the catalog, the catalog tells search).
 func (s *Service) SetIndexer(ix Indexer) { s.index = ix }
