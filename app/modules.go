@@ -138,6 +138,10 @@ func (a *App) wireModules(ctx context.Context) error {
 	uploadSvc.Routes(api)
 	streamSvc.Routes(a.echo, api)
 	transcodeSvc.Routes(api, guards)
+	admin := api.Group("/admin")
+	authSvc.AdminRoutes(admin)
+	streamSvc.AdminRoutes(admin)
+	a.mountAdmin(admin)
 	player.Routes(a.echo)
 	if cfg.Role != "worker" && a.serving {
 		// Only processes that answer searches keep an index; workers and other commands just log

@@ -120,6 +120,10 @@ func operations() []opSpec {
 		return opSpec{method: "GET", path: p, tag: "web", summary: "Web app page", params: params,
 			responses: obj{"200": obj{"description": "HTML", "content": obj{"text/html": obj{"schema": strType}}}}}
 	}
+	adminUser := func(action string) opSpec {
+		return opSpec{method: "POST", path: "/api/v1/admin/users/{id}/" + action, tag: "admin", auth: "admin", summary: strings.ToUpper(action[:1]) + action[1:] + " a user",
+			params: []obj{pathParam("id", "user id")}, responses: obj{"200": resp("user", user), "404": errResp("no such user"), "409": errResp("not on yourself")}}
+	}
 	ops := []opSpec{
 		{method: "POST", path: "/api/v1/auth/signup", tag: "auth", summary: "Create an account",
 			body: jsonBody(obj{"type": "object", "required": []string{"username", "email", "password", "password_confirm", "first_name", "last_name"},
@@ -182,6 +186,18 @@ func operations() []opSpec {
 				queryParam("scope", "all, metadata or subtitles", obj{"type": "string", "enum": []string{"all", "metadata", "subtitles"}}),
 				queryParam("lang", "subtitle language", strType)}, paging...),
 			responses: obj{"200": resp("results", ref("SearchResult")), "422": errResp("invalid query"), "503": errResp("index being rebuilt")}},
+		{method: "GET", path: "/api/v1/admin/jobs", tag: "admin", auth: "admin", summary: "Jobs by state and kind, with their video, attempts and last error",
+			params:    append([]obj{queryParam("state", "River job state", strType), queryParam("kind", "job kind", strType)}, paging...),
+			responses: obj{"200": resp("page of jobs", obj{"type": "object"}), "403": errResp("admins only")}},
+		{method: "POST", path: "/api/v1/admin/jobs/{id}/retry", tag: "admin", auth: "admin", summary: "Retry a job",
+			params: []obj{pathParam("id", "job id")}, responses: obj{"200": resp("job", obj{"type": "object"}), "404": errResp("no such job")}},
+		{method: "POST", path: "/api/v1/admin/jobs/{id}/cancel", tag: "admin", auth: "admin", summary: "Cancel a job",
+			params: []obj{pathParam("id", "job id")}, responses: obj{"200": resp("job", obj{"type": "object"}), "404": errResp("no such job")}},
+		{method: "GET", path: "/api/v1/admin/videos", tag: "admin", auth: "admin", summary: "Every video of every user",
+			params: append([]obj{queryParam("status", "filter by status", strType)}, paging...), responses: obj{"200": resp("page", ref("VideoList")), "403": errResp("admins only")}},
+		{method: "GET", path: "/api/v1/admin/users", tag: "admin", auth: "admin", summary: "Users",
+			params: append([]obj{queryParam("q", "username or email contains", strType)}, paging...), responses: obj{"200": resp("page", obj{"type": "object"}), "403": errResp("admins only")}},
+		adminUser("disable"), adminUser("enable"), adminUser("promote"), adminUser("demote"),
 		{method: "GET", path: "/healthz", tag: "operations", summary: "Liveness", responses: obj{"200": resp("alive", obj{"type": "object"})}},
 		{method: "GET", path: "/readyz", tag: "operations", summary: "Readiness: database, storage, ffmpeg",
 			responses: obj{"200": resp("ready", obj{"type": "object"}), "503": resp("not ready", obj{"type": "object"})}},

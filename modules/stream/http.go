@@ -420,3 +420,37 @@ func canonicalLang(tag string) string {
 }
 
 var _ = bytes.NewReader
+
+// AdminRoutes mounts the all-videos listing under g (/api/v1/admin), for admins only.
+func (s *Service) AdminRoutes(g *echo.Group) {
+	g.GET("/videos", s.handleAdminList, s.guards.RequireAdmin)
+}
+
+// handleAdminList lists every video of every user in every state, newest first (?status= filters).
+func (s *Service) handleAdminList(c echo.Context) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	q := s.db.Gorm.WithContext(c.Request().Context()).Model(&videoRow{}).Order("id DESC").Limit(page.Limit + 1)
+	if page.Cursor != "" {
+		q = q.Where("id < ?", page.Cursor)
+	}
+	if st := c.QueryParam("status"); st != "" {
+		q = q.Where("status = ?", st)
+	}
+	var rows []videoRow
+	if err := q.Find(&rows).Error; err != nil {
+		return err
+	}
+	out := httpx.List[Video]{Items: []Video{}}
+	if len(rows) > page.Limit {
+		rows = rows[:page.Limit]
+		next := rows[len(rows)-1].ID
+		out.NextCursor = &next
+	}
+	for i := range rows {
+		out.Items = append(out.Items, s.view(&rows[i], nil))
+	}
+	return c.JSON(http.StatusOK, out)
+}

@@ -1,0 +1,87 @@
+package auth
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"vod/app/httpx"
+)
+
+// AdminRoutes mounts user administration under g (/api/v1/admin), for admins only.
+func (s *Service) AdminRoutes(g *echo.Group) {
+	g.GET("/users", s.handleListUsers, s.RequireAdmin)
+	g.POST("/users/:id/disable", s.handleSetDisabled(true), s.RequireAdmin)
+	g.POST("/users/:id/enable", s.handleSetDisabled(false), s.RequireAdmin)
+	g.POST("/users/:id/promote", s.handleSetRole(RoleAdmin), s.RequireAdmin)
+	g.POST("/users/:id/demote", s.handleSetRole(RoleUser), s.RequireAdmin)
+}
+
+func (s *Service) handleListUsers(c echo.Context) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	q := s.store.g(c.Request().Context()).Model(&userRow{}).Order("id DESC").Limit(page.Limit + 1)
+	if page.Cursor != "" {
+		q = q.Where("id < ?", page.Cursor)
+	}
+	if term := strings.ToLower(strings.TrimSpace(c.QueryParam("q"))); term != "" {
+		q = q.Where("username LIKE ? OR email LIKE ?", "%"+term+"%", "%"+term+"%")
+	}
+	var rows []userRow
+	if err := q.Find(&rows).Error; err != nil {
+		return err
+	}
+	out := httpx.List[*User]{Items: []*User{}}
+	if len(rows) > page.Limit {
+		rows = rows[:page.Limit]
+		next := rows[len(rows)-1].ID
+		out.NextCursor = &next
+	}
+	for i := range rows {
+		out.Items = append(out.Items, rows[i].user())
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Service) updateUser(c echo.Context, field string, value any) error {
+	id := c.Param("id")
+	if _, err := uuid.Parse(id); err != nil {
+		return httpx.NotFound("user")
+	}
+	caller, _ := httpx.CallerFrom(c)
+	if id == caller.ID {
+		return httpx.E(http.StatusConflict, "self_change", "admins cannot disable or demote themselves")
+	}
+	ctx := c.Request().Context()
+	res := s.store.g(ctx).Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{field: value, "updated_at": time.Now().UTC()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return httpx.NotFound("user")
+	}
+	if field == "disabled" && value == true {
+		// Sessions end now; access tokens expire within their short lifetime.
+		if err := s.store.g(ctx).Model(&refreshRow{}).Where("user_id = ? AND revoked_at IS NULL", id).Update("revoked_at", time.Now().UTC()).Error; err != nil {
+			return err
+		}
+	}
+	u, err := s.UserByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"user": u})
+}
+
+func (s *Service) handleSetDisabled(v bool) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.updateUser(c, "disabled", v) }
+}
+
+func (s *Service) handleSetRole(role string) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.updateUser(c, "role", role) }
+}
