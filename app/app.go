@@ -26,6 +26,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string) error {
 // RunIO is Run with explicit streams.
 func RunIO(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd, rest := "serve", args[1:]
+	if len(rest) > 0 && (rest[0] == "--help" || rest[0] == "-h") {
+		usage(stdout)
+		return nil
+	}
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		cmd, rest = rest[0], rest[1:]
 	}
@@ -96,7 +100,9 @@ func commands() map[string]command {
 		"serve":   {help: "Start the server (the default command): HTTP API, web app and, by role, the job workers.", run: cmdServe},
 		"migrate": {help: "Apply pending database migrations and exit.", run: cmdMigrate},
 		"user":    {sub: map[string]command{"create": userCreateCommand()}},
-		"search":  {sub: map[string]command{"reindex": {help: "Rebuild the search index from the database and the stored subtitle files.", run: cmdReindex}}},
+		"search":  {sub: map[string]command{"reindex": {help: "Rebuild the search index from the database and the stored subtitle files.\nStop the server first: it holds the index.", run: cmdReindex}}},
+		"ingest":  ingestCommand(),
+		"jobs":    {sub: jobsCommand()},
 	}
 }
 
@@ -110,6 +116,10 @@ commands:
   migrate               apply database migrations and exit
   user create           create a user (--admin for an administrator)
   search reindex        rebuild the search index
+  ingest FILE...        import video files for a user (--owner, --title, --visibility, --wait)
+  jobs list             list jobs (--state, --kind, --limit)
+  jobs retry ID         retry a job
+  jobs cancel ID        cancel a job
   help                  show this help
 
 Run "vod COMMAND --help" for the flags of a command. Every flag can also be set in config.yaml or

@@ -132,6 +132,8 @@ func (a *App) wireModules(ctx context.Context) error {
 	streamSvc.SetIndexer(searchSvc)
 	a.search = searchSvc
 
+	a.upload = uploadSvc
+
 	api := a.echo.Group("/api/v1")
 	authSvc.Routes(a.echo, api)
 	authSvc.Jobs(a.queue)

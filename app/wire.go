@@ -22,6 +22,7 @@ import (
 	"vod/modules/auth"
 	"vod/modules/search"
 	"vod/modules/stream"
+	"vod/modules/upload"
 )
 
 // App is one running process: its dependencies and the HTTP server.
@@ -37,6 +38,7 @@ type App struct {
 	metrics *metrics.Metrics
 	auth    *auth.Service
 	stream  *stream.Service
+	upload  *upload.Service
 	search  *search.Service
 	serving bool
 }

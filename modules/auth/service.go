@@ -255,3 +255,14 @@ func (s *Service) Email(ctx context.Context, id string) (string, error) {
 	}
 	return r.Email, nil
 }
+
+// UserByUsername returns an account by its username (vod ingest).
+func (s *Service) UserByUsername(ctx context.Context, username string) (*User, error) {
+	r, err := s.store.userBy(ctx, "username", strings.ToLower(username))
+	if errors.Is(err, errNotFound) {
+		return nil, httpx.NotFound("user " + username)
+	} else if err != nil {
+		return nil, err
+	}
+	return r.user(), nil
+}

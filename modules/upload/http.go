@@ -427,3 +427,72 @@ func (s *Service) handleComplete(c echo.Context) error {
 	}
 	return s.respondVideo(c, up.VideoID)
 }
+
+// Ingest stores a local file as a new video of a user and queues it, as an upload would (vod ingest).
+// progress is told the bytes copied so far.
+func (s *Service) Ingest(ctx context.Context, ownerID, ownerUsername, path, title, visibility string, progress func(n int64)) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	fields := videoFields{Title: title, Visibility: visibility}
+	fields.defaults(path)
+	if err := fields.validate(); err != nil {
+		return "", err
+	}
+	id := uuid.Must(uuid.NewV7()).String()
+	key := "videos/" + id + "/source"
+	var r io.Reader = f
+	if progress != nil {
+		r = &progressReader{r: f, fn: progress}
+	}
+	size, workCopy, err := s.storeSource(ctx, id, key, r)
+	cleanup := func() {
+		_ = s.store.Delete(context.WithoutCancel(ctx), key)
+		if workCopy != "" {
+			_ = os.RemoveAll(filepath.Dir(workCopy))
+		}
+	}
+	if err != nil {
+		cleanup()
+		return "", err
+	}
+	input := workCopy
+	if input == "" {
+		if input, err = s.localInput(ctx, key); err != nil {
+			cleanup()
+			return "", err
+		}
+	}
+	if err := s.validateMedia(ctx, input); err != nil {
+		cleanup()
+		return "", err
+	}
+	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if err := s.catalog.CreateVideoTx(ctx, tx, media.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
+			Title: fields.Title, Visibility: fields.Visibility, Status: media.StatusQueued, SourceKey: key,
+			SourceName: filepath.Base(path), SourceSize: size}); err != nil {
+			return err
+		}
+		return s.pipeline.EnqueueTx(ctx, tx, id, 1)
+	})
+	if err != nil {
+		cleanup()
+		return "", err
+	}
+	return id, nil
+}
+
+type progressReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.fn(p.n)
+	return n, err
+}
