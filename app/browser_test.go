@@ -173,3 +173,27 @@ func TestBrowserEndToEnd(t *testing.T) {
 		waitJS(`document.querySelectorAll('table.mine tbody tr').length === 1`, 20*time.Second),
 	)
 }
+
+func TestBrowserAdminPage(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	a := setup(t)
+	tok := a.token("someone")
+	a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Admin sees me"})
+	boss := a.admin("chief")
+	_ = boss
+	ctx, shot := browser(t)
+	step(t, ctx, shot, "admin-login",
+		chromedp.Navigate(a.URL+"/login"),
+		chromedp.WaitVisible(`input[name=credential]`),
+		chromedp.SendKeys(`input[name=credential]`, "chief"),
+		chromedp.SendKeys(`input[name=password]`, "admin password 1"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=admin-link]`),
+		chromedp.Click(`[data-testid=admin-link]`),
+		waitJS(`document.querySelectorAll('[data-testid=jobs] tr').length > 0`, 20*time.Second),
+		waitJS(`document.body.textContent.includes('Admin sees me') && document.body.textContent.includes('someone')`, 20*time.Second),
+	)
+}

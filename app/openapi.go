@@ -210,7 +210,7 @@ func operations() []opSpec {
 			responses: obj{"200": obj{"description": "asset"}, "404": obj{"description": "no such asset"}}},
 		media("GET"), media("HEAD"), media("OPTIONS"),
 	}
-	for _, p := range []string{"/", "/watch/{id}", "/search", "/upload", "/login", "/signup", "/me"} {
+	for _, p := range []string{"/", "/watch/{id}", "/search", "/upload", "/login", "/signup", "/me", "/admin"} {
 		ops = append(ops, page(p))
 	}
 	return ops

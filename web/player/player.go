@@ -14,7 +14,7 @@ import (
 var assets embed.FS
 
 // Pages are the paths the app answers with its shell.
-var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me"}
+var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me", "/admin"}
 
 // Routes mounts the pages and /static/*.
 func Routes(e *echo.Echo) {

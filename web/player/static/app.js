@@ -107,6 +107,7 @@ function renderNav() {
   nav.replaceChildren(
     h("a", { href: "/upload", "data-link": true, class: "button" }, "Upload"),
     h("a", { href: "/me", "data-link": true }, "My videos"),
+    u.role === "admin" ? h("a", { href: "/admin", "data-link": true, "data-testid": "admin-link" }, "Admin") : null,
     h("span", { class: "who", "data-testid": "username" }, u.username),
     h("button", { class: "link", onclick: async () => {
       const t = session.tokens;
@@ -444,6 +445,51 @@ async function myVideos() {
   } catch (err) { main.append(errorBox(err)); }
 }
 
+async function adminPage() {
+  if (!requireLogin()) return;
+  const state = h("select", { "aria-label": "Job state" }, ...["", "running", "available", "retryable", "scheduled", "completed", "cancelled", "discarded"].map((x) => h("option", { value: x }, x || "any state")));
+  const kind = h("input", { placeholder: "kind, e.g. transcode.encode", "aria-label": "Job kind" });
+  const jobs = h("tbody", { "data-testid": "jobs" });
+  const videos = h("tbody");
+  const users = h("tbody");
+  const loadJobs = async () => {
+    const q = new URLSearchParams({ limit: "100" });
+    if (state.value) q.set("state", state.value);
+    if (kind.value.trim()) q.set("kind", kind.value.trim());
+    try {
+      const data = await api(`/api/v1/admin/jobs?${q}`);
+      jobs.replaceChildren(...data.items.map((j) => h("tr", {},
+        h("td", {}, String(j.id)), h("td", {}, j.kind), h("td", {}, j.state),
+        h("td", {}, j.video_id ? h("a", { href: `/watch/${j.video_id}`, "data-link": true }, j.video_id.slice(0, 8)) : ""),
+        h("td", {}, `${j.attempt}/${j.max_attempts}`), h("td", { class: "error" }, j.last_error || ""),
+        h("td", { class: "actions" },
+          h("button", { onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/retry`, { method: "POST" }); loadJobs(); } }, "Retry"),
+          h("button", { class: "danger", onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/cancel`, { method: "POST" }); loadJobs(); } }, "Cancel")))));
+    } catch (err) { jobs.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, errorBox(err)))); }
+  };
+  state.onchange = loadJobs;
+  kind.onchange = loadJobs;
+  page("Admin",
+    h("h1", {}, "Administration"),
+    h("h2", {}, "Jobs"), h("div", { class: "controls" }, state, kind, h("button", { onclick: loadJobs }, "Refresh")),
+    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["ID", "Kind", "State", "Video", "Attempts", "Last error", ""].map((x) => h("th", {}, x)))), jobs),
+    h("h2", {}, "Videos"),
+    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["Title", "Owner", "Status", "Visibility", "Progress"].map((x) => h("th", {}, x)))), videos),
+    h("h2", {}, "Users"),
+    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["Username", "Email", "Role", "State", ""].map((x) => h("th", {}, x)))), users));
+  loadJobs();
+  try {
+    const vs = await api("/api/v1/admin/videos?limit=100");
+    videos.replaceChildren(...vs.items.map((v) => h("tr", {}, h("td", {}, h("a", { href: `/watch/${v.id}`, "data-link": true }, v.title)),
+      h("td", {}, v.owner.username), h("td", {}, v.status), h("td", {}, v.visibility), h("td", {}, `${v.progress}%`))));
+    const us = await api("/api/v1/admin/users?limit=100");
+    const act = (u, action) => h("button", { onclick: async () => { try { await api(`/api/v1/admin/users/${u.id}/${action}`, { method: "POST" }); adminPage(); } catch (err) { alert(err.message); } } }, action);
+    users.replaceChildren(...us.items.map((u) => h("tr", {}, h("td", {}, u.username), h("td", {}, u.email), h("td", {}, u.role),
+      h("td", {}, u.disabled ? "disabled" : "active"),
+      h("td", { class: "actions" }, act(u, u.disabled ? "enable" : "disable"), act(u, u.role === "admin" ? "demote" : "promote")))));
+  } catch (err) { main.append(errorBox(err)); }
+}
+
 function route() {
   renderNav();
   document.onkeydown = null;
@@ -456,6 +502,7 @@ function route() {
   if (p === "/login") return authForm("login");
   if (p === "/signup") return authForm("signup");
   if (p === "/me") return myVideos();
+  if (p === "/admin") return adminPage();
   page("Not found", h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/", "data-link": true }, "Go home")));
 }
 
