@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"vod/app/db"
 	"vod/app/httpx"
 	"vod/app/ratelimit"
 )
@@ -41,7 +42,11 @@ func (a *App) limiter() (*ratelimit.Limiter, error) {
 			rules[group] = r
 		}
 	}
-	return ratelimit.New(rules), nil
+	l := ratelimit.New(rules)
+	if a.db.Dialect == db.Postgres {
+		l.UseStore(ratelimit.Postgres{DB: a.db.Gorm})
+	}
+	return l, nil
 }
 
 // rateLimit keys each request by its user when it carries a valid token, else by the client IP
@@ -58,7 +63,7 @@ func (a *App) rateLimit(l *ratelimit.Limiter) echo.MiddlewareFunc {
 			if cl, present, err := a.auth.ParseBearer(c.Request().Header.Get(echo.HeaderAuthorization)); present && err == nil {
 				key = "user:" + cl.UserID
 			}
-			d, limited := l.Allow(group, key)
+			d, limited := l.Allow(c.Request().Context(), group, key)
 			if !limited {
 				return next(c)
 			}

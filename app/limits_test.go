@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"vod/app/ratelimit"
+	"vod/app/testenv"
 )
 
 func TestRateLimits(t *testing.T) {
@@ -56,4 +57,27 @@ func TestRateLimitRules(t *testing.T) {
 	}
 	_, err = loadFor(t, nil, map[string]string{"VOD_RATELIMIT_UPLOAD": "lots"})
 	require.ErrorContains(t, err, "ratelimit.upload")
+}
+
+// TestRateLimitSharedAcrossProcesses: on PostgreSQL two API processes enforce one limit per caller.
+func TestRateLimitSharedAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	if !testenv.Postgres() {
+		t.Skip("the shared store is PostgreSQL")
+	}
+	a := setup(t, map[string]string{"VOD_RATELIMIT_SEARCH": "3/1m"})
+	env2 := map[string]string{}
+	for k, v := range a.Env {
+		env2[k] = v
+	}
+	env2["VOD_DATA_DIR"] = t.TempDir()
+	env2["VOD_HTTP_ADDR_FILE"] = env2["VOD_DATA_DIR"] + "/addr"
+	env2["VOD_ROLE"] = "api"
+	b := start(t, env2)
+	codes := []int{
+		a.do("GET", "/api/v1/search?q=x", nil, "").Status, b.do("GET", "/api/v1/search?q=x", nil, "").Status,
+		a.do("GET", "/api/v1/search?q=x", nil, "").Status, b.do("GET", "/api/v1/search?q=x", nil, "").Status,
+	}
+	require.NotEqual(t, 429, codes[2])
+	require.Equal(t, 429, codes[3], "the fourth request in a minute is refused whichever process gets it: %v", codes)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"vod/app/notify"
+	"vod/app/ratelimit"
 	"vod/modules/auth"
 	"vod/modules/search"
 	"vod/modules/stream"
@@ -41,6 +42,7 @@ func moduleMigrations() []migrationSet {
 		{"upload", sub(upload.Migrations(), "migrations")},
 		{"search", sub(search.Migrations(), "migrations")},
 		{"notify", sub(notify.Migrations(), "migrations")},
+		{"ratelimit", sub(ratelimit.Migrations(), "migrations")},
 	}
 }
 

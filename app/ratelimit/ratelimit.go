@@ -2,12 +2,12 @@
 // group (upload, metadata, search, api) has a rule; each caller (user id when logged in, else the
 // client IP from the trusted-proxy aware extractor) has a bucket per group.
 //
-// Several API processes each keep their own buckets, so a caller may get up to N times the limit
-// across N processes; a deployment that needs exact shared limits puts them in front (the proxy) or
-// shares a store. That is the documented trade-off of the default.
+// On SQLite (one process) the buckets live in memory. On PostgreSQL every API process shares them in
+// the ratelimit_buckets table (Postgres store), so N processes still enforce one limit per caller.
 package ratelimit
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strconv"
@@ -49,6 +49,7 @@ type Limiter struct {
 	buckets map[string]*bucket
 	now     func() time.Time
 	sweep   time.Time
+	store   Store
 }
 
 // New builds a limiter for the given group rules.
@@ -65,11 +66,19 @@ type Decision struct {
 	RetryAfter time.Duration // until one token is available (when refused)
 }
 
-// Allow takes one token from the caller's bucket of a group. Groups without a rule always allow.
-func (l *Limiter) Allow(group, key string) (Decision, bool) {
+// Allow takes one token from the caller's bucket of a group. Groups without a rule always allow. With
+// a shared store that fails, the request is allowed (limits must not take the API down).
+func (l *Limiter) Allow(ctx context.Context, group, key string) (Decision, bool) {
 	rule, ok := l.rules[group]
 	if !ok {
 		return Decision{Allowed: true}, false
+	}
+	if l.store != nil {
+		d, err := l.allowShared(ctx, rule, group+"|"+key)
+		if err != nil {
+			return Decision{Allowed: true}, false
+		}
+		return d, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
