@@ -5,6 +5,7 @@ package media
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -182,3 +183,8 @@ type SearchVideo struct {
 	CreatedAt     time.Time
 	Subtitles     []SubtitleFile
 }
+
+var langRe = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8}){0,3}$`)
+
+// ValidLanguage reports whether tag looks like a BCP 47 language tag (en, pt-BR, fr-x-2).
+func ValidLanguage(tag string) bool { return langRe.MatchString(tag) }

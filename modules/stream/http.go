@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -346,8 +345,6 @@ func (s *Service) handleEvents(c echo.Context) error {
 	}
 }
 
-var langRe = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$`)
-
 const maxSubtitleBytes = 2 << 20
 
 func (s *Service) handleAddSubtitle(c echo.Context) error {
@@ -368,7 +365,7 @@ func (s *Service) handleAddSubtitle(c echo.Context) error {
 	lang := strings.TrimSpace(req.FormValue("lang"))
 	label := strings.TrimSpace(req.FormValue("label"))
 	f := map[string]string{}
-	if !langRe.MatchString(lang) {
+	if !media.ValidLanguage(lang) {
 		f["lang"] = "must be a BCP 47 language tag such as en or pt-BR"
 	}
 	if utf8.RuneCountInString(label) > 100 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -200,8 +199,6 @@ func (s *Service) note(ctx context.Context, id, note string) error {
 	return nil
 }
 
-var langTag = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$`)
-
 func (s *Service) handleTranslate(c echo.Context) error {
 	ctx := c.Request().Context()
 	id, lang := c.Param("id"), c.Param("lang")
@@ -225,7 +222,7 @@ func (s *Service) handleTranslate(c echo.Context) error {
 		return err
 	}
 	in.Target = strings.ToLower(strings.TrimSpace(in.Target))
-	if !langTag.MatchString(in.Target) || baseLang(in.Target) == baseLang(lang) {
+	if !media.ValidLanguage(in.Target) || baseLang(in.Target) == baseLang(lang) {
 		return httpx.Validation(map[string]string{"target": "must be a language tag other than the source's"})
 	}
 	if s.tcfg.Provider == nil {
