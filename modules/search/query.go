@@ -70,7 +70,7 @@ const (
 // or more also match with one typo, and the last word also matches as a prefix, so that results
 // follow typing. Fuzzy and prefix matching run only on the loosely analysed fields (loose), whose
 // term dictionaries are small, to keep queries fast.
-func textQuery(q string, exact, loose map[string]float64) query.Query {
+func textQuery(q string, exact, loose map[string]float64, fuzzy bool) query.Query {
 	var must []query.Query
 	for _, m := range phraseRe.FindAllStringSubmatch(q, -1) {
 		var any []query.Query
@@ -96,7 +96,7 @@ func textQuery(q string, exact, loose map[string]float64) query.Query {
 			any = append(any, mq)
 		}
 		for f, boost := range loose {
-			if utf8.RuneCountInString(w) >= 5 {
+			if fuzzy && utf8.RuneCountInString(w) >= 5 {
 				fq := bleve.NewFuzzyQuery(w)
 				fq.SetField(f)
 				fq.SetFuzziness(1)
@@ -173,12 +173,22 @@ type group struct {
 
 func (g *group) score() float64 { return g.meta + cueWeight*g.cue }
 
-// searchOnly queries the index and returns the matching videos ranked, with their cues.
+// searchOnly queries the index and returns the matching videos ranked, with their cues. Typo
+// tolerance is a second pass, run only when the exact words do not fill the page: fuzzy matching
+// walks the term dictionary and is the costliest part of a query.
 func (s *Service) searchOnly(ctx context.Context, r Request) ([]*group, error) {
+	list, err := s.searchPass(ctx, r, false)
+	if err != nil || len(list) >= r.Offset+r.Limit {
+		return list, err
+	}
+	return s.searchPass(ctx, r, true)
+}
+
+func (s *Service) searchPass(ctx context.Context, r Request, fuzzy bool) ([]*group, error) {
 	var parts []query.Query
 	if r.Scope != "subtitles" {
 		meta := textQuery(r.Q, map[string]float64{"title": titleBoost, "description": descBoost, "owner": ownerBoost},
-			map[string]float64{"title_std": titleBoost, "description_std": descBoost})
+			map[string]float64{"title_std": titleBoost, "description_std": descBoost}, fuzzy)
 		// Only video documents have these fields: no type filter needed.
 		parts = append(parts, meta)
 	}
@@ -191,7 +201,7 @@ func (s *Service) searchOnly(ctx context.Context, r Request) ([]*group, error) {
 				fields[f] = 1
 			}
 		}
-		cq := []query.Query{textQuery(r.Q, fields, map[string]float64{"text_std": 1})}
+		cq := []query.Query{textQuery(r.Q, fields, map[string]float64{"text_std": 1}, fuzzy)}
 		if r.Lang != "" {
 			cq = append(cq, term("lang", r.Lang))
 		}

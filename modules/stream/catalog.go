@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"vod/app/db"
 	"vod/app/media"
@@ -98,13 +99,11 @@ func (s *Service) Fail(ctx context.Context, id, reason string) error {
 // PublishTx makes a generation of a video playable: its manifests are written to storage, its rows
 // say ready, its embedded subtitles replace the previous generation's.
 func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.Publication) error {
-	var r videoRow
-	if err := tx.G.Where("id = ?", id).Take(&r).Error; err != nil {
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return ErrNoVideo
-		}
+	rp, err := s.lockVideo(tx, id)
+	if err != nil {
 		return err
 	}
+	r := *rp
 	if r.Generation != p.Generation {
 		return fmt.Errorf("stream: generation %d superseded by %d", p.Generation, r.Generation)
 	}
@@ -202,20 +201,26 @@ func relPath(prefix, key string) (string, error) {
 	return strings.Repeat("../", len(pp)-i) + strings.Join(kp[i:], "/"), nil
 }
 
-// RewriteManifests re-renders the manifests after a subtitle change.
-func (s *Service) RewriteManifests(ctx context.Context, id string) error {
-	r, err := s.row(ctx, id)
-	if err != nil {
-		return err
+// lockVideo reads a video row inside tx, locking it on PostgreSQL, so that concurrent changes to
+// one video's tracks and manifests happen one after the other (SQLite has one writer anyway).
+func (s *Service) lockVideo(tx *db.Tx, id string) (*videoRow, error) {
+	q := tx.G
+	if s.db.Dialect == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
-	var subs []subtitleRow
-	if err := s.db.Gorm.WithContext(ctx).Where("video_id = ?", id).Order("lang").Find(&subs).Error; err != nil {
-		return err
+	var r videoRow
+	if err := q.Where("id = ?", id).Take(&r).Error; err != nil {
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return nil, ErrNoVideo
+		}
+		return nil, err
 	}
-	return s.writeManifests(ctx, r, subs)
+	return &r, nil
 }
 
-// AddSubtitle stores a WebVTT track for a video (uploaded or translated) and updates the manifests.
+// AddSubtitle stores a WebVTT track for a video (uploaded or translated) and rewrites the manifests
+// in the same transaction as the row, under the video's lock: the API never lists a track the
+// manifests lack, and two tracks added at once both end up in them.
 func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source string, vtt []byte) (*subtitleRow, error) {
 	key := fmt.Sprintf("videos/%s/subs/%s.vtt", videoID, lang)
 	if _, err := s.store.Put(ctx, key, bytes.NewReader(vtt), int64(len(vtt)), storage.PutOptions{ContentType: "text/vtt; charset=utf-8", CacheControl: manifestCache}); err != nil {
@@ -223,10 +228,21 @@ func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source 
 	}
 	row := subtitleRow{VideoID: videoID, Lang: lang, Label: label, Source: source, ObjectKey: key, CreatedAt: time.Now().UTC()}
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
+		r, err := s.lockVideo(tx, videoID)
+		if err != nil {
+			return err
+		}
 		if err := tx.G.Where("video_id = ? AND lang = ?", videoID, lang).Delete(&subtitleRow{}).Error; err != nil {
 			return err
 		}
 		if err := tx.G.Create(&row).Error; err != nil {
+			return err
+		}
+		var subs []subtitleRow
+		if err := tx.G.Where("video_id = ?", videoID).Order("lang").Find(&subs).Error; err != nil {
+			return err
+		}
+		if err := s.writeManifests(ctx, r, subs); err != nil {
 			return err
 		}
 		return s.index.VideoChangedTx(ctx, tx, videoID)
@@ -234,9 +250,7 @@ func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.RewriteManifests(ctx, videoID); err != nil {
-		return nil, err
-	}
+	s.forgetVisibility(videoID)
 	return &row, nil
 }
 
