@@ -25,7 +25,7 @@ if [ "$what" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
   command -v curl >/dev/null || missing+=(curl)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver fonts-dejavu-core)
-  command -v apertium >/dev/null && [ -d /usr/share/apertium/modes ] || missing+=(apertium-apy apertium-eng-spa)
+  command -v apertium-apy >/dev/null && [ -f /usr/share/apertium/modes/eng-spa.mode ] || missing+=(apertium-apy apertium-eng-spa)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   apt_install "${missing[@]}" || {
