@@ -29,6 +29,7 @@ import (
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/ru"
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/sv"
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/tr"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 )
 
@@ -254,7 +255,24 @@ func (s *Service) rebuild(ctx context.Context) error {
 		}
 		after = ids[len(ids)-1]
 	}
+	if err := compact(ctx, s.index()); err != nil {
+		s.log.Warn("search index merge failed", "err", err)
+	}
 	return s.setCursor(maxID)
+}
+
+// compact merges the index into as few segments as it can: a query costs a dictionary lookup per
+// term per segment, so a freshly bulk-loaded index of many small segments answers several times
+// slower than a merged one.
+func compact(ctx context.Context, idx bleve.Index) error {
+	adv, err := idx.Advanced()
+	if err != nil {
+		return err
+	}
+	if sc, ok := adv.(*scorch.Scorch); ok {
+		return sc.ForceMerge(ctx, nil)
+	}
+	return nil
 }
 
 // Reindex rebuilds the index at path from scratch (vod search reindex).
