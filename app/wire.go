@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,11 +200,10 @@ func (a *App) serve(ctx context.Context) error {
 }
 
 func displayAddr(addr string) string {
-	if len(addr) > 0 && addr[0] == '[' && addr[:4] == "[::]" {
-		return "localhost" + addr[4:]
-	}
-	if len(addr) > 8 && addr[:8] == "0.0.0.0:" {
-		return "localhost" + addr[7:]
+	for _, any := range []string{"[::]:", "0.0.0.0:"} {
+		if rest, ok := strings.CutPrefix(addr, any); ok {
+			return "localhost:" + rest
+		}
 	}
 	return addr
 }
