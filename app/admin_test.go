@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -68,5 +67,4 @@ func TestAdmin(t *testing.T) {
 	require.Equal(t, 200, a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "plainuser", "password": "correct horse battery"}, "").Status)
 	me := a.do("GET", "/api/v1/auth/me", nil, boss).JSON(t)["user"].(map[string]any)
 	require.Equal(t, 409, a.do("POST", "/api/v1/admin/users/"+str(me["id"])+"/disable", nil, boss).Status, "not on yourself")
-	_ = time.Second
 }

@@ -26,46 +26,12 @@ import (
 	"vod/modules/transcode"
 )
 
-// benchApp starts the app for a benchmark (testing.B has no t.Parallel, but setup wants a *testing.T).
-func benchApp(b *testing.B, env map[string]string) *testApp {
-	b.Helper()
-	if env == nil {
-		env = map[string]string{}
-	}
-	env["VOD_DATA_DIR"] = b.TempDir()
-	env["VOD_HTTP_ADDR"] = "127.0.0.1:0"
-	env["VOD_HTTP_ADDR_FILE"] = filepath.Join(env["VOD_DATA_DIR"], "addr")
+// benchApp starts the app for a benchmark on the embedded default, through the tests' harness.
+func benchApp(b *testing.B) *testApp {
+	env := testEnv(b)
 	env["VOD_LOG_LEVEL"] = "warn"
 	env["VOD_QUEUE_POLL_INTERVAL"] = "50ms"
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- RunIO(ctx, []string{"vod", "serve"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
-	}()
-	b.Cleanup(func() { cancel(); <-done })
-	for i := 0; i < 600; i++ {
-		if raw, err := os.ReadFile(env["VOD_HTTP_ADDR_FILE"]); err == nil && len(raw) > 0 {
-			return &testApp{URL: "http://" + string(raw), Env: env}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	b.Fatal("app did not start")
-	return nil
-}
-
-func benchToken(b *testing.B, url, name string) string {
-	post := func(path string, body any) map[string]any {
-		raw, _ := json.Marshal(body)
-		res, err := http.Post(url+path, "application/json", strings.NewReader(string(raw)))
-		require.NoError(b, err)
-		defer res.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&m)
-		return m
-	}
-	post("/api/v1/auth/signup", map[string]string{"username": name, "email": name + "@example.com", "password": "benchmark password",
-		"password_confirm": "benchmark password", "first_name": "B", "last_name": "M"})
-	return post("/api/v1/auth/login", map[string]string{"credential": name, "password": "benchmark password"})["access_token"].(string)
+	return start(b, env)
 }
 
 func ffmpegB(b *testing.B, args ...string) {
@@ -96,8 +62,8 @@ func BenchmarkPipeline(b *testing.B) {
 	require.NoError(b, err, "%s", out)
 	bare := time.Since(t0)
 
-	a := benchApp(b, nil)
-	tok := benchToken(b, a.URL, "bencher")
+	a := benchApp(b)
+	tok := a.token("bencher")
 	fi, _ := os.Stat(src)
 	body, _ := json.Marshal(map[string]any{"title": "bench", "filename": "bench.mkv", "size": fi.Size()})
 	req, _ := http.NewRequest("POST", a.URL+"/api/v1/uploads", strings.NewReader(string(body)))
@@ -167,7 +133,7 @@ func BenchmarkUploadRSS(b *testing.B) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	tok := benchToken(b, url, "rss")
+	tok := (&testApp{t: b, URL: url}).token("rss")
 	const size = 2 << 30
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -252,8 +218,8 @@ func load(b *testing.B, url string, conns int, d time.Duration) loadResult {
 // BenchmarkDelivery compares GET /api/v1/videos/{id} with a bare echo handler and a 2 MB segment GET
 // with a plain file server, at 64 concurrent connections on loopback.
 func BenchmarkDelivery(b *testing.B) {
-	a := benchApp(b, nil)
-	tok := benchToken(b, a.URL, "deliver")
+	a := benchApp(b)
+	tok := a.token("deliver")
 	dir := b.TempDir()
 	clipPath := filepath.Join(dir, "c.mp4")
 	ffmpegB(b, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clipPath)

@@ -182,8 +182,7 @@ func TestBrowserAdminPage(t *testing.T) {
 	a := setup(t)
 	tok := a.token("someone")
 	a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Admin sees me"})
-	boss := a.admin("chief")
-	_ = boss
+	a.admin("chief")
 	ctx, shot := browser(t)
 	step(t, ctx, shot, "admin-login",
 		chromedp.Navigate(a.URL+"/login"),

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -58,5 +57,4 @@ func TestCLI(t *testing.T) {
 	require.Contains(t, res, "retry requested")
 	_, _, err = a.cli("jobs", "cancel", "notanumber")
 	require.Error(t, err)
-	_ = time.Second
 }

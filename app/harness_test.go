@@ -20,7 +20,7 @@ import (
 
 // testApp is a real vod process started through Run on a loopback port.
 type testApp struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Env    map[string]string
 	cancel context.CancelFunc
@@ -58,7 +58,7 @@ func setup(t *testing.T, overrides ...map[string]string) *testApp {
 }
 
 // testEnv is the settings of a test app on this run's database and storage.
-func testEnv(t *testing.T) map[string]string {
+func testEnv(t testing.TB) map[string]string {
 	t.Helper()
 	env := testenv.Env(t)
 	env["VOD_HTTP_ADDR"] = "127.0.0.1:0"
@@ -68,7 +68,7 @@ func testEnv(t *testing.T) map[string]string {
 	return env
 }
 
-func start(t *testing.T, env map[string]string) *testApp {
+func start(t testing.TB, env map[string]string) *testApp {
 	t.Helper()
 	_ = os.Remove(env["VOD_HTTP_ADDR_FILE"])
 	ctx, cancel := context.WithCancel(context.Background())
@@ -132,7 +132,7 @@ type response struct {
 	Body   []byte
 }
 
-func (r response) JSON(t *testing.T) map[string]any {
+func (r response) JSON(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
@@ -140,7 +140,7 @@ func (r response) JSON(t *testing.T) map[string]any {
 }
 
 // errCode returns error.code of an error body.
-func (r response) errCode(t *testing.T) string {
+func (r response) errCode(t testing.TB) string {
 	t.Helper()
 	e, _ := r.JSON(t)["error"].(map[string]any)
 	require.NotNil(t, e, "not an error body: %s", r.Body)

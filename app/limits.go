@@ -60,7 +60,7 @@ func (a *App) rateLimit(l *ratelimit.Limiter) echo.MiddlewareFunc {
 				return next(c)
 			}
 			key := "ip:" + c.RealIP()
-			if cl, present, err := a.auth.ParseBearer(c.Request().Header.Get(echo.HeaderAuthorization)); present && err == nil {
+			if cl, present, err := a.auth.Identify(c); present && err == nil {
 				key = "user:" + cl.UserID
 			}
 			d, limited := l.Allow(c.Request().Context(), group, key)

@@ -2,8 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -263,14 +261,7 @@ func TestListingVisibilityAndEdits(t *testing.T) {
 	require.Equal(t, 200, a.do("GET", str(v["playback"].(map[string]any)["hls"]), nil, "").Status, "through the signed URL")
 
 	// An admin may edit anyone's video.
-	env := map[string]string{}
-	for k, v := range a.Env {
-		env[k] = v
-	}
-	env["VOD_USER_PASSWORD"] = "admin password 1"
-	require.NoError(t, RunIO(context.Background(), []string{"vod", "user", "create", "--username", "boss", "--email", "boss@example.com", "--admin"},
-		func(k string) string { return env[k] }, nil, io.Discard, io.Discard))
-	adm := a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "boss", "password": "admin password 1"}, "").JSON(t)["access_token"].(string)
+	adm := a.admin("boss")
 	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+ids[1], map[string]any{"description": "moderated"}, adm).Status)
 	require.Equal(t, 204, a.do("DELETE", "/api/v1/videos/"+ids[1], nil, adm).Status)
 }
@@ -352,5 +343,3 @@ func setupEnv(t *testing.T) map[string]string {
 	env := testEnv(t)
 	return env
 }
-
-var _ = json.Marshal

@@ -46,9 +46,8 @@ func (d *DB) LoadMigrations(fsys fs.FS) ([]Migration, error) {
 		if !ok || err != nil || v <= 0 {
 			return nil, fmt.Errorf("migration %s: name must start with a positive version and _", name)
 		}
-		if prev, dup := byVersion[v]; dup && !specific {
-			_ = prev
-			continue
+		if _, dup := byVersion[v]; dup && !specific {
+			continue // the dialect's own file wins
 		}
 		body, err := fs.ReadFile(fsys, name)
 		if err != nil {

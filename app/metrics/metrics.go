@@ -108,28 +108,13 @@ func (w *workerMW) Work(ctx context.Context, job *rivertype.JobRow, doInner func
 	if err != nil {
 		outcome = "error"
 		var cancel *river.JobCancelError
-		if ok := asCancel(err, &cancel); ok {
+		if errors.As(err, &cancel) {
 			outcome = "cancelled"
 		}
 	}
 	w.m.jobs.WithLabelValues(job.Kind, outcome).Inc()
 	w.m.jobDur.WithLabelValues(job.Kind, outcome).Observe(time.Since(t).Seconds())
 	return err
-}
-
-func asCancel(err error, target **river.JobCancelError) bool {
-	for e := err; e != nil; {
-		if c, ok := e.(*river.JobCancelError); ok {
-			*target = c
-			return true
-		}
-		u, ok := e.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		e = u.Unwrap()
-	}
-	return false
 }
 
 type queueDepth struct{ db *db.DB }

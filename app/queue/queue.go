@@ -28,8 +28,6 @@ type Config struct {
 	RescueAfter  time.Duration
 	Periodic     []*river.PeriodicJob
 	Logger       *slog.Logger
-	// ErrorHandler is told about failed jobs (metrics, logs).
-	ErrorHandler river.ErrorHandler
 	// Middleware wraps every job (metrics).
 	Middleware []rivertype.Middleware
 }
@@ -83,7 +81,6 @@ func (q *Queue) Init() error {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		PeriodicJobs:         cfg.Periodic,
 		Workers:              workers,
-		ErrorHandler:         cfg.ErrorHandler,
 		Middleware:           cfg.Middleware,
 		// Stages set their own timeouts; this covers anything that forgets to.
 		JobTimeout: 10 * time.Minute,

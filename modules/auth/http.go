@@ -129,8 +129,27 @@ func (s *Service) ParseBearer(header string) (*Claims, bool, error) {
 	return cl, true, nil
 }
 
-func (s *Service) authenticate(c echo.Context, required bool) error {
+type identity struct {
+	claims  *Claims
+	present bool
+	err     error
+}
+
+const identityKey = "vod.identity"
+
+// Identify authenticates the request's bearer token once per request: the rate limiter and the
+// route's guard both ask, and a signature check is the costliest step of a cached read.
+func (s *Service) Identify(c echo.Context) (*Claims, bool, error) {
+	if id, ok := c.Get(identityKey).(identity); ok {
+		return id.claims, id.present, id.err
+	}
 	cl, present, err := s.ParseBearer(c.Request().Header.Get(echo.HeaderAuthorization))
+	c.Set(identityKey, identity{claims: cl, present: present, err: err})
+	return cl, present, err
+}
+
+func (s *Service) authenticate(c echo.Context, required bool) error {
+	cl, present, err := s.Identify(c)
 	if err != nil {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
 		return err

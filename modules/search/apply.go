@@ -86,7 +86,6 @@ func (s *Service) Apply(ctx context.Context) error {
 		if err := s.setCursor(last); err != nil {
 			return err
 		}
-		s.lastSeen.Store(last)
 	}
 }
 
@@ -170,22 +169,4 @@ func (s *Service) readCues(ctx context.Context, key string) ([]media.Cue, error)
 		return nil, err
 	}
 	return media.ParseCues(raw)
-}
-
-// WaitApplied blocks until every change logged so far is in the index (tests, CLI).
-func (s *Service) WaitApplied(ctx context.Context) error {
-	var maxID int64
-	if err := s.db.Gorm.WithContext(ctx).Raw(`SELECT COALESCE(MAX(id), 0) FROM search_changes`).Scan(&maxID).Error; err != nil {
-		return err
-	}
-	for {
-		if c, err := s.cursor(); err == nil && c >= maxID && s.ready.Load() {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

@@ -50,15 +50,14 @@ type Service struct {
 	guards  httpx.Guards
 	log     *slog.Logger
 
-	mu       sync.RWMutex
-	idx      bleve.Index
-	ready    atomic.Bool
-	kick     chan struct{}
-	wg       sync.WaitGroup
-	applyMu  sync.Mutex
-	lastSeen atomic.Int64
-	langMu   sync.Mutex
-	langs    map[string]bool
+	mu      sync.RWMutex
+	idx     bleve.Index
+	ready   atomic.Bool
+	kick    chan struct{}
+	wg      sync.WaitGroup
+	applyMu sync.Mutex
+	langMu  sync.Mutex
+	langs   map[string]bool
 }
 
 var errNotReady = httpx.E(http.StatusServiceUnavailable, "search_unavailable", "the search index is being rebuilt; try again in a moment")

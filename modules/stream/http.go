@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -81,7 +80,7 @@ func (s *Service) subs(ctx context.Context, ids ...string) (map[string][]subtitl
 	return out, nil
 }
 
-// VideoView renders one video for another module (search results), or false when it is gone.
+// VideoViews renders videos for another module (search results); missing ones are absent.
 func (s *Service) VideoViews(ctx context.Context, ids []string) (map[string]Video, error) {
 	var rows []videoRow
 	if err := s.db.Gorm.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
@@ -415,8 +414,6 @@ func canonicalLang(tag string) string {
 	}
 	return strings.Join(parts, "-")
 }
-
-var _ = bytes.NewReader
 
 // AdminRoutes mounts the all-videos listing under g (/api/v1/admin), for admins only.
 func (s *Service) AdminRoutes(g *echo.Group) {

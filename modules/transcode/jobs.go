@@ -184,9 +184,7 @@ func (s *Service) encodeTimeout(p *Probe) time.Duration {
 
 func (w *encodeWorker) Work(ctx context.Context, job *river.Job[encodeArgs]) error {
 	s, a := w.s, job.Args
-	if _, err := s.stale(ctx, a.VideoID, a.Generation); err != nil {
-		return err
-	}
+	// encode checks the video is still current before it starts.
 	if err := s.encode(ctx, encodeArgs(a)); err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}

@@ -164,31 +164,35 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		cleanup()
 		return httpx.E(http.StatusUnprocessableEntity, "unreadable_media", "the file is empty")
 	}
-	input := workCopy
-	if input == "" {
-		if input, err = s.localInput(ctx, key); err != nil {
-			cleanup()
-			return err
-		}
-	}
-	if err := s.validateMedia(ctx, input); err != nil {
-		cleanup()
-		return err
-	}
 	nv := media.NewVideo{ID: id, OwnerID: caller.ID, OwnerUsername: caller.Username, Title: fields.Title,
 		Description: fields.Description, Visibility: fields.Visibility, Status: media.StatusQueued,
 		SourceKey: key, SourceName: filename, SourceSize: size}
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.CreateVideoTx(ctx, tx, nv); err != nil {
-			return err
-		}
-		return s.pipeline.EnqueueTx(ctx, tx, id, 1)
-	})
-	if err != nil {
+	if err := s.accept(ctx, nv, workCopy); err != nil {
 		cleanup()
 		return err
 	}
 	return s.respondVideo(c, id)
+}
+
+// accept validates a stored source (its work copy, or the stored object itself) and commits the
+// video with its first job in one transaction. The caller removes the object when it fails.
+func (s *Service) accept(ctx context.Context, nv media.NewVideo, workCopy string) error {
+	input := workCopy
+	if input == "" {
+		var err error
+		if input, err = s.localInput(ctx, nv.SourceKey); err != nil {
+			return err
+		}
+	}
+	if err := s.validateMedia(ctx, input); err != nil {
+		return err
+	}
+	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if err := s.catalog.CreateVideoTx(ctx, tx, nv); err != nil {
+			return err
+		}
+		return s.pipeline.EnqueueTx(ctx, tx, nv.ID, 1)
+	})
 }
 
 func (s *Service) respondVideo(c echo.Context, id string) error {
@@ -454,29 +458,11 @@ func (s *Service) Ingest(ctx context.Context, ownerID, ownerUsername, path, titl
 			_ = os.RemoveAll(filepath.Dir(workCopy))
 		}
 	}
-	if err != nil {
-		cleanup()
-		return "", err
-	}
-	input := workCopy
-	if input == "" {
-		if input, err = s.localInput(ctx, key); err != nil {
-			cleanup()
-			return "", err
-		}
-	}
-	if err := s.validateMedia(ctx, input); err != nil {
-		cleanup()
-		return "", err
-	}
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.CreateVideoTx(ctx, tx, media.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
+	if err == nil {
+		err = s.accept(ctx, media.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
 			Title: fields.Title, Visibility: fields.Visibility, Status: media.StatusQueued, SourceKey: key,
-			SourceName: filepath.Base(path), SourceSize: size}); err != nil {
-			return err
-		}
-		return s.pipeline.EnqueueTx(ctx, tx, id, 1)
-	})
+			SourceName: filepath.Base(path), SourceSize: size}, workCopy)
+	}
 	if err != nil {
 		cleanup()
 		return "", err
