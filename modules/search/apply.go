@@ -3,12 +3,9 @@ package search
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 	"time"
-
-	"github.com/blevesearch/bleve/v2"
 
 	"vod/app/media"
 )
@@ -89,73 +86,44 @@ func (s *Service) Apply(ctx context.Context) error {
 	}
 }
 
-// indexVideos replaces the documents of each video (its metadata and every cue) in one batch.
+// indexVideos replaces the document of each video in one batch, or removes it when the video is
+// gone or not ready.
 func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 	idx := s.index()
 	b := idx.NewBatch()
 	for _, id := range ids {
-		if err := s.deleteVideoDocs(idx, b, id); err != nil {
-			return err
-		}
 		v, err := s.catalog.SearchVideo(ctx, id)
 		if errors.Is(err, media.ErrNoVideo) {
+			b.Delete(id)
 			continue
 		} else if err != nil {
 			return err
 		}
 		if v.Status != media.StatusReady {
-			continue // only playable videos are searchable
+			b.Delete(id) // only playable videos are searchable
+			continue
 		}
-		common := map[string]any{"video_id": v.ID, "owner_id": v.OwnerID, "visibility": v.Visibility, "status": v.Status}
-		if v.Visibility != media.Public {
-			common["hidden"] = "1"
-		}
-		doc := map[string]any{"type": "video", "title": v.Title, "description": v.Description, "owner": v.OwnerUsername, "created_at": v.CreatedAt}
-		for k, val := range common {
-			doc[k] = val
-		}
-		if err := b.Index("v:"+v.ID, doc); err != nil {
-			return err
-		}
+		var tracks []Track
 		for _, sub := range v.Subtitles {
 			cues, err := s.readCues(ctx, sub.Key)
 			if err != nil {
 				s.log.Warn("subtitle track not indexed", "video", v.ID, "lang", sub.Lang, "err", err)
 				continue
 			}
-			field := textField(sub.Lang)
-			s.noteLang(field)
-			for n, c := range cues {
-				text := media.PlainText(c.Text)
-				cd := map[string]any{"type": "cue", "lang": sub.Lang, "start": c.Start, "end": c.End, "text": text, field: text, "text_std": text}
-				for k, val := range common {
-					cd[k] = val
-				}
-				if err := b.Index(fmt.Sprintf("c:%s:%s:%d", v.ID, sub.Lang, n), cd); err != nil {
-					return err
-				}
-			}
+			tracks = append(tracks, Track{Lang: sub.Lang, Cues: cues})
 		}
-	}
-	return idx.Batch(b)
-}
-
-func (s *Service) deleteVideoDocs(idx bleve.Index, b *bleve.Batch, id string) error {
-	q := bleve.NewTermQuery(id)
-	q.SetField("video_id")
-	for from := 0; ; from += 10000 {
-		req := bleve.NewSearchRequestOptions(q, 10000, from, false)
-		res, err := idx.Search(req)
+		doc, fields, err := videoDoc(v, tracks)
 		if err != nil {
 			return err
 		}
-		for _, h := range res.Hits {
-			b.Delete(h.ID)
+		for _, f := range fields {
+			s.noteLang(f)
 		}
-		if len(res.Hits) < 10000 {
-			return nil
+		if err := b.Index(v.ID, doc); err != nil {
+			return err
 		}
 	}
+	return idx.Batch(b)
 }
 
 func (s *Service) readCues(ctx context.Context, key string) ([]media.Cue, error) {

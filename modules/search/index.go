@@ -2,13 +2,16 @@ package search
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/custom"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/ar"
@@ -29,8 +32,13 @@ import (
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/ru"
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/sv"
 	_ "github.com/blevesearch/bleve/v2/analysis/lang/tr"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/token/shingle"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
+
+	"vod/app/media"
 )
 
 // analyzers maps a subtitle language to the Bleve analyzer with its stemming rules; other languages
@@ -50,17 +58,12 @@ func textField(lang string) string {
 	return "text_std"
 }
 
-// stemmedFields are the language fields in use: only languages present in the index are queried.
-func (s *Service) stemmedFields() []string {
+// langFields are the subtitle fields of the languages present in the index: only they are queried.
+// text_std is among them only when a language without its own analyser is present.
+func (s *Service) langFields() []string {
 	s.langMu.Lock()
 	defer s.langMu.Unlock()
-	out := make([]string, 0, len(s.langs))
-	for f := range s.langs {
-		if f != "text_std" {
-			out = append(out, f)
-		}
-	}
-	return out
+	return mapKeys(s.langs)
 }
 
 func (s *Service) noteLang(field string) {
@@ -108,68 +111,135 @@ func textFields() []string {
 	return out
 }
 
+const bigramAnalyzer = "bigrams"
+
+// schemaVersion names the document layout below; an index written with another layout is rebuilt.
+const schemaVersion = "2"
+
+// One document per video: its metadata, and each subtitle track's cues as an array in the field
+// of the track's analyser (text_std holds every cue again, unstemmed, for prefix and typo matching).
+// A whole video in one document keeps the index at one document per video instead of one per cue,
+// so postings lists are as long as the number of videos, results need no grouping, and paging is
+// the index's own. The array position of a match names its cue; phrases never cross cues.
 func newMapping() mapping.IndexMapping {
 	im := bleve.NewIndexMapping()
-	im.TypeField = "type"
 	im.DefaultAnalyzer = en.AnalyzerName
-	kw := bleve.NewKeywordFieldMapping()
-	kw.Analyzer = keyword.Name
-	stored := func(analyzer string) *mapping.FieldMapping {
+	if err := im.AddCustomTokenFilter("pairs", map[string]any{"type": shingle.Name, "min": 2.0, "max": 2.0, "output_original": false, "separator": " ", "filler": ""}); err != nil {
+		panic(err)
+	}
+	if err := im.AddCustomAnalyzer(bigramAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, "pairs"}}); err != nil {
+		panic(err)
+	}
+	im.IndexDynamic = false
+	im.StoreDynamic = false
+	im.DocValuesDynamic = false
+	field := func(analyzer string, store, vectors bool) *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = analyzer
-		f.Store = true
-		f.IncludeTermVectors = true
+		f.Store = store
+		f.IncludeTermVectors = vectors
+		f.IncludeInAll = false
+		f.DocValues = false
 		return f
 	}
-	num := bleve.NewNumericFieldMapping()
-	num.Store = true
-	num.Index = false
-
-	common := func(d *mapping.DocumentMapping) {
-		for _, k := range []string{"type", "video_id", "owner_id", "visibility", "status", "lang", "hidden"} {
-			d.AddFieldMappingsAt(k, kw)
-		}
+	doc := bleve.NewDocumentStaticMapping()
+	for _, k := range []string{"owner_id", "hidden"} {
+		doc.AddFieldMappingsAt(k, field(keyword.Name, false, false))
 	}
-	video := bleve.NewDocumentMapping()
-	common(video)
-	// Each text is indexed twice: stemmed for exact matching, and plainly (no stemming) for typo and
-	// prefix matching, which need the words as written.
-	title := stored(en.AnalyzerName)
-	plainTitle := bleve.NewTextFieldMapping()
-	plainTitle.Analyzer = standard.Name
-	plainTitle.Name = "title_std"
-	video.AddFieldMappingsAt("title", title, plainTitle)
-	desc := stored(en.AnalyzerName)
-	plainDesc := bleve.NewTextFieldMapping()
-	plainDesc.Analyzer = standard.Name
-	plainDesc.Name = "description_std"
-	video.AddFieldMappingsAt("description", desc, plainDesc)
-	owner := bleve.NewTextFieldMapping()
-	owner.Analyzer = standard.Name
-	video.AddFieldMappingsAt("owner", owner)
-	video.AddFieldMappingsAt("created_at", bleve.NewDateTimeFieldMapping())
-
-	cue := bleve.NewDocumentMapping()
-	common(cue)
-	cue.AddFieldMappingsAt("start", num)
-	cue.AddFieldMappingsAt("end", num)
-	raw := bleve.NewTextFieldMapping()
-	raw.Index = false
-	raw.Store = true
-	cue.AddFieldMappingsAt("text", raw)
+	// Titles and descriptions: stemmed and stored for exact matching and highlights, and plainly
+	// (words as written) for typo and prefix matching.
+	for _, f := range []string{"title", "description"} {
+		plain := field(standard.Name, false, false)
+		plain.Name = f + "_std"
+		doc.AddFieldMappingsAt(f, field(en.AnalyzerName, true, true), plain)
+	}
+	doc.AddFieldMappingsAt("owner", field(standard.Name, false, false))
 	for _, f := range textFields() {
-		a := strings.TrimPrefix(f, "text_")
-		if a == "std" {
-			a = standard.Name
+		if f == "text_std" {
+			continue
 		}
-		tf := bleve.NewTextFieldMapping()
-		tf.Analyzer = a
-		cue.AddFieldMappingsAt(f, tf)
+		doc.AddFieldMappingsAt(f, field(strings.TrimPrefix(f, "text_"), false, true))
 	}
-	im.AddDocumentMapping("video", video)
-	im.AddDocumentMapping("cue", cue)
-	im.DefaultMapping = bleve.NewDocumentDisabledMapping()
+	// Subtitle phrases match on word pairs (text_sh): a quoted phrase looks up its pairs instead of
+	// checking positions in every video that has all its words, which for common words is nearly all.
+	bigrams := field(bigramAnalyzer, false, true)
+	bigrams.Name = "text_sh"
+	doc.AddFieldMappingsAt("text_std", field(standard.Name, false, true), bigrams)
+	cues := field(keyword.Name, true, false)
+	cues.Index = false
+	doc.AddFieldMappingsAt("cues", cues)
+	im.DefaultMapping = doc
 	return im
+}
+
+// Track is one subtitle language of a video, as indexed.
+type Track struct {
+	Lang string
+	Cues []media.Cue
+}
+
+// storedCue is a cue as kept in the index's stored "cues" field: [lang, start, end, text].
+type storedCue [4]any
+
+// videoDoc is the index document of a ready video, with the language fields its tracks use. Cues
+// are laid out in track order (tracks sorted by language); cueRefs maps a field's array positions
+// back to them the same way.
+func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string, error) {
+	sort.Slice(tracks, func(i, j int) bool { return tracks[i].Lang < tracks[j].Lang })
+	doc := map[string]any{"owner_id": v.OwnerID, "title": v.Title, "description": v.Description, "owner": v.OwnerUsername}
+	if v.Visibility != media.Public {
+		doc["hidden"] = "1"
+	}
+	var stored []storedCue
+	texts := map[string][]string{}
+	var fields []string
+	for _, t := range tracks {
+		f := textField(t.Lang)
+		fields = append(fields, f)
+		for _, c := range t.Cues {
+			text := media.PlainText(c.Text)
+			stored = append(stored, storedCue{t.Lang, c.Start, c.End, text})
+			if f != "text_std" {
+				texts[f] = append(texts[f], text)
+			}
+			texts["text_std"] = append(texts["text_std"], text)
+		}
+	}
+	for f, list := range texts {
+		doc[f] = list
+	}
+	if len(stored) > 0 {
+		raw, err := json.Marshal(stored)
+		if err != nil {
+			return nil, nil, err
+		}
+		doc["cues"] = string(raw)
+	}
+	return doc, fields, nil
+}
+
+// cueRefs decodes a document's stored cues and, for each text field, the index of the cue at each
+// of the field's array positions.
+func cueRefs(raw string) ([]Cue, map[string][]int, error) {
+	var stored [][4]any
+	if err := json.Unmarshal([]byte(raw), &stored); err != nil {
+		return nil, nil, err
+	}
+	cues := make([]Cue, 0, len(stored))
+	refs := map[string][]int{}
+	for i, sc := range stored {
+		lang, _ := sc[0].(string)
+		start, _ := sc[1].(float64)
+		end, _ := sc[2].(float64)
+		text, _ := sc[3].(string)
+		cues = append(cues, Cue{Lang: lang, Start: start, End: end, Text: text})
+		if f := textField(lang); f != "text_std" {
+			refs[f] = append(refs[f], i)
+		}
+		refs["text_std"] = append(refs["text_std"], i)
+	}
+	refs["text_sh"] = refs["text_std"]
+	return cues, refs, nil
 }
 
 // Open opens the index, or moves a missing or unreadable one aside and rebuilds it in the
@@ -180,6 +250,12 @@ func (s *Service) Open(ctx context.Context) error {
 		if _, cerr := idx.DocCount(); cerr != nil {
 			idx.Close()
 			err = cerr
+		}
+	}
+	if err == nil {
+		if v, verr := idx.GetInternal([]byte("schema")); verr != nil || string(v) != schemaVersion {
+			idx.Close()
+			err = fmt.Errorf("index layout %q, want %q", v, schemaVersion)
 		}
 	}
 	if err == nil {
@@ -195,7 +271,7 @@ func (s *Service) Open(ctx context.Context) error {
 			_ = os.RemoveAll(s.cfg.Path)
 		}
 	}
-	idx, err = bleve.New(s.cfg.Path, newMapping())
+	idx, err = newIndex(s.cfg.Path)
 	if err != nil {
 		return fmt.Errorf("create search index %s: %w", s.cfg.Path, err)
 	}
@@ -211,6 +287,18 @@ func (s *Service) Open(ctx context.Context) error {
 		s.log.Info("search index rebuilt")
 	}()
 	return nil
+}
+
+func newIndex(path string) (bleve.Index, error) {
+	idx, err := bleve.New(path, newMapping())
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.SetInternal([]byte("schema"), []byte(schemaVersion)); err != nil {
+		idx.Close()
+		return nil, err
+	}
+	return idx, nil
 }
 
 func (s *Service) setIndex(idx bleve.Index) {
@@ -283,7 +371,7 @@ func (s *Service) Reindex(ctx context.Context) error {
 	if err := os.RemoveAll(s.cfg.Path); err != nil {
 		return err
 	}
-	idx, err := bleve.New(s.cfg.Path, newMapping())
+	idx, err := newIndex(s.cfg.Path)
 	if err != nil {
 		return err
 	}

@@ -62,48 +62,64 @@ const (
 	titleBoost = 3.0
 	descBoost  = 1.5
 	ownerBoost = 1.0
-	cueWeight  = 0.6
+	cueBoost   = 0.6
+	maxCues    = 10
 )
 
+// fieldSet says which fields, with which boosts, each kind of matching looks in.
+type fieldSet struct {
+	exact  map[string]float64 // words, stemmed where the field's analyser stems
+	phrase map[string]float64 // quoted phrases
+	fuzzy  map[string]float64 // words with one typo: fields holding words as written
+	prefix map[string]float64 // the word being typed
+}
+
 // textQuery turns the user's words into a query: quoted phrases match as phrases, every word must
-// match in one of the exact fields (stemmed where the field's analyzer stems), words of five letters
-// or more also match with one typo, and the last word also matches as a prefix, so that results
-// follow typing. Fuzzy and prefix matching run only on the loosely analysed fields (loose), whose
-// term dictionaries are small, to keep queries fast.
-func textQuery(q string, exact, loose map[string]float64, fuzzy bool) query.Query {
+// match in one of the exact fields, words of five letters or more also match with one typo when
+// fuzzy is set, and the last word also matches as a prefix, so that results follow typing.
+func textQuery(q string, fs fieldSet, fuzzy bool) query.Query {
 	var must []query.Query
+	words := strings.Fields(phraseRe.ReplaceAllString(q, " "))
 	for _, m := range phraseRe.FindAllStringSubmatch(q, -1) {
+		if len(strings.Fields(m[1])) < 2 {
+			words = append(words, m[1]) // a quoted word is a word
+			continue
+		}
 		var any []query.Query
-		for f, boost := range exact {
+		for f, boost := range fs.phrase {
 			pq := bleve.NewMatchPhraseQuery(m[1])
 			pq.SetField(f)
 			pq.SetBoost(boost * 1.5)
+			if f == "text_sh" {
+				pq.Analyzer = bigramAnalyzer // the mapping does not resolve a second field of a property by name
+			}
 			any = append(any, pq)
 		}
 		must = append(must, bleve.NewDisjunctionQuery(any...))
 	}
-	words := strings.Fields(phraseRe.ReplaceAllString(q, " "))
 	for i, w := range words {
-		w = strings.ToLower(strings.Trim(w, ".,;:!?¿¡()[]{}'"))
+		w = strings.ToLower(strings.Trim(w, ".,;:!?¿¡()[]{}'\""))
 		if w == "" {
 			continue
 		}
 		var any []query.Query
-		for f, boost := range exact {
+		for f, boost := range fs.exact {
 			mq := bleve.NewMatchQuery(w)
 			mq.SetField(f)
 			mq.SetBoost(boost)
 			any = append(any, mq)
 		}
-		for f, boost := range loose {
-			if fuzzy && utf8.RuneCountInString(w) >= 5 {
+		if fuzzy && utf8.RuneCountInString(w) >= 5 {
+			for f, boost := range fs.fuzzy {
 				fq := bleve.NewFuzzyQuery(w)
 				fq.SetField(f)
 				fq.SetFuzziness(1)
 				fq.SetBoost(boost * 0.5)
 				any = append(any, fq)
 			}
-			if i == len(words)-1 && utf8.RuneCountInString(w) >= 2 {
+		}
+		if i == len(words)-1 && utf8.RuneCountInString(w) >= 2 {
+			for f, boost := range fs.prefix {
 				pq := bleve.NewPrefixQuery(w)
 				pq.SetField(f)
 				pq.SetBoost(boost * 0.3)
@@ -124,105 +140,122 @@ func term(field, value string) query.Query {
 	return t
 }
 
-// Search runs a query, groups its hits by video and renders the page of videos.
+// Search runs a query and renders the page of videos it finds, with highlights and matching cues.
+// The ranking pass only scores; locations, stored cues and highlights are read in a second pass
+// restricted to the page, so their cost does not grow with the number of matches.
 func (s *Service) Search(ctx context.Context, r Request) (*Result, error) {
 	if !s.ready.Load() {
 		return nil, errNotReady
 	}
-	list, err := s.searchOnly(ctx, r)
+	res, text, err := s.rank(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	out := &Result{Items: []Hit{}, Total: len(list)}
-	end := min(r.Offset+r.Limit, len(list))
-	if r.Offset < end {
-		page := list[r.Offset:end]
-		ids := make([]string, len(page))
-		for i, g := range page {
-			ids[i] = g.id
-		}
-		views, err := s.catalog.Views(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		for _, g := range page {
-			v, ok := views[g.id]
-			if !ok {
-				continue // deleted since it was indexed
-			}
-			cues := g.cues
-			if cues == nil {
-				cues = []Cue{}
-			}
-			out.Items = append(out.Items, Hit{Video: v, Score: math.Round(g.score()*1000) / 1000, Highlights: g.highlights, Cues: cues})
-		}
+	out := &Result{Items: []Hit{}, Total: int(res.Total)}
+	if len(res.Hits) == 0 {
+		return out, nil
 	}
-	if end < len(list) {
+	ids := make([]string, len(res.Hits))
+	for i, h := range res.Hits {
+		ids[i] = h.ID
+	}
+	details, err := s.details(ctx, text, ids, r.Lang)
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.catalog.Views(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range res.Hits {
+		v, ok := views[h.ID]
+		if !ok {
+			continue // deleted since it was indexed
+		}
+		d := details[h.ID]
+		if d == nil {
+			d = &detail{highlights: map[string][]string{"title": {}, "description": {}}, cues: []Cue{}}
+		}
+		out.Items = append(out.Items, Hit{Video: v, Score: math.Round(h.Score*1000) / 1000, Highlights: d.highlights, Cues: d.cues})
+	}
+	if end := r.Offset + len(res.Hits); end < int(res.Total) && end < maxOffset {
 		c := base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(end)))
 		out.NextCursor = &c
 	}
 	return out, nil
 }
 
-type group struct {
-	id         string
-	meta, cue  float64
-	cues       []Cue
-	highlights map[string][]string
-}
+const maxOffset = 10000
 
-func (g *group) score() float64 { return g.meta + cueWeight*g.cue }
-
-// searchOnly queries the index and returns the matching videos ranked, with their cues. Typo
-// tolerance is a second pass, run only when the exact words do not fill the page: fuzzy matching
-// walks the term dictionary and is the costliest part of a query.
-func (s *Service) searchOnly(ctx context.Context, r Request) ([]*group, error) {
-	list, err := s.searchPass(ctx, r, false)
-	if err != nil || len(list) >= r.Offset+r.Limit {
-		return list, err
+// rank finds the page of videos. Typo tolerance is a second pass, run only when the exact words do
+// not fill the page: fuzzy matching walks the term dictionary and is the costliest part of a query.
+func (s *Service) rank(ctx context.Context, r Request) (*bleve.SearchResult, query.Query, error) {
+	res, text, err := s.rankPass(ctx, r, false)
+	if err != nil || int(res.Total) >= r.Offset+r.Limit {
+		return res, text, err
 	}
-	return s.searchPass(ctx, r, true)
+	return s.rankPass(ctx, r, true)
 }
 
-func (s *Service) searchPass(ctx context.Context, r Request, fuzzy bool) ([]*group, error) {
-	var parts []query.Query
+func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.SearchResult, query.Query, error) {
+	fs := fieldSet{exact: map[string]float64{}, phrase: map[string]float64{}, fuzzy: map[string]float64{}, prefix: map[string]float64{}}
 	if r.Scope != "subtitles" {
-		meta := textQuery(r.Q, map[string]float64{"title": titleBoost, "description": descBoost, "owner": ownerBoost},
-			map[string]float64{"title_std": titleBoost, "description_std": descBoost}, fuzzy)
-		// Only video documents have these fields: no type filter needed.
-		parts = append(parts, meta)
+		fs.exact["title"], fs.exact["description"], fs.exact["owner"] = titleBoost, descBoost, ownerBoost
+		fs.phrase["title"], fs.phrase["description"] = titleBoost, descBoost
+		fs.fuzzy["title_std"], fs.fuzzy["description_std"] = titleBoost, descBoost
+		fs.prefix["title_std"], fs.prefix["description_std"] = titleBoost, descBoost
 	}
+	// Subtitles match whole words (stemmed, so a word being typed matches once its stem is typed):
+	// a prefix over every subtitle word of every video is the costliest query there is.
 	if r.Scope != "metadata" {
-		fields := map[string]float64{"text_std": 1}
 		if r.Lang != "" {
-			fields[textField(r.Lang)] = 1
+			fs.exact[textField(r.Lang)] = cueBoost
+			fs.phrase[textField(r.Lang)] = cueBoost
 		} else {
-			for _, f := range s.stemmedFields() {
-				fields[f] = 1
+			for _, f := range s.langFields() {
+				fs.exact[f] = cueBoost
 			}
+			fs.phrase["text_sh"] = cueBoost
 		}
-		cq := []query.Query{textQuery(r.Q, fields, map[string]float64{"text_std": 1}, fuzzy)}
-		if r.Lang != "" {
-			cq = append(cq, term("lang", r.Lang))
-		}
-		parts = append(parts, bleve.NewConjunctionQuery(cq...))
+		fs.fuzzy["text_std"] = cueBoost
 	}
-	// Only ready videos are in the index (indexVideos skips the rest), so status needs no filter.
-	// Visibility is filtered by excluding the few hidden documents rather than intersecting with the
-	// huge list of public ones; a caller's own hidden videos come from a second, narrow clause.
-	text := bleve.NewDisjunctionQuery(parts...)
-	var q query.Query = text
-	if !r.Admin {
-		visible := bleve.NewBooleanQuery()
-		visible.AddMust(text)
-		visible.AddMustNot(term("hidden", "1"))
-		q = visible
-		if r.CallerID != "" {
-			q = bleve.NewDisjunctionQuery(visible, bleve.NewConjunctionQuery(term("owner_id", r.CallerID), term("hidden", "1"), text))
-		}
+	text := textQuery(r.Q, fs, fuzzy)
+	req := bleve.NewSearchRequestOptions(visibleTo(text, r), r.Limit, r.Offset, false)
+	res, err := s.index().SearchInContext(ctx, req)
+	return res, text, err
+}
+
+// visibleTo limits a query to the videos the caller may see. Only ready videos are in the index, so
+// status needs no filter; visibility excludes the few hidden videos the caller does not own rather
+// than intersecting with the long list of public ones.
+func visibleTo(text query.Query, r Request) query.Query {
+	if r.Admin {
+		return text
 	}
-	req := bleve.NewSearchRequestOptions(q, 200, 0, false)
-	req.Fields = []string{"video_id", "type", "lang", "start", "end", "text"}
+	var notVisible query.Query = term("hidden", "1")
+	if r.CallerID != "" {
+		others := bleve.NewBooleanQuery()
+		others.AddMust(notVisible)
+		others.AddMustNot(term("owner_id", r.CallerID))
+		notVisible = others
+	}
+	q := bleve.NewBooleanQuery()
+	q.AddMust(text)
+	q.AddMustNot(notVisible)
+	return q
+}
+
+type detail struct {
+	highlights map[string][]string
+	cues       []Cue
+}
+
+// details reads, for the page's videos only, the title and description highlights and the cues
+// the query matched (those matching the most words first, at most maxCues, in time order).
+func (s *Service) details(ctx context.Context, text query.Query, ids []string, lang string) (map[string]*detail, error) {
+	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), text), len(ids), 0, false)
+	req.Fields = []string{"cues"}
+	req.IncludeLocations = true
 	req.Highlight = bleve.NewHighlightWithStyle(html.Name)
 	req.Highlight.AddField("title")
 	req.Highlight.AddField("description")
@@ -230,43 +263,69 @@ func (s *Service) searchPass(ctx context.Context, r Request, fuzzy bool) ([]*gro
 	if err != nil {
 		return nil, err
 	}
-
-	groups := map[string]*group{}
+	out := make(map[string]*detail, len(res.Hits))
 	for _, h := range res.Hits {
-		vid, _ := h.Fields["video_id"].(string)
-		g := groups[vid]
-		if g == nil {
-			g = &group{id: vid, highlights: map[string][]string{"title": {}, "description": {}}}
-			groups[vid] = g
+		d := &detail{highlights: map[string][]string{"title": {}, "description": {}}, cues: []Cue{}}
+		for f, frags := range h.Fragments {
+			d.highlights[f] = append(d.highlights[f], frags...)
 		}
-		if h.Fields["type"] == "video" {
-			g.meta = math.Max(g.meta, h.Score)
-			for f, frags := range h.Fragments {
-				g.highlights[f] = append(g.highlights[f], frags...)
-			}
+		out[h.ID] = d
+		raw, _ := h.Fields["cues"].(string)
+		if raw == "" {
 			continue
 		}
-		g.cue = math.Max(g.cue, h.Score)
-		if len(g.cues) < 10 {
-			start, _ := h.Fields["start"].(float64)
-			end, _ := h.Fields["end"].(float64)
-			lang, _ := h.Fields["lang"].(string)
-			text, _ := h.Fields["text"].(string)
-			g.cues = append(g.cues, Cue{Lang: lang, Start: start, End: end, Text: text})
+		cues, refs, err := cueRefs(raw)
+		if err != nil {
+			return nil, err
+		}
+		// Words matched per cue, counted by position: a word matched in its language's field and
+		// again in text_std is one word.
+		words := map[int]map[uint64]bool{}
+		for f, terms := range h.Locations {
+			list := refs[f]
+			for _, locs := range terms {
+				for _, l := range locs {
+					if len(l.ArrayPositions) == 0 || l.ArrayPositions[0] >= uint64(len(list)) {
+						continue
+					}
+					i := list[l.ArrayPositions[0]]
+					if lang != "" && !sameLang(cues[i].Lang, lang) {
+						continue
+					}
+					if words[i] == nil {
+						words[i] = map[uint64]bool{}
+					}
+					words[i][l.Pos] = true
+				}
+			}
+		}
+		matched := make([]int, 0, len(words))
+		for i := range words {
+			matched = append(matched, i)
+		}
+		sort.Slice(matched, func(a, b int) bool {
+			x, y := matched[a], matched[b]
+			if len(words[x]) != len(words[y]) {
+				return len(words[x]) > len(words[y])
+			}
+			return cues[x].Start < cues[y].Start
+		})
+		matched = matched[:min(len(matched), maxCues)]
+		sort.Slice(matched, func(a, b int) bool { return cues[matched[a]].Start < cues[matched[b]].Start })
+		for _, i := range matched {
+			d.cues = append(d.cues, cues[i])
 		}
 	}
-	list := make([]*group, 0, len(groups))
-	for _, g := range groups {
-		sort.Slice(g.cues, func(i, j int) bool { return g.cues[i].Start < g.cues[j].Start })
-		list = append(list, g)
+	return out, nil
+}
+
+// sameLang reports whether a cue's language is the requested one (fr matches fr-CA).
+func sameLang(cue, want string) bool {
+	if strings.EqualFold(cue, want) {
+		return true
 	}
-	sort.Slice(list, func(i, j int) bool {
-		if a, b := list[i].score(), list[j].score(); a != b {
-			return a > b
-		}
-		return list[i].id < list[j].id
-	})
-	return list, nil
+	base, _, _ := strings.Cut(cue, "-")
+	return strings.EqualFold(base, want)
 }
 
 func (s *Service) handleSearch(c echo.Context) error {
@@ -291,7 +350,7 @@ func (s *Service) handleSearch(c echo.Context) error {
 	if page.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(page.Cursor)
 		n, aerr := strconv.Atoi(string(raw))
-		if err != nil || aerr != nil || n < 0 || n > 10000 {
+		if err != nil || aerr != nil || n < 0 || n > maxOffset {
 			f["cursor"] = "is not a cursor this API returned"
 		}
 		offset = n
