@@ -78,6 +78,9 @@ type Config struct {
 		Search   string `mapstructure:"search"`
 		API      string `mapstructure:"api"`
 	} `mapstructure:"ratelimit"`
+	Runtime struct {
+		GCPercent int `mapstructure:"gc_percent"`
+	} `mapstructure:"runtime"`
 	Search struct {
 		Path       string        `mapstructure:"path"`
 		ApplyEvery time.Duration `mapstructure:"apply_every"`
@@ -170,6 +173,7 @@ var defaults = map[string]any{
 	"ratelimit.metadata":        "120/1m",
 	"ratelimit.search":          "300/1m",
 	"ratelimit.api":             "1200/1m",
+	"runtime.gc_percent":        400,
 	"search.path":               "",
 	"search.apply_every":        "200ms",
 	"transcode.timeout_min":     "10m",
@@ -290,6 +294,9 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return bad("data_dir", "must not be empty")
+	}
+	if c.Runtime.GCPercent != -1 && c.Runtime.GCPercent < 25 {
+		return bad("runtime.gc_percent", fmt.Sprintf("%d: use -1 (no collection below GOMEMLIMIT) or at least 25", c.Runtime.GCPercent))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		return bad("http.addr", fmt.Sprintf("%q is not host:port", c.HTTP.Addr))

@@ -46,6 +46,7 @@ func TestConfigPrecedence(t *testing.T) {
 	require.Equal(t, filepath.Join("data", "vod.db"), cfg.Database.URL, "SQLite in the data dir by default")
 	require.Equal(t, "local", cfg.Storage.Backend)
 	require.Equal(t, 15*time.Minute, cfg.Auth.AccessTTL)
+	require.Equal(t, 400, cfg.Runtime.GCPercent)
 
 	cfg, err = loadFor(t, []string{"--config", file}, map[string]string{})
 	require.NoError(t, err)
@@ -85,6 +86,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{map[string]string{"VOD_AUTH_ACCESS_TTL": "1s"}, "auth.access_ttl"},
 		{map[string]string{"VOD_AUTH_ARGON2_MEMORY_KIB": "1024"}, "auth.argon2_memory_kib"},
 		{map[string]string{"VOD_HTTP_TRUSTED_PROXIES": "not-an-ip"}, "http.trusted_proxies"},
+		{map[string]string{"VOD_RUNTIME_GC_PERCENT": "5"}, "runtime.gc_percent"},
 		{map[string]string{"VOD_CONFIG": "/nonexistent/config.yaml"}, "/nonexistent/config.yaml"},
 	}
 	for _, tc := range cases {

@@ -112,10 +112,7 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 			}
 			tracks = append(tracks, Track{Lang: sub.Lang, Cues: cues})
 		}
-		doc, fields, err := videoDoc(v, tracks)
-		if err != nil {
-			return err
-		}
+		doc, fields := videoDoc(v, tracks)
 		for _, f := range fields {
 			s.noteLang(f)
 		}

@@ -2,11 +2,11 @@ package search
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -114,7 +114,7 @@ func textFields() []string {
 const bigramAnalyzer = "bigrams"
 
 // schemaVersion names the document layout below; an index written with another layout is rebuilt.
-const schemaVersion = "2"
+const schemaVersion = "3"
 
 // One document per video: its metadata, and each subtitle track's cues as an array in the field
 // of the track's analyser (text_std holds every cue again, unstemmed, for prefix and typo matching).
@@ -178,19 +178,26 @@ type Track struct {
 	Cues []media.Cue
 }
 
-// storedCue is a cue as kept in the index's stored "cues" field: [lang, start, end, text].
-type storedCue [4]any
+// The stored "cues" field holds every cue as lang, start, end and text separated by unit
+// separators, one record per cue separated by record separators: it is read for every hit on a
+// page, and splitting it costs far less than decoding JSON.
+const (
+	unitSep   = "\x1f"
+	recordSep = "\x1e"
+)
+
+var controlSeps = strings.NewReplacer(unitSep, " ", recordSep, " ")
 
 // videoDoc is the index document of a ready video, with the language fields its tracks use. Cues
 // are laid out in track order (tracks sorted by language); cueRefs maps a field's array positions
 // back to them the same way.
-func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string, error) {
+func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	sort.Slice(tracks, func(i, j int) bool { return tracks[i].Lang < tracks[j].Lang })
 	doc := map[string]any{"owner_id": v.OwnerID, "title": v.Title, "description": v.Description, "owner": v.OwnerUsername}
 	if v.Visibility != media.Public {
 		doc["hidden"] = "1"
 	}
-	var stored []storedCue
+	var stored []string
 	texts := map[string][]string{}
 	var fields []string
 	for _, t := range tracks {
@@ -198,7 +205,8 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string, er
 		fields = append(fields, f)
 		for _, c := range t.Cues {
 			text := media.PlainText(c.Text)
-			stored = append(stored, storedCue{t.Lang, c.Start, c.End, text})
+			stored = append(stored, strings.Join([]string{t.Lang, strconv.FormatFloat(c.Start, 'f', -1, 64),
+				strconv.FormatFloat(c.End, 'f', -1, 64), controlSeps.Replace(text)}, unitSep))
 			if f != "text_std" {
 				texts[f] = append(texts[f], text)
 			}
@@ -209,37 +217,33 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string, er
 		doc[f] = list
 	}
 	if len(stored) > 0 {
-		raw, err := json.Marshal(stored)
-		if err != nil {
-			return nil, nil, err
-		}
-		doc["cues"] = string(raw)
+		doc["cues"] = strings.Join(stored, recordSep)
 	}
-	return doc, fields, nil
+	return doc, fields
 }
 
 // cueRefs decodes a document's stored cues and, for each text field, the index of the cue at each
 // of the field's array positions.
-func cueRefs(raw string) ([]Cue, map[string][]int, error) {
-	var stored [][4]any
-	if err := json.Unmarshal([]byte(raw), &stored); err != nil {
-		return nil, nil, err
-	}
-	cues := make([]Cue, 0, len(stored))
+func cueRefs(raw string) ([]Cue, map[string][]int) {
+	records := strings.Split(raw, recordSep)
+	cues := make([]Cue, 0, len(records))
 	refs := map[string][]int{}
-	for i, sc := range stored {
-		lang, _ := sc[0].(string)
-		start, _ := sc[1].(float64)
-		end, _ := sc[2].(float64)
-		text, _ := sc[3].(string)
-		cues = append(cues, Cue{Lang: lang, Start: start, End: end, Text: text})
-		if f := textField(lang); f != "text_std" {
+	for i, rec := range records {
+		var c Cue
+		var start, end string
+		c.Lang, rec, _ = strings.Cut(rec, unitSep)
+		start, rec, _ = strings.Cut(rec, unitSep)
+		end, c.Text, _ = strings.Cut(rec, unitSep)
+		c.Start, _ = strconv.ParseFloat(start, 64)
+		c.End, _ = strconv.ParseFloat(end, 64)
+		cues = append(cues, c)
+		if f := textField(c.Lang); f != "text_std" {
 			refs[f] = append(refs[f], i)
 		}
 		refs["text_std"] = append(refs["text_std"], i)
 	}
 	refs["text_sh"] = refs["text_std"]
-	return cues, refs, nil
+	return cues, refs
 }
 
 // Open opens the index, or moves a missing or unreadable one aside and rebuilds it in the

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/labstack/echo/v4"
@@ -77,7 +78,8 @@ type fieldSet struct {
 // textQuery turns the user's words into a query: quoted phrases match as phrases, every word must
 // match in one of the exact fields, words of five letters or more also match with one typo when
 // fuzzy is set, and the last word also matches as a prefix, so that results follow typing.
-func textQuery(q string, fs fieldSet, fuzzy bool) query.Query {
+// A phrase of two words is one word pair: a term lookup in text_sh, with no positions to check.
+func textQuery(q string, fs fieldSet, fuzzy bool, pairs analysis.Analyzer) query.Query {
 	var must []query.Query
 	words := strings.Fields(phraseRe.ReplaceAllString(q, " "))
 	for _, m := range phraseRe.FindAllStringSubmatch(q, -1) {
@@ -87,6 +89,15 @@ func textQuery(q string, fs fieldSet, fuzzy bool) query.Query {
 		}
 		var any []query.Query
 		for f, boost := range fs.phrase {
+			if f == "text_sh" {
+				if toks := pairs.Analyze([]byte(m[1])); len(toks) == 1 {
+					tq := bleve.NewTermQuery(string(toks[0].Term))
+					tq.SetField(f)
+					tq.SetBoost(boost * 1.5)
+					any = append(any, tq)
+					continue
+				}
+			}
 			pq := bleve.NewMatchPhraseQuery(m[1])
 			pq.SetField(f)
 			pq.SetBoost(boost * 1.5)
@@ -128,8 +139,11 @@ func textQuery(q string, fs fieldSet, fuzzy bool) query.Query {
 		}
 		must = append(must, bleve.NewDisjunctionQuery(any...))
 	}
-	if len(must) == 0 {
+	switch len(must) {
+	case 0:
 		return bleve.NewMatchNoneQuery()
+	case 1:
+		return must[0]
 	}
 	return bleve.NewConjunctionQuery(must...)
 }
@@ -219,9 +233,10 @@ func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.S
 		}
 		fs.fuzzy["text_std"] = cueBoost
 	}
-	text := textQuery(r.Q, fs, fuzzy)
+	idx := s.index()
+	text := textQuery(r.Q, fs, fuzzy, idx.Mapping().AnalyzerNamed(bigramAnalyzer))
 	req := bleve.NewSearchRequestOptions(visibleTo(text, r), r.Limit, r.Offset, false)
-	res, err := s.index().SearchInContext(ctx, req)
+	res, err := idx.SearchInContext(ctx, req)
 	return res, text, err
 }
 
@@ -274,10 +289,7 @@ func (s *Service) details(ctx context.Context, text query.Query, ids []string, l
 		if raw == "" {
 			continue
 		}
-		cues, refs, err := cueRefs(raw)
-		if err != nil {
-			return nil, err
-		}
+		cues, refs := cueRefs(raw)
 		// Words matched per cue, counted by position: a word matched in its language's field and
 		// again in text_std is one word.
 		words := map[int]map[uint64]bool{}
