@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/stretchr/testify/require"
 
 	"vod/app/testenv"
@@ -161,9 +162,19 @@ func TestSearchReindexAndRecovery(t *testing.T) {
 	a = start(t, a.Env)
 	require.Equal(t, before, snapshot(), "same results after reindex")
 
-	// A torn index is moved aside and rebuilt; search answers 503 meanwhile, never a crash.
+	// An index written by another version (another document layout) is set aside and rebuilt.
 	require.NoError(t, a.stop())
 	idxDir := filepath.Join(a.Env["VOD_DATA_DIR"], "search")
+	old, err := bleve.Open(idxDir)
+	require.NoError(t, err)
+	require.NoError(t, old.SetInternal([]byte("schema"), []byte("0")))
+	require.NoError(t, old.Close())
+	a = start(t, a.Env)
+	a.eventually(20*time.Second, func() bool { return a.do("GET", "/api/v1/search?q=picnic", nil, c.tok).Status == 200 }, "rebuilt")
+	require.Equal(t, before, snapshot(), "same results after an upgrade rebuild")
+
+	// A torn index is moved aside and rebuilt; search answers 503 meanwhile, never a crash.
+	require.NoError(t, a.stop())
 	require.NoError(t, filepath.Walk(idxDir, func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
 			return os.WriteFile(p, []byte("torn"), 0o644)
@@ -181,7 +192,7 @@ func TestSearchReindexAndRecovery(t *testing.T) {
 	}, "rebuilt")
 	require.Equal(t, before, snapshot(), "same results after recovery")
 	matches, _ := filepath.Glob(idxDir + ".broken-*")
-	require.Len(t, matches, 1, "the torn index was kept aside")
+	require.Len(t, matches, 2, "the old and the torn index were kept aside")
 }
 
 // TestSearchTwoProcesses runs two API processes on one database, each with its own index: a change

@@ -269,8 +269,8 @@ func (s *Service) Open(ctx context.Context) error {
 		return nil
 	}
 	if !errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		aside := fmt.Sprintf("%s.broken-%d", s.cfg.Path, time.Now().Unix())
-		s.log.Warn("search index unreadable: moving it aside and rebuilding", "path", s.cfg.Path, "aside", aside, "err", err)
+		aside := fmt.Sprintf("%s.broken-%d", s.cfg.Path, time.Now().UnixNano())
+		s.log.Warn("search index unreadable or from another version: moving it aside and rebuilding", "path", s.cfg.Path, "aside", aside, "err", err)
 		if rerr := os.Rename(s.cfg.Path, aside); rerr != nil && !os.IsNotExist(rerr) {
 			_ = os.RemoveAll(s.cfg.Path)
 		}
