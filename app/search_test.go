@@ -109,6 +109,11 @@ func TestSearch(t *testing.T) {
 	require.Equal(t, []string{c.travel}, hitIDs(res), "French word form: cheval finds chevaux")
 	require.Equal(t, "fr", res["items"].([]any)[0].(map[string]any)["cues"].([]any)[0].(map[string]any)["lang"])
 	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, "fromage")), "French plural")
+	require.Empty(t, hitIDs(a.search(other, "picnic", "lang", "fr", "scope", "subtitles")), "the English word is not in the French track")
+	res = a.search(other, "picnic valley", "scope", "subtitles", "lang", "en")
+	cues := res["items"].([]any)[0].(map[string]any)["cues"].([]any)
+	require.Len(t, cues, 2, "each cue with a matched word")
+	require.InDelta(t, 1.0, cues[0].(map[string]any)["start"], 0.001, "in time order")
 
 	// Visibility: the owner finds their private video, others never do.
 	require.ElementsMatch(t, []string{c.cooking, c.travel, c.private}, hitIDs(a.search(c.tok, "cooking")))
@@ -135,6 +140,7 @@ func TestSearch(t *testing.T) {
 	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=", nil, "").Status)
 	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=x&scope=everything", nil, "").Status)
 	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=x&cursor=zzz", nil, "").Status)
+	require.Equal(t, 422, a.do("GET", "/api/v1/search?q=x&lang=not+a+language", nil, "").Status)
 }
 
 func TestSearchReindexAndRecovery(t *testing.T) {

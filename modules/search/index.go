@@ -114,7 +114,7 @@ func textFields() []string {
 const bigramAnalyzer = "bigrams"
 
 // schemaVersion names the document layout below; an index written with another layout is rebuilt.
-const schemaVersion = "3"
+const schemaVersion = "4"
 
 // One document per video: its metadata, and each subtitle track's cues as an array in the field
 // of the track's analyser (text_std holds every cue again, unstemmed, for prefix and typo matching).
@@ -143,7 +143,7 @@ func newMapping() mapping.IndexMapping {
 		return f
 	}
 	doc := bleve.NewDocumentStaticMapping()
-	for _, k := range []string{"owner_id", "hidden"} {
+	for _, k := range []string{"owner_id", "hidden", "langs"} {
 		doc.AddFieldMappingsAt(k, field(keyword.Name, false, false))
 	}
 	// Titles and descriptions: stemmed and stored for exact matching and highlights, and plainly
@@ -199,10 +199,14 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	}
 	var stored []string
 	texts := map[string][]string{}
-	var fields []string
+	var fields, langs []string
 	for _, t := range tracks {
 		f := textField(t.Lang)
 		fields = append(fields, f)
+		// Languages as tags and as their base (pt-br, pt), for the lang filter.
+		tag := strings.ToLower(t.Lang)
+		base, _, _ := strings.Cut(tag, "-")
+		langs = append(langs, tag, base)
 		for _, c := range t.Cues {
 			text := media.PlainText(c.Text)
 			stored = append(stored, strings.Join([]string{t.Lang, strconv.FormatFloat(c.Start, 'f', -1, 64),
@@ -215,6 +219,9 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	}
 	for f, list := range texts {
 		doc[f] = list
+	}
+	if len(langs) > 0 {
+		doc["langs"] = langs
 	}
 	if len(stored) > 0 {
 		doc["cues"] = strings.Join(stored, recordSep)

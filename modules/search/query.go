@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
+	"vod/app/media"
 )
 
 // Routes mounts GET /api/v1/search.
@@ -223,18 +224,23 @@ func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.S
 	// a prefix over every subtitle word of every video is the costliest query there is.
 	if r.Scope != "metadata" {
 		if r.Lang != "" {
-			fs.exact[textField(r.Lang)] = cueBoost
-			fs.phrase[textField(r.Lang)] = cueBoost
+			// The language's own field for everything: text_std and text_sh hold every language.
+			f := textField(r.Lang)
+			fs.exact[f], fs.phrase[f], fs.fuzzy[f] = cueBoost, cueBoost, cueBoost
 		} else {
 			for _, f := range s.langFields() {
 				fs.exact[f] = cueBoost
 			}
 			fs.phrase["text_sh"] = cueBoost
+			fs.fuzzy["text_std"] = cueBoost
 		}
-		fs.fuzzy["text_std"] = cueBoost
 	}
 	idx := s.index()
 	text := textQuery(r.Q, fs, fuzzy, idx.Mapping().AnalyzerNamed(bigramAnalyzer))
+	if r.Scope == "subtitles" && r.Lang != "" {
+		// Languages without an analyser of their own share a field: keep to videos with the language.
+		text = bleve.NewConjunctionQuery(text, term("langs", r.Lang))
+	}
 	req := bleve.NewSearchRequestOptions(visibleTo(text, r), r.Limit, r.Offset, false)
 	res, err := idx.SearchInContext(ctx, req)
 	return res, text, err
@@ -367,11 +373,15 @@ func (s *Service) handleSearch(c echo.Context) error {
 		}
 		offset = n
 	}
+	lang := strings.ToLower(c.QueryParam("lang"))
+	if lang != "" && !media.ValidLanguage(lang) {
+		f["lang"] = "must be a language tag such as en or pt-BR"
+	}
 	if len(f) > 0 {
 		return httpx.Validation(f)
 	}
 	caller, _ := httpx.CallerFrom(c)
-	res, err := s.Search(c.Request().Context(), Request{Q: q, Scope: scope, Lang: strings.ToLower(c.QueryParam("lang")),
+	res, err := s.Search(c.Request().Context(), Request{Q: q, Scope: scope, Lang: lang,
 		Limit: page.Limit, Offset: offset, CallerID: caller.ID, Admin: caller.Admin})
 	if err != nil {
 		return err
