@@ -124,6 +124,7 @@ const schemaVersion = "4"
 func newMapping() mapping.IndexMapping {
 	im := bleve.NewIndexMapping()
 	im.DefaultAnalyzer = en.AnalyzerName
+	// Constant definitions: an error here is a programming error, caught by every test.
 	if err := im.AddCustomTokenFilter("pairs", map[string]any{"type": shingle.Name, "min": 2.0, "max": 2.0, "output_original": false, "separator": " ", "filler": ""}); err != nil {
 		panic(err)
 	}
