@@ -58,6 +58,35 @@ func textField(lang string) string {
 	return "text_std"
 }
 
+// langField is the field holding only the cues of lang (by its base language): the language's own
+// analyser field, or, for languages that share the standard or CJK analyser, a field of their own
+// under lang_std or lang_cjk (mapped dynamically with that analyser).
+func langField(lang string) string {
+	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
+	switch f := textField(lang); f {
+	case "text_std":
+		return "lang_std." + base
+	case "text_cjk":
+		return "lang_cjk." + base
+	default:
+		return f
+	}
+}
+
+// analyzerFor names the analyser a query on field must use where the mapping cannot resolve it: a
+// second field of a property, and dynamically mapped fields.
+func analyzerFor(field string) string {
+	switch {
+	case field == "text_sh":
+		return bigramAnalyzer
+	case strings.HasPrefix(field, "lang_std."):
+		return standard.Name
+	case strings.HasPrefix(field, "lang_cjk."):
+		return "cjk"
+	}
+	return ""
+}
+
 // langFields are the subtitle fields of the languages present in the index: only they are queried.
 // text_std is among them only when a language without its own analyser is present.
 func (s *Service) langFields() []string {
@@ -114,7 +143,7 @@ func textFields() []string {
 const bigramAnalyzer = "bigrams"
 
 // schemaVersion names the document layout below; an index written with another layout is rebuilt.
-const schemaVersion = "4"
+const schemaVersion = "5"
 
 // One document per video: its metadata, and each subtitle track's cues as an array in the field
 // of the track's analyser (text_std holds every cue again, unstemmed, for prefix and typo matching).
@@ -131,7 +160,8 @@ func newMapping() mapping.IndexMapping {
 	if err := im.AddCustomAnalyzer(bigramAnalyzer, map[string]any{"type": custom.Name, "tokenizer": unicode.Name, "token_filters": []string{lowercase.Name, "pairs"}}); err != nil {
 		panic(err)
 	}
-	im.IndexDynamic = false
+	// Only the lang_std and lang_cjk sub-documents are dynamic; the rest of the mapping is static.
+	im.IndexDynamic = true
 	im.StoreDynamic = false
 	im.DocValuesDynamic = false
 	field := func(analyzer string, store, vectors bool) *mapping.FieldMapping {
@@ -166,6 +196,11 @@ func newMapping() mapping.IndexMapping {
 	bigrams := field(bigramAnalyzer, false, true)
 	bigrams.Name = "text_sh"
 	doc.AddFieldMappingsAt("text_std", field(standard.Name, false, true), bigrams)
+	for prefix, analyzer := range map[string]string{"lang_std": standard.Name, "lang_cjk": "cjk"} {
+		sub := bleve.NewDocumentMapping()
+		sub.DefaultAnalyzer = analyzer
+		doc.AddSubDocumentMapping(prefix, sub)
+	}
 	cues := field(keyword.Name, true, false)
 	cues.Index = false
 	doc.AddFieldMappingsAt("cues", cues)
@@ -200,6 +235,7 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	}
 	var stored []string
 	texts := map[string][]string{}
+	shared := map[string][]string{} // lang_std.xx, lang_cjk.xx
 	var fields, langs []string
 	for _, t := range tracks {
 		f := textField(t.Lang)
@@ -215,11 +251,23 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 			if f != "text_std" {
 				texts[f] = append(texts[f], text)
 			}
+			if own := langField(t.Lang); own != f {
+				shared[own] = append(shared[own], text)
+			}
 			texts["text_std"] = append(texts["text_std"], text)
 		}
 	}
 	for f, list := range texts {
 		doc[f] = list
+	}
+	for f, list := range shared {
+		prefix, base, _ := strings.Cut(f, ".")
+		sub, _ := doc[prefix].(map[string]any)
+		if sub == nil {
+			sub = map[string]any{}
+			doc[prefix] = sub
+		}
+		sub[base] = list
 	}
 	if len(langs) > 0 {
 		doc["langs"] = langs
@@ -245,8 +293,12 @@ func cueRefs(raw string) ([]Cue, map[string][]int) {
 		c.Start, _ = strconv.ParseFloat(start, 64)
 		c.End, _ = strconv.ParseFloat(end, 64)
 		cues = append(cues, c)
-		if f := textField(c.Lang); f != "text_std" {
+		f := textField(c.Lang)
+		if f != "text_std" {
 			refs[f] = append(refs[f], i)
+		}
+		if own := langField(c.Lang); own != f {
+			refs[own] = append(refs[own], i)
 		}
 		refs["text_std"] = append(refs["text_std"], i)
 	}

@@ -102,9 +102,7 @@ func textQuery(q string, fs fieldSet, fuzzy bool, pairs analysis.Analyzer) query
 			pq := bleve.NewMatchPhraseQuery(m[1])
 			pq.SetField(f)
 			pq.SetBoost(boost * 1.5)
-			if f == "text_sh" {
-				pq.Analyzer = bigramAnalyzer // the mapping does not resolve a second field of a property by name
-			}
+			pq.Analyzer = analyzerFor(f)
 			any = append(any, pq)
 		}
 		must = append(must, bleve.NewDisjunctionQuery(any...))
@@ -119,6 +117,7 @@ func textQuery(q string, fs fieldSet, fuzzy bool, pairs analysis.Analyzer) query
 			mq := bleve.NewMatchQuery(w)
 			mq.SetField(f)
 			mq.SetBoost(boost)
+			mq.Analyzer = analyzerFor(f)
 			any = append(any, mq)
 		}
 		if fuzzy && utf8.RuneCountInString(w) >= 5 {
@@ -225,7 +224,7 @@ func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.S
 	if r.Scope != "metadata" {
 		if r.Lang != "" {
 			// The language's own field for everything: text_std and text_sh hold every language.
-			f := textField(r.Lang)
+			f := langField(r.Lang)
 			fs.exact[f], fs.phrase[f], fs.fuzzy[f] = cueBoost, cueBoost, cueBoost
 		} else {
 			for _, f := range s.langFields() {
@@ -238,7 +237,7 @@ func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.S
 	idx := s.index()
 	text := textQuery(r.Q, fs, fuzzy, idx.Mapping().AnalyzerNamed(bigramAnalyzer))
 	if r.Scope == "subtitles" && r.Lang != "" {
-		// Languages without an analyser of their own share a field: keep to videos with the language.
+		// A language's field holds its regional variants too (pt-br, pt-pt): keep to the tag asked.
 		text = bleve.NewConjunctionQuery(text, term("langs", r.Lang))
 	}
 	req := bleve.NewSearchRequestOptions(visibleTo(text, r), r.Limit, r.Offset, false)
@@ -288,7 +287,12 @@ func (s *Service) details(ctx context.Context, text query.Query, ids []string, l
 	for _, h := range res.Hits {
 		d := &detail{highlights: map[string][]string{"title": {}, "description": {}}, cues: []Cue{}}
 		for f, frags := range h.Fragments {
-			d.highlights[f] = append(d.highlights[f], frags...)
+			for _, fr := range frags {
+				// The highlighter returns a field's opening words even where nothing matched in it.
+				if strings.Contains(fr, "<mark>") {
+					d.highlights[f] = append(d.highlights[f], fr)
+				}
+			}
 		}
 		out[h.ID] = d
 		raw, _ := h.Fields["cues"].(string)
