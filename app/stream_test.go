@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"vod/app/testenv"
 )
 
 func (a *testApp) postSubtitle(token, id, filename, content, lang, label string) response {
@@ -342,4 +345,58 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 func setupEnv(t *testing.T) map[string]string {
 	env := testEnv(t)
 	return env
+}
+
+// TestMediaRedirectToStorage: with media.redirect_to_storage, media GETs answer with a presigned
+// storage URL after the same access checks, and the storage serves the bytes (ranges included).
+func TestMediaRedirectToStorage(t *testing.T) {
+	t.Parallel()
+	if !testenv.S3() {
+		t.Skip("presigned redirects need S3 storage")
+	}
+	a := setup(t, map[string]string{"VOD_MEDIA_REDIRECT_TO_STORAGE": "true"})
+	tok := a.token("redirector")
+	pub := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Public"})
+	priv := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Private", "visibility": "private"})
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(u string, headers ...string) (*http.Response, []byte) {
+		req, err := http.NewRequest("GET", u, nil)
+		require.NoError(t, err)
+		for i := 0; i+1 < len(headers); i += 2 {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+		res, err := noFollow.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res, body
+	}
+
+	dash := str(pub["playback"].(map[string]any)["dash"])
+	res, _ := get(a.URL + dash)
+	require.Equal(t, http.StatusFound, res.StatusCode)
+	loc, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	require.Contains(t, a.Env["VOD_S3_ENDPOINT"], loc.Host, "redirected to the storage")
+	require.NotEmpty(t, loc.Query().Get("X-Amz-Signature"))
+	res, body := get(loc.String())
+	require.Equal(t, 200, res.StatusCode)
+	require.Contains(t, string(body), "<MPD")
+	res, part := get(loc.String(), "Range", "bytes=0-9")
+	require.Equal(t, 206, res.StatusCode)
+	require.Equal(t, body[:10], part)
+
+	// A private video's unsigned path is refused before any redirect; its signed path redirects.
+	privID := str(priv["id"])
+	res, _ = get(a.URL + "/media/videos/" + privID + "/" + path.Base(path.Dir(dash)) + "/manifest.mpd")
+	require.Equal(t, 404, res.StatusCode)
+	v := a.do("GET", "/api/v1/videos/"+privID, nil, tok).JSON(t)["video"].(map[string]any)
+	signed := str(v["playback"].(map[string]any)["dash"])
+	require.Contains(t, signed, "/media/s/")
+	res, _ = get(a.URL + signed)
+	require.Equal(t, http.StatusFound, res.StatusCode)
+	res, body = get(res.Header.Get("Location"))
+	require.Equal(t, 200, res.StatusCode)
+	require.Contains(t, string(body), "<MPD")
 }
