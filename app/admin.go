@@ -23,6 +23,9 @@ type Job struct {
 	Attempt     int        `json:"attempt"`
 	MaxAttempts int        `json:"max_attempts"`
 	LastError   string     `json:"last_error,omitempty"`
+	// Stage and Progress are the video's processing state, shown for running jobs.
+	Stage    string `json:"stage,omitempty"`
+	Progress *int   `json:"progress,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	AttemptedAt *time.Time `json:"attempted_at"`
 	FinalizedAt *time.Time `json:"finalized_at"`
@@ -84,8 +87,25 @@ func (a *App) handleJobs(c echo.Context) error {
 		return err
 	}
 	out := httpx.List[Job]{Items: []Job{}}
+	var running []string
 	for _, r := range res.Jobs {
-		out.Items = append(out.Items, jobView(r))
+		j := jobView(r)
+		out.Items = append(out.Items, j)
+		if r.State == rivertype.JobStateRunning && j.VideoID != "" {
+			running = append(running, j.VideoID)
+		}
+	}
+	if len(running) > 0 {
+		views, err := a.stream.VideoViews(c.Request().Context(), running)
+		if err != nil {
+			return err
+		}
+		for i, j := range out.Items {
+			if v, ok := views[j.VideoID]; ok && j.State == string(rivertype.JobStateRunning) {
+				p := v.Progress
+				out.Items[i].Stage, out.Items[i].Progress = v.Stage, &p
+			}
+		}
 	}
 	if len(res.Jobs) == page.Limit && res.LastCursor != nil {
 		if s, err := res.LastCursor.MarshalText(); err == nil {

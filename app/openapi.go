@@ -186,7 +186,7 @@ func operations() []opSpec {
 				queryParam("scope", "all, metadata or subtitles", obj{"type": "string", "enum": []string{"all", "metadata", "subtitles"}}),
 				queryParam("lang", "subtitle language tag (fr matches fr-CA): only that track's cues match", strType)}, paging...),
 			responses: obj{"200": resp("results", ref("SearchResult")), "422": errResp("invalid query"), "503": errResp("index being rebuilt")}},
-		{method: "GET", path: "/api/v1/admin/jobs", tag: "admin", auth: "admin", summary: "Jobs by state and kind, with their video, attempts and last error",
+		{method: "GET", path: "/api/v1/admin/jobs", tag: "admin", auth: "admin", summary: "Jobs by state and kind, with their video, attempts, last error and, while running, the video's stage and progress",
 			params:    append([]obj{queryParam("state", "River job state", strType), queryParam("kind", "job kind", strType)}, paging...),
 			responses: obj{"200": resp("page of jobs", obj{"type": "object"}), "403": errResp("admins only")}},
 		{method: "POST", path: "/api/v1/admin/jobs/{id}/retry", tag: "admin", auth: "admin", summary: "Retry a job",

@@ -459,7 +459,7 @@ async function adminPage() {
     try {
       const data = await api(`/api/v1/admin/jobs?${q}`);
       jobs.replaceChildren(...data.items.map((j) => h("tr", {},
-        h("td", {}, String(j.id)), h("td", {}, j.kind), h("td", {}, j.state),
+        h("td", {}, String(j.id)), h("td", {}, j.kind), h("td", {}, j.progress != null ? `${j.state} · ${j.stage || ""} ${j.progress}%` : j.state),
         h("td", {}, j.video_id ? h("a", { href: `/watch/${j.video_id}`, "data-link": true }, j.video_id.slice(0, 8)) : ""),
         h("td", {}, `${j.attempt}/${j.max_attempts}`), h("td", { class: "error" }, j.last_error || ""),
         h("td", { class: "actions" },
