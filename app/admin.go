@@ -16,16 +16,16 @@ import (
 
 // Job is a River job as the admin API shows it.
 type Job struct {
-	ID          int64      `json:"id"`
-	Kind        string     `json:"kind"`
-	State       string     `json:"state"`
-	VideoID     string     `json:"video_id,omitempty"`
-	Attempt     int        `json:"attempt"`
-	MaxAttempts int        `json:"max_attempts"`
-	LastError   string     `json:"last_error,omitempty"`
+	ID          int64  `json:"id"`
+	Kind        string `json:"kind"`
+	State       string `json:"state"`
+	VideoID     string `json:"video_id,omitempty"`
+	Attempt     int    `json:"attempt"`
+	MaxAttempts int    `json:"max_attempts"`
+	LastError   string `json:"last_error,omitempty"`
 	// Stage and Progress are the video's processing state, shown for running jobs.
-	Stage    string `json:"stage,omitempty"`
-	Progress *int   `json:"progress,omitempty"`
+	Stage       string     `json:"stage,omitempty"`
+	Progress    *int       `json:"progress,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	AttemptedAt *time.Time `json:"attempted_at"`
 	FinalizedAt *time.Time `json:"finalized_at"`
