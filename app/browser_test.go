@@ -166,6 +166,19 @@ func TestBrowserEndToEnd(t *testing.T) {
 		waitJS(`!!(window.vodPlayer && document.querySelector('video').dataset.ready === '1')`, 60*time.Second),
 		waitJS(`document.querySelector('video').currentTime >= 2.9`, 30*time.Second),
 	)
+	// A word said in the subtitles finds the video, and its cue opens the player at that moment.
+	var cueHref string
+	step(t, ctx, shot, "search-to-moment",
+		chromedp.Navigate(a.URL+"/"),
+		chromedp.WaitVisible(`#search-q`),
+		chromedp.SendKeys(`#search-q`, "second line\n"),
+		waitJS(`document.querySelectorAll('[data-testid=cue-link]').length === 1`, 20*time.Second),
+		chromedp.AttributeValue(`[data-testid=cue-link]`, "href", &cueHref, nil),
+		chromedp.Click(`[data-testid=cue-link]`),
+		waitJS(`!!(window.vodPlayer && document.querySelector('video').dataset.ready === '1')`, 60*time.Second),
+		waitJS(`document.querySelector('video').currentTime >= 1.55`, 30*time.Second),
+	)
+	require.True(t, strings.HasPrefix(cueHref, watchHref+"?t=1.6"), "the cue of \"Second English line\" (1.6 s): %s", cueHref)
 	step(t, ctx, shot, "home",
 		chromedp.Navigate(a.URL+"/"),
 		waitJS(`document.querySelectorAll('[data-testid=grid] .card').length === 1`, 20*time.Second),

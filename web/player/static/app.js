@@ -411,7 +411,7 @@ async function searchPage() {
         h("div", {},
           ...(it.highlights?.title || []).concat(it.highlights?.description || []).map((f) => h("p", { class: "hl" }, f.replace(/<\/?mark>/g, ""))),
           h("ul", { class: "cues" }, ...(it.cues || []).map((c) => h("li", {},
-            h("a", { href: `/watch/${v.id}?t=${Math.floor(c.start)}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start)), ` ${c.text}`))))));
+            h("a", { href: `/watch/${v.id}?t=${c.start}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start)), ` ${c.text}`))))));
     }
   } catch (err) { list.replaceWith(errorBox(err)); }
 }
