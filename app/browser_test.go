@@ -179,6 +179,20 @@ func TestBrowserEndToEnd(t *testing.T) {
 		waitJS(`document.querySelector('video').currentTime >= 1.55`, 30*time.Second),
 	)
 	require.True(t, strings.HasPrefix(cueHref, watchHref+"?t=1.6"), "the cue of \"Second English line\" (1.6 s): %s", cueHref)
+	var marked, total string
+	var tidy bool
+	step(t, ctx, shot, "search-scopes",
+		chromedp.Navigate(a.URL+"/search?q=browser"),
+		waitJS(`document.querySelectorAll('[data-testid=results] .result').length === 1`, 20*time.Second),
+		chromedp.Text(`[data-testid=highlight] mark`, &marked),
+		chromedp.Text(`[data-testid=total]`, &total),
+		chromedp.Evaluate(`getComputedStyle(document.querySelector('main button.more')).display === 'none' && !document.querySelector('#nav').textContent.includes('null')`, &tidy),
+		chromedp.Click(`nav.scopes a[href$="scope=subtitles"]`),
+		waitJS(`!!document.querySelector('main p.empty') && document.querySelector('nav.scopes a[aria-current]').textContent === 'Spoken words'`, 20*time.Second),
+	)
+	require.Equal(t, "Browser", marked, "the title match is marked")
+	require.Equal(t, "1 video", total)
+	require.True(t, tidy, "no Load more without a next page; nothing stray in the navigation")
 	step(t, ctx, shot, "home",
 		chromedp.Navigate(a.URL+"/"),
 		waitJS(`document.querySelectorAll('[data-testid=grid] .card').length === 1`, 20*time.Second),

@@ -67,8 +67,8 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function duration(sec) {
-  sec = Math.round(sec || 0);
+function duration(sec, round = Math.round) {
+  sec = round(sec || 0);
   const hh = Math.floor(sec / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
   const p = (n) => String(n).padStart(2, "0");
   return hh ? `${hh}:${p(mm)}:${p(ss)}` : `${mm}:${p(ss)}`;
@@ -104,7 +104,7 @@ function renderNav() {
     nav.replaceChildren(h("a", { href: "/login", "data-link": true }, "Log in"), h("a", { href: "/signup", "data-link": true, class: "button" }, "Sign up"));
     return;
   }
-  nav.replaceChildren(
+  nav.replaceChildren(...[
     h("a", { href: "/upload", "data-link": true, class: "button" }, "Upload"),
     h("a", { href: "/me", "data-link": true }, "My videos"),
     u.role === "admin" ? h("a", { href: "/admin", "data-link": true, "data-testid": "admin-link" }, "Admin") : null,
@@ -115,7 +115,7 @@ function renderNav() {
       if (t) fetch("/api/v1/auth/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: t.refresh_token }) });
       renderNav(); navigate("/");
     } }, "Log out"),
-  );
+  ].filter(Boolean)); // replaceChildren would print a null as "null"
 }
 
 $("#search-form").addEventListener("submit", (e) => {
@@ -396,24 +396,50 @@ async function watch(id) {
   };
 }
 
+// highlight renders a fragment from the search API (escaped text with <mark> around matches) as
+// text nodes and <mark> elements, never as HTML.
+function highlight(frag) {
+  const entities = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&#39;": "'", "&#34;": '"', "&quot;": '"' };
+  const text = (s) => s.replace(/&(lt|gt|amp|quot|#39|#34);/g, (m) => entities[m]);
+  let marked = false;
+  const parts = [];
+  for (const p of frag.split(/(<\/?mark>)/)) {
+    if (p === "<mark>" || p === "</mark>") { marked = p === "<mark>"; continue; }
+    if (p) parts.push(marked ? h("mark", {}, text(p)) : text(p));
+  }
+  return h("p", { class: "hl", "data-testid": "highlight" }, ...parts);
+}
+
 async function searchPage() {
-  const q = new URLSearchParams(location.search).get("q") || "";
+  const params = new URLSearchParams(location.search);
+  const q = params.get("q") || "";
+  const scope = ["metadata", "subtitles"].includes(params.get("scope")) ? params.get("scope") : "all";
   $("#search-q").value = q;
   const list = h("ul", { class: "results", "data-testid": "results" });
-  page(`Search: ${q}`, h("h1", {}, `Results for “${q}”`), list);
+  const more = h("button", { class: "more", hidden: true }, "Load more");
+  const total = h("p", { class: "total", "data-testid": "total", "aria-live": "polite" });
+  const scopes = h("nav", { class: "scopes", "aria-label": "Search in" }, ...[["all", "Everything"], ["metadata", "Titles and descriptions"], ["subtitles", "Spoken words"]].map(([value, label]) =>
+    h("a", { href: `/search?q=${encodeURIComponent(q)}&scope=${value}`, "data-link": true, "aria-current": value === scope ? "page" : null }, label)));
+  page(`Search: ${q}`, h("h1", {}, `Results for “${q}”`), scopes, total, list, more);
   if (!q) return;
-  try {
-    const data = await api(`/api/v1/search?q=${encodeURIComponent(q)}&limit=20`);
-    if (!data.items.length) list.replaceWith(h("p", { class: "empty" }, "Nothing found."));
+  const load = async (cursor) => {
+    const u = new URLSearchParams({ q, scope, limit: "20" });
+    if (cursor) u.set("cursor", cursor);
+    const data = await api(`/api/v1/search?${u}`);
+    total.textContent = data.total === 1 ? "1 video" : `${data.total} videos`;
+    if (!data.items.length && !cursor) list.replaceWith(h("p", { class: "empty" }, "Nothing found."));
     for (const it of data.items) {
       const v = it.video;
       list.append(h("li", { class: "result" }, card(v),
         h("div", {},
-          ...(it.highlights?.title || []).concat(it.highlights?.description || []).map((f) => h("p", { class: "hl" }, f.replace(/<\/?mark>/g, ""))),
+          ...(it.highlights?.title || []).concat(it.highlights?.description || []).map(highlight),
           h("ul", { class: "cues" }, ...(it.cues || []).map((c) => h("li", {},
-            h("a", { href: `/watch/${v.id}?t=${c.start}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start)), ` ${c.text}`))))));
+            h("a", { href: `/watch/${v.id}?t=${c.start}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start, Math.floor)), ` ${c.text}`))))));
     }
-  } catch (err) { list.replaceWith(errorBox(err)); }
+    more.hidden = !data.next_cursor;
+    more.onclick = () => load(data.next_cursor).catch((err) => more.replaceWith(errorBox(err)));
+  };
+  try { await load(""); } catch (err) { list.replaceWith(errorBox(err)); }
 }
 
 async function myVideos() {
