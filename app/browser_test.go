@@ -190,6 +190,13 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Click(`nav.scopes a[href$="scope=subtitles"]`),
 		waitJS(`!!document.querySelector('main p.empty') && document.querySelector('nav.scopes a[aria-current]').textContent === 'Spoken words'`, 20*time.Second),
 	)
+	step(t, ctx, shot, "as-you-type",
+		chromedp.Navigate(a.URL+"/search?q=zzzz"),
+		waitJS(`!!document.querySelector('main p.empty')`, 20*time.Second),
+		chromedp.Evaluate(`document.querySelector("#search-q").value = ""`, nil),
+		chromedp.SendKeys(`#search-q`, "brows"),
+		waitJS(`document.querySelectorAll('[data-testid=results] .result').length === 1 && location.search === '?q=brows'`, 20*time.Second),
+	)
 	require.Equal(t, "Browser", marked, "the title match is marked")
 	require.Equal(t, "1 video", total)
 	require.True(t, tidy, "no Load more without a next page; nothing stray in the navigation")

@@ -124,6 +124,18 @@ $("#search-form").addEventListener("submit", (e) => {
   if (q) navigate(`/search?q=${encodeURIComponent(q)}`);
 });
 
+// On the results page, results follow typing (the API matches the last word as a prefix).
+let typing;
+$("#search-q").addEventListener("input", () => {
+  clearTimeout(typing);
+  if (location.pathname !== "/search") return;
+  typing = setTimeout(() => {
+    const q = $("#search-q").value.trim();
+    const scope = new URLSearchParams(location.search).get("scope");
+    if (q) navigate(`/search?q=${encodeURIComponent(q)}${scope ? `&scope=${encodeURIComponent(scope)}` : ""}`, true);
+  }, 250);
+});
+
 // ---------- cards ----------
 function card(v) {
   const poster = v.thumbnails?.poster;
@@ -410,11 +422,14 @@ function highlight(frag) {
   return h("p", { class: "hl", "data-testid": "highlight" }, ...parts);
 }
 
+let searchSeq = 0;
+
 async function searchPage() {
   const params = new URLSearchParams(location.search);
   const q = params.get("q") || "";
   const scope = ["metadata", "subtitles"].includes(params.get("scope")) ? params.get("scope") : "all";
-  $("#search-q").value = q;
+  if (document.activeElement !== $("#search-q")) $("#search-q").value = q; // never under the typist's cursor
+  const seq = ++searchSeq;
   const list = h("ul", { class: "results", "data-testid": "results" });
   const more = h("button", { class: "more", hidden: true }, "Load more");
   const total = h("p", { class: "total", "data-testid": "total", "aria-live": "polite" });
@@ -426,6 +441,7 @@ async function searchPage() {
     const u = new URLSearchParams({ q, scope, limit: "20" });
     if (cursor) u.set("cursor", cursor);
     const data = await api(`/api/v1/search?${u}`);
+    if (seq !== searchSeq) return; // a later search owns the page
     total.textContent = data.total === 1 ? "1 video" : `${data.total} videos`;
     if (!data.items.length && !cursor) list.replaceWith(h("p", { class: "empty" }, "Nothing found."));
     for (const it of data.items) {
