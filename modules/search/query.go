@@ -13,6 +13,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search/query"
 	"github.com/labstack/echo/v4"
@@ -271,7 +272,7 @@ type detail struct {
 }
 
 // details reads, for the page's videos only, the title and description highlights and the cues
-// the query matched (those matching the most words first, at most maxCues, in time order).
+// the query matched.
 func (s *Service) details(ctx context.Context, text query.Query, ids []string, lang string) (map[string]*detail, error) {
 	req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(bleve.NewDocIDQuery(ids), text), len(ids), 0, false)
 	req.Fields = []string{"cues"}
@@ -295,50 +296,55 @@ func (s *Service) details(ctx context.Context, text query.Query, ids []string, l
 			}
 		}
 		out[h.ID] = d
-		raw, _ := h.Fields["cues"].(string)
-		if raw == "" {
-			continue
-		}
-		cues, refs := cueRefs(raw)
-		// Words matched per cue, counted by position: a word matched in its language's field and
-		// again in text_std is one word.
-		words := map[int]map[uint64]bool{}
-		for f, terms := range h.Locations {
-			list := refs[f]
-			for _, locs := range terms {
-				for _, l := range locs {
-					if len(l.ArrayPositions) == 0 || l.ArrayPositions[0] >= uint64(len(list)) {
-						continue
-					}
-					i := list[l.ArrayPositions[0]]
-					if lang != "" && !sameLang(cues[i].Lang, lang) {
-						continue
-					}
-					if words[i] == nil {
-						words[i] = map[uint64]bool{}
-					}
-					words[i][l.Pos] = true
-				}
-			}
-		}
-		matched := make([]int, 0, len(words))
-		for i := range words {
-			matched = append(matched, i)
-		}
-		sort.Slice(matched, func(a, b int) bool {
-			x, y := matched[a], matched[b]
-			if len(words[x]) != len(words[y]) {
-				return len(words[x]) > len(words[y])
-			}
-			return cues[x].Start < cues[y].Start
-		})
-		matched = matched[:min(len(matched), maxCues)]
-		sort.Slice(matched, func(a, b int) bool { return cues[matched[a]].Start < cues[matched[b]].Start })
-		for _, i := range matched {
-			d.cues = append(d.cues, cues[i])
+		if raw, _ := h.Fields["cues"].(string); raw != "" {
+			d.cues = matchedCues(raw, h.Locations, lang)
 		}
 	}
 	return out, nil
+}
+
+// matchedCues picks the cues a hit's locations fall in: those matching the most words first, at
+// most maxCues, returned in time order. A word is counted by its position, so a word matched in its
+// language's field and again in text_std counts once.
+func matchedCues(raw string, locations search.FieldTermLocationMap, lang string) []Cue {
+	cues, refs := cueRefs(raw)
+	words := map[int]map[uint64]bool{}
+	for f, terms := range locations {
+		list := refs[f]
+		for _, locs := range terms {
+			for _, l := range locs {
+				if len(l.ArrayPositions) == 0 || l.ArrayPositions[0] >= uint64(len(list)) {
+					continue
+				}
+				i := list[l.ArrayPositions[0]]
+				if lang != "" && !sameLang(cues[i].Lang, lang) {
+					continue
+				}
+				if words[i] == nil {
+					words[i] = map[uint64]bool{}
+				}
+				words[i][l.Pos] = true
+			}
+		}
+	}
+	matched := make([]int, 0, len(words))
+	for i := range words {
+		matched = append(matched, i)
+	}
+	sort.Slice(matched, func(a, b int) bool {
+		x, y := matched[a], matched[b]
+		if len(words[x]) != len(words[y]) {
+			return len(words[x]) > len(words[y])
+		}
+		return cues[x].Start < cues[y].Start
+	})
+	matched = matched[:min(len(matched), maxCues)]
+	sort.Slice(matched, func(a, b int) bool { return cues[matched[a]].Start < cues[matched[b]].Start })
+	out := make([]Cue, 0, len(matched))
+	for _, i := range matched {
+		out = append(out, cues[i])
+	}
+	return out
 }
 
 // sameLang reports whether a cue's language is the requested one (fr matches fr-CA).
