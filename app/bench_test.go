@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -36,11 +35,6 @@ func benchApp(b *testing.B) *testApp {
 	return start(b, env)
 }
 
-func ffmpegB(b *testing.B, args ...string) {
-	out, err := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...).CombinedOutput()
-	require.NoError(b, err, "%s", out)
-}
-
 // BenchmarkPipeline: a 60 s 1080p30 clip with audio and a subtitle track, upload-complete → ready,
 // against the bare ffmpeg ladder command on the same clip in the same run.
 func BenchmarkPipeline(b *testing.B) {
@@ -48,7 +42,7 @@ func BenchmarkPipeline(b *testing.B) {
 	srt := filepath.Join(dir, "en.srt")
 	require.NoError(b, os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:04,000\nBenchmark subtitle\n\n2\n00:00:30,000 --> 00:00:33,000\nHalfway there\n"), 0o644))
 	src := filepath.Join(dir, "bench.mkv")
-	ffmpegB(b, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=60", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
+	ffmpegRun(b, "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=60", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
 		"-i", srt, "-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
 		"-c:a", "aac", "-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
 
@@ -67,47 +61,23 @@ func BenchmarkPipeline(b *testing.B) {
 	a := benchApp(b)
 	tok := a.token("bencher")
 	fi, _ := os.Stat(src)
-	body, _ := json.Marshal(map[string]any{"title": "bench", "filename": "bench.mkv", "size": fi.Size()})
-	req, _ := http.NewRequest("POST", a.URL+"/api/v1/uploads", strings.NewReader(string(body)))
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(b, err)
-	var up map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&up)
-	res.Body.Close()
+	r := a.do("POST", "/api/v1/uploads", map[string]any{"title": "bench", "filename": "bench.mkv", "size": fi.Size()}, tok)
+	require.Equal(b, 201, r.Status, "%s", r.Body)
+	up := r.JSON(b)
 	f, _ := os.Open(src)
 	put, _ := http.NewRequest("PUT", a.URL+up["upload_url"].(string), f)
 	put.ContentLength = fi.Size()
-	res, err = http.DefaultClient.Do(put)
+	res, err := http.DefaultClient.Do(put)
 	require.NoError(b, err)
 	res.Body.Close()
 	f.Close()
 
 	b.ResetTimer()
 	t0 = time.Now()
-	creq, _ := http.NewRequest("POST", a.URL+"/api/v1/uploads/"+up["upload_id"].(string)+"/complete", nil)
-	creq.Header.Set("Authorization", "Bearer "+tok)
-	res, err = http.DefaultClient.Do(creq)
-	require.NoError(b, err)
-	res.Body.Close()
-	require.Equal(b, 202, res.StatusCode)
-	id := up["video_id"].(string)
-	for {
-		greq, _ := http.NewRequest("GET", a.URL+"/api/v1/videos/"+id, nil)
-		greq.Header.Set("Authorization", "Bearer "+tok)
-		res, err := http.DefaultClient.Do(greq)
-		require.NoError(b, err)
-		var v map[string]map[string]any
-		_ = json.NewDecoder(res.Body).Decode(&v)
-		res.Body.Close()
-		if s := v["video"]["status"]; s == "ready" {
-			break
-		} else if s == "failed" {
-			b.Fatalf("failed: %v", v["video"]["error"])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	r = a.do("POST", "/api/v1/uploads/"+up["upload_id"].(string)+"/complete", nil, tok)
+	require.Equal(b, 202, r.Status, "%s", r.Body)
+	v := a.waitFor(up["video_id"].(string), tok, 10*time.Minute)
+	require.Equal(b, "ready", v["status"], "error: %v", v["error"])
 	wall := time.Since(t0)
 	b.StopTimer()
 	b.ReportMetric(wall.Seconds(), "pipeline-s")
@@ -224,38 +194,9 @@ func BenchmarkDelivery(b *testing.B) {
 	tok := a.token("deliver")
 	dir := b.TempDir()
 	clipPath := filepath.Join(dir, "c.mp4")
-	ffmpegB(b, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clipPath)
-	// Upload through the API.
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		fw, _ := mw.CreateFormFile("file", "c.mp4")
-		f, _ := os.Open(clipPath)
-		_, _ = io.Copy(fw, f)
-		f.Close()
-		_ = mw.Close()
-		pw.Close()
-	}()
-	req, _ := http.NewRequest("POST", a.URL+"/api/v1/videos", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+tok)
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(b, err)
-	var v map[string]map[string]any
-	_ = json.NewDecoder(res.Body).Decode(&v)
-	res.Body.Close()
-	id := v["video"]["id"].(string)
-	var videoJSON []byte
-	for {
-		res, err := http.Get(a.URL + "/api/v1/videos/" + id)
-		require.NoError(b, err)
-		videoJSON, _ = io.ReadAll(res.Body)
-		res.Body.Close()
-		if strings.Contains(string(videoJSON), `"status":"ready"`) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ffmpegRun(b, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clipPath)
+	id := str(a.uploadReady(tok, clipPath, nil)["id"])
+	videoJSON := a.do("GET", "/api/v1/videos/"+id, nil, "").Body
 	// A 2 MB segment in the video's storage, and the same file for the plain file server.
 	seg := make([]byte, 2<<20)
 	_, _ = rand.Read(seg)

@@ -11,7 +11,7 @@ import (
 )
 
 // ffmpegRun runs ffmpeg for a test fixture.
-func ffmpegRun(t *testing.T, args ...string) {
+func ffmpegRun(t testing.TB, args ...string) {
 	t.Helper()
 	cmd := exec.Command("ffmpeg", append([]string{"-hide_banner", "-loglevel", "error", "-nostdin", "-y"}, args...)...)
 	out, err := cmd.CombinedOutput()

@@ -16,6 +16,15 @@ free_port() {
   echo "no free port" >&2; exit 1
 }
 
+# wait_up URL LOG: wait up to a minute for URL to answer, else show LOG and fail.
+wait_up() {
+  for _ in $(seq 1 120); do
+    curl -fs "$1" >/dev/null && return
+    sleep 0.5
+  done
+  cat "$2" >&2; exit 1
+}
+
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 
 case $cmd in
@@ -33,19 +42,11 @@ up)
     nohup "$TOOLS/bin/minio" server --quiet --address "127.0.0.1:$s3port" --console-address "127.0.0.1:$conport" "$dir/minio" \
     >"$dir/minio.log" 2>&1 &
   echo $! >"$dir/minio.pid"
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$s3port/minio/health/live" >/dev/null && break
-    sleep 0.5
-  done
-  curl -fs "http://127.0.0.1:$s3port/minio/health/live" >/dev/null || { cat "$dir/minio.log" >&2; exit 1; }
+  wait_up "http://127.0.0.1:$s3port/minio/health/live" "$dir/minio.log"
   apyport=$(free_port)
   nohup apertium-apy -p "$apyport" /usr/share/apertium/modes >"$dir/apertium.log" 2>&1 &
   echo $! >"$dir/apertium.pid"
-  for _ in $(seq 1 120); do
-    curl -fs "http://127.0.0.1:$apyport/listPairs" >/dev/null && break
-    sleep 0.5
-  done
-  curl -fs "http://127.0.0.1:$apyport/listPairs" >/dev/null || { cat "$dir/apertium.log" >&2; exit 1; }
+  wait_up "http://127.0.0.1:$apyport/listPairs" "$dir/apertium.log"
   cat >"$dir/env" <<ENV
 export VOD_TEST_POSTGRES_URL=postgres://vod@127.0.0.1:$pgport/postgres?sslmode=disable
 export VOD_TEST_S3_ENDPOINT=127.0.0.1:$s3port

@@ -133,10 +133,15 @@ func LanguageTag(tag string) string {
 	return tag
 }
 
+// BaseLanguage is the primary language of a BCP 47 tag, lower-cased (pt-BR → pt).
+func BaseLanguage(tag string) string {
+	base, _, _ := strings.Cut(strings.ToLower(tag), "-")
+	return base
+}
+
 // LanguageLabel is a human name for a BCP 47 tag.
 func LanguageLabel(tag string) string {
-	base, _, _ := strings.Cut(tag, "-")
-	if n, ok := languageNames[strings.ToLower(base)]; ok {
+	if n, ok := languageNames[BaseLanguage(tag)]; ok {
 		return n
 	}
 	if tag == "und" {

@@ -112,11 +112,7 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 			}
 			tracks = append(tracks, Track{Lang: sub.Lang, Cues: cues})
 		}
-		doc, fields := videoDoc(v, tracks)
-		for _, f := range fields {
-			s.noteLang(f)
-		}
-		if err := b.Index(v.ID, doc); err != nil {
+		if err := b.Index(v.ID, videoDoc(v, tracks)); err != nil {
 			return err
 		}
 	}

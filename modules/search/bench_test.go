@@ -120,8 +120,7 @@ func BenchmarkIndex(b *testing.B) {
 		for n := range cues {
 			cues[n] = media.Cue{Start: float64(n) * 2.5, End: float64(n)*2.5 + 2, Text: sentence(r, z, 8)}
 		}
-		doc, _ := videoDoc(v, []Track{{Lang: langs[i%len(langs)], Cues: cues}})
-		require.NoError(b, batch.Index(id, doc))
+		require.NoError(b, batch.Index(id, videoDoc(v, []Track{{Lang: langs[i%len(langs)], Cues: cues}})))
 		if batch.Size() >= 500 {
 			require.NoError(b, idx.Batch(batch))
 			batch = idx.NewBatch()
@@ -147,9 +146,6 @@ func BenchmarkIndex(b *testing.B) {
 
 	s := &Service{cfg: Config{Path: path}, catalog: benchCatalog{}}
 	s.setIndex(idx)
-	for _, l := range langs {
-		s.noteLang(textField(l))
-	}
 	s.ready.Store(true)
 	// Three query sets. "content": words drawn uniformly from the vocabulary outside its 100 most
 	// frequent words, the way people search for distinctive words (the most frequent words of real

@@ -51,8 +51,7 @@ var analyzers = map[string]string{
 
 // textField is the cue field that holds text of a language.
 func textField(lang string) string {
-	base, _, _ := strings.Cut(lang, "-")
-	if a, ok := analyzers[base]; ok {
+	if a, ok := analyzers[media.BaseLanguage(lang)]; ok {
 		return "text_" + a
 	}
 	return "text_std"
@@ -62,12 +61,11 @@ func textField(lang string) string {
 // analyser field, or, for languages that share the standard or CJK analyser, a field of their own
 // under lang_std or lang_cjk (mapped dynamically with that analyser).
 func langField(lang string) string {
-	base, _, _ := strings.Cut(strings.ToLower(lang), "-")
 	switch f := textField(lang); f {
 	case "text_std":
-		return "lang_std." + base
+		return "lang_std." + media.BaseLanguage(lang)
 	case "text_cjk":
-		return "lang_cjk." + base
+		return "lang_cjk." + media.BaseLanguage(lang)
 	default:
 		return f
 	}
@@ -87,45 +85,27 @@ func analyzerFor(field string) string {
 	return ""
 }
 
-// langFields are the subtitle fields of the languages present in the index: only they are queried.
-// text_std is among them only when a language without its own analyser is present.
-func (s *Service) langFields() []string {
-	s.langMu.Lock()
-	defer s.langMu.Unlock()
-	return mapKeys(s.langs)
-}
-
-func (s *Service) noteLang(field string) {
-	s.langMu.Lock()
-	defer s.langMu.Unlock()
-	if s.langs == nil {
-		s.langs = map[string]bool{}
+// langFields are the subtitle fields of the languages present in the index, read from the index
+// itself: only they are queried. text_std, which holds every cue, is among them only when a
+// language without its own analyser is present (it then has a lang_std field).
+func langFields(idx bleve.Index) ([]string, error) {
+	all, err := idx.Fields()
+	if err != nil {
+		return nil, err
 	}
-	if !s.langs[field] {
-		s.langs[field] = true
-		_ = s.index().SetInternal([]byte("langs"), []byte(strings.Join(mapKeys(s.langs), ",")))
-	}
-}
-
-func (s *Service) loadLangs() {
-	s.langMu.Lock()
-	defer s.langMu.Unlock()
-	s.langs = map[string]bool{}
-	if b, err := s.index().GetInternal([]byte("langs")); err == nil {
-		for _, f := range strings.Split(string(b), ",") {
-			if f != "" {
-				s.langs[f] = true
-			}
+	var out []string
+	std := false
+	for _, f := range all {
+		switch {
+		case f == "text_std" || f == "text_sh":
+		case strings.HasPrefix(f, "text_"):
+			out = append(out, f)
+		case strings.HasPrefix(f, "lang_std.") && !std:
+			std = true
+			out = append(out, "text_std")
 		}
 	}
-}
-
-func mapKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
+	return out, nil
 }
 
 func textFields() []string {
@@ -224,10 +204,9 @@ const (
 
 var controlSeps = strings.NewReplacer(unitSep, " ", recordSep, " ")
 
-// videoDoc is the index document of a ready video, with the language fields its tracks use. Cues
-// are laid out in track order (tracks sorted by language); cueRefs maps a field's array positions
-// back to them the same way.
-func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
+// videoDoc is the index document of a ready video. Cues are laid out in track order (tracks sorted
+// by language); cueRefs maps a field's array positions back to them the same way.
+func videoDoc(v media.SearchVideo, tracks []Track) map[string]any {
 	sort.Slice(tracks, func(i, j int) bool { return tracks[i].Lang < tracks[j].Lang })
 	doc := map[string]any{"owner_id": v.OwnerID, "title": v.Title, "description": v.Description, "owner": v.OwnerUsername}
 	if v.Visibility != media.Public {
@@ -236,14 +215,11 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	var stored []string
 	texts := map[string][]string{}
 	shared := map[string][]string{} // lang_std.xx, lang_cjk.xx
-	var fields, langs []string
+	var langs []string
 	for _, t := range tracks {
 		f := textField(t.Lang)
-		fields = append(fields, f)
 		// Languages as tags and as their base (pt-br, pt), for the lang filter.
-		tag := strings.ToLower(t.Lang)
-		base, _, _ := strings.Cut(tag, "-")
-		langs = append(langs, tag, base)
+		langs = append(langs, strings.ToLower(t.Lang), media.BaseLanguage(t.Lang))
 		for _, c := range t.Cues {
 			text := media.PlainText(c.Text)
 			stored = append(stored, strings.Join([]string{t.Lang, strconv.FormatFloat(c.Start, 'f', -1, 64),
@@ -275,7 +251,7 @@ func videoDoc(v media.SearchVideo, tracks []Track) (map[string]any, []string) {
 	if len(stored) > 0 {
 		doc["cues"] = strings.Join(stored, recordSep)
 	}
-	return doc, fields
+	return doc
 }
 
 // cueRefs decodes a document's stored cues and, for each text field, the index of the cue at each
@@ -324,7 +300,6 @@ func (s *Service) Open(ctx context.Context) error {
 	}
 	if err == nil {
 		s.setIndex(idx)
-		s.loadLangs()
 		s.ready.Store(true)
 		return nil
 	}

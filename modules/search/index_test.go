@@ -22,16 +22,13 @@ func TestCuePositions(t *testing.T) {
 	s.ready.Store(true)
 
 	v := media.SearchVideo{ID: "v1", Title: "Walk", Visibility: media.Public, Status: media.StatusReady}
-	doc, fields := videoDoc(v, []Track{
+	doc := videoDoc(v, []Track{
 		{Lang: "pl", Cues: []media.Cue{{Start: 1, End: 2, Text: "dzień dobry"}, {Start: 3, End: 4, Text: "rzeka płynie"}}},
 		{Lang: "en", Cues: []media.Cue{{Start: 5, End: 6, Text: "the river flows"}}},
 		{Lang: "cs", Cues: []media.Cue{{Start: 7, End: 8, Text: "řeka teče"}, {Start: 9, End: 10, Text: "rzeka"}}},
 		{Lang: "fr", Cues: []media.Cue{{Start: 11, End: 12, Text: "la rivière coule"}}},
 	})
 	require.NoError(t, idx.Index(v.ID, doc))
-	for _, f := range fields {
-		s.noteLang(f)
-	}
 
 	cases := []struct {
 		q, lang string

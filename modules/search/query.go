@@ -222,20 +222,24 @@ func (s *Service) rankPass(ctx context.Context, r Request, fuzzy bool) (*bleve.S
 	}
 	// Subtitles match whole words (stemmed, so a word being typed matches once its stem is typed):
 	// a prefix over every subtitle word of every video is the costliest query there is.
+	idx := s.index()
 	if r.Scope != "metadata" {
 		if r.Lang != "" {
 			// The language's own field for everything: text_std and text_sh hold every language.
 			f := langField(r.Lang)
 			fs.exact[f], fs.phrase[f], fs.fuzzy[f] = cueBoost, cueBoost, cueBoost
 		} else {
-			for _, f := range s.langFields() {
+			fields, err := langFields(idx)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, f := range fields {
 				fs.exact[f] = cueBoost
 			}
 			fs.phrase["text_sh"] = cueBoost
 			fs.fuzzy["text_std"] = cueBoost
 		}
 	}
-	idx := s.index()
 	text := textQuery(r.Q, fs, fuzzy, idx.Mapping().AnalyzerNamed(bigramAnalyzer))
 	if r.Scope == "subtitles" && r.Lang != "" {
 		// A language's field holds its regional variants too (pt-br, pt-pt): keep to the tag asked.
@@ -349,11 +353,7 @@ func matchedCues(raw string, locations search.FieldTermLocationMap, lang string)
 
 // sameLang reports whether a cue's language is the requested one (fr matches fr-CA).
 func sameLang(cue, want string) bool {
-	if strings.EqualFold(cue, want) {
-		return true
-	}
-	base, _, _ := strings.Cut(cue, "-")
-	return strings.EqualFold(base, want)
+	return strings.EqualFold(cue, want) || media.BaseLanguage(cue) == strings.ToLower(want)
 }
 
 func (s *Service) handleSearch(c echo.Context) error {

@@ -56,8 +56,6 @@ type Service struct {
 	kick    chan struct{}
 	wg      sync.WaitGroup
 	applyMu sync.Mutex
-	langMu  sync.Mutex
-	langs   map[string]bool
 }
 
 var errNotReady = httpx.E(http.StatusServiceUnavailable, "search_unavailable", "the search index is being rebuilt; try again in a moment")

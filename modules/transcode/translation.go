@@ -91,7 +91,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 			continue
 		}
 		own[f.Lang] = true
-		if source == nil || (baseLang(f.Lang) == "en" && baseLang(source.Lang) != "en") {
+		if source == nil || (media.BaseLanguage(f.Lang) == "en" && media.BaseLanguage(source.Lang) != "en") {
 			source = f
 		}
 	}
@@ -100,7 +100,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
 		for _, t := range s.tcfg.Targets {
-			if own[t] || baseLang(t) == baseLang(source.Lang) {
+			if own[t] || media.BaseLanguage(t) == media.BaseLanguage(source.Lang) {
 				continue
 			}
 			if _, err := s.queue.InsertTx(ctx, tx, translateArgs{VideoID: job.Args.VideoID, From: source.Lang, To: t},
@@ -110,11 +110,6 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 		}
 		return queue.CompleteTx(ctx, tx, job)
 	})
-}
-
-func baseLang(tag string) string {
-	b, _, _ := strings.Cut(strings.ToLower(tag), "-")
-	return b
 }
 
 type translateWorker struct {
@@ -222,7 +217,7 @@ func (s *Service) handleTranslate(c echo.Context) error {
 		return err
 	}
 	in.Target = strings.ToLower(strings.TrimSpace(in.Target))
-	if !media.ValidLanguage(in.Target) || baseLang(in.Target) == baseLang(lang) {
+	if !media.ValidLanguage(in.Target) || media.BaseLanguage(in.Target) == media.BaseLanguage(lang) {
 		return httpx.Validation(map[string]string{"target": "must be a language tag other than the source's"})
 	}
 	if s.tcfg.Provider == nil {

@@ -2,13 +2,13 @@ package translate
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"sync"
 	"time"
+
+	"vod/app/media"
 )
 
 // Apertium talks to an Apertium APy server: GET /listPairs and GET /translate?langpair=eng|spa&q=.
@@ -29,16 +29,7 @@ func (a *Apertium) get(ctx context.Context, path string, q url.Values, out any) 
 	if err != nil {
 		return err
 	}
-	res, err := a.client.Do(req)
-	if err != nil {
-		return &TransientError{Err: err}
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(res.Body, 4<<20))
-	if res.StatusCode != http.StatusOK {
-		return statusErr("apertium", res.StatusCode, string(body))
-	}
-	return json.Unmarshal(body, out)
+	return roundTrip(a.client, "apertium", req, out)
 }
 
 // Supports reads the installed pairs (cached for a minute).
@@ -65,12 +56,12 @@ func (a *Apertium) Supports(ctx context.Context, from, to string) (bool, error) 
 }
 
 func (a *Apertium) pair(from, to string) string {
-	f, t := iso3[base(from)], iso3[base(to)]
+	f, t := iso3[media.BaseLanguage(from)], iso3[media.BaseLanguage(to)]
 	if f == "" {
-		f = base(from)
+		f = media.BaseLanguage(from)
 	}
 	if t == "" {
-		t = base(to)
+		t = media.BaseLanguage(to)
 	}
 	return f + "|" + t
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"vod/app/media"
 )
 
 // LibreTranslate talks to a LibreTranslate server: GET /languages and POST /translate with q as an
@@ -39,16 +41,7 @@ func (l *LibreTranslate) do(ctx context.Context, method, path string, body any, 
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := l.client.Do(req)
-	if err != nil {
-		return &TransientError{Err: err}
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
-	if res.StatusCode != http.StatusOK {
-		return statusErr("libretranslate", res.StatusCode, string(raw))
-	}
-	return json.Unmarshal(raw, out)
+	return roundTrip(l.client, "libretranslate", req, out)
 }
 
 func (l *LibreTranslate) Supports(ctx context.Context, from, to string) (bool, error) {
@@ -71,7 +64,7 @@ func (l *LibreTranslate) Supports(ctx context.Context, from, to string) (bool, e
 		}
 		l.at = time.Now()
 	}
-	return l.targets[base(from)][base(to)], nil
+	return l.targets[media.BaseLanguage(from)][media.BaseLanguage(to)], nil
 }
 
 func (l *LibreTranslate) Translate(ctx context.Context, from, to string, texts []string) ([]string, error) {
@@ -89,7 +82,7 @@ func (l *LibreTranslate) Translate(ctx context.Context, from, to string, texts [
 			chars += len(texts[end])
 			end++
 		}
-		body := map[string]any{"q": texts[start:end], "source": base(from), "target": base(to), "format": "text"}
+		body := map[string]any{"q": texts[start:end], "source": media.BaseLanguage(from), "target": media.BaseLanguage(to), "format": "text"}
 		if l.key != "" {
 			body["api_key"] = l.key
 		}

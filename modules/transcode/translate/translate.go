@@ -4,8 +4,10 @@ package translate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -62,6 +64,21 @@ type TransientError struct{ Err error }
 func (e *TransientError) Error() string { return "translate: " + e.Err.Error() }
 func (e *TransientError) Unwrap() error { return e.Err }
 
+// roundTrip sends req and decodes a 200 answer's JSON into out; a network failure, 5xx or 429 is
+// a TransientError.
+func roundTrip(client *http.Client, provider string, req *http.Request, out any) error {
+	res, err := client.Do(req)
+	if err != nil {
+		return &TransientError{Err: err}
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 8<<20))
+	if res.StatusCode != http.StatusOK {
+		return statusErr(provider, res.StatusCode, string(body))
+	}
+	return json.Unmarshal(body, out)
+}
+
 func statusErr(provider string, code int, body string) error {
 	err := fmt.Errorf("%s answered %d: %s", provider, code, strings.TrimSpace(body))
 	if code >= 500 || code == http.StatusTooManyRequests {
@@ -75,9 +92,4 @@ var iso3 = map[string]string{
 	"en": "eng", "es": "spa", "fr": "fra", "de": "deu", "it": "ita", "pt": "por", "ca": "cat", "bn": "ben",
 	"hi": "hin", "ru": "rus", "nl": "nld", "sv": "swe", "da": "dan", "no": "nob", "nb": "nob", "nn": "nno",
 	"ro": "ron", "pl": "pol", "uk": "ukr", "ar": "ara", "eu": "eus", "gl": "glg", "oc": "oci", "eo": "epo",
-}
-
-func base(tag string) string {
-	b, _, _ := strings.Cut(strings.ToLower(tag), "-")
-	return b
 }
