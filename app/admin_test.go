@@ -52,7 +52,7 @@ func TestAdmin(t *testing.T) {
 	require.Eventually(t, func() bool {
 		for _, it := range a.do("GET", "/api/v1/admin/jobs?state=running", nil, boss).JSON(t)["items"].([]any) {
 			j := it.(map[string]any)
-			if j["video_id"] == longID && j["kind"] == "transcode.encode" && j["stage"] == "transcode" && j["progress"].(float64) > 5 {
+			if j["video_id"] == longID && j["kind"] == "transcode.encode" && j["stage"] == "transcode" && j["progress"].(float64) >= 5 {
 				return true
 			}
 		}
