@@ -49,15 +49,18 @@ func TestAdmin(t *testing.T) {
 	up := a.upload(user, clip(t, "long"), map[string]string{"title": "in progress"})
 	require.Equal(t, 202, up.Status, "%s", up.Body)
 	longID := str(up.JSON(t)["video"].(map[string]any)["id"])
+	answers := map[string]bool{} // the distinct answers, to show if the check fails
 	require.Eventually(t, func() bool {
-		for _, it := range a.do("GET", "/api/v1/admin/jobs?state=running", nil, boss).JSON(t)["items"].([]any) {
+		r := a.do("GET", "/api/v1/admin/jobs?state=running", nil, boss)
+		answers[string(r.Body)] = true
+		for _, it := range r.JSON(t)["items"].([]any) {
 			j := it.(map[string]any)
 			if j["video_id"] == longID && j["kind"] == "transcode.encode" && j["stage"] == "transcode" && j["progress"].(float64) >= 5 {
 				return true
 			}
 		}
 		return false
-	}, 90*time.Second, 100*time.Millisecond, "running encode with progress")
+	}, 90*time.Second, 100*time.Millisecond, "running encode with progress; answers: %v", answers)
 	a.waitFor(longID, user, 2*time.Minute)
 
 	// Retry a finished job, then cancel it before it runs again (or see it finish).

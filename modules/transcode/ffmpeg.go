@@ -1,10 +1,8 @@
 package transcode
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"os/exec"
@@ -114,7 +112,6 @@ func (s *EncodeSpec) Args() []string {
 		"-init_seg_name", "init-$RepresentationID$.m4s",
 		"-media_seg_name", "seg-$RepresentationID$-$Number%05d$.m4s",
 		"-adaptation_sets", sets,
-		"-progress", "pipe:1", "-stats_period", "0.5",
 		filepath.Join(s.OutDir, "stream.mpd"))
 	args = append(args, "-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(s.OutDir, "storyboard.jpg"))
 	args = append(args, "-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(s.OutDir, "poster.jpg"))
@@ -125,41 +122,55 @@ func (s *EncodeSpec) Args() []string {
 	return args
 }
 
-// Run executes the encode, calling progress with the fraction done (throttled by ffmpeg's own
-// -stats_period). A cancelled ctx kills ffmpeg.
+// Run executes the encode, calling progress every half second with the fraction done. The
+// fraction comes from the first rendition's finished segments: ffmpeg's own -progress report waits
+// until every output has started, and the storyboard sprite only starts at the end. A cancelled ctx
+// kills ffmpeg.
 func (s *EncodeSpec) Run(ctx context.Context, progress func(float64)) error {
 	if err := os.MkdirAll(s.OutDir, 0o750); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, s.FFmpeg, s.Args()...)
 	cmd.WaitDelay = 5 * time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return err
-	}
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start ffmpeg: %w", err)
 	}
-	total := s.Probe.Duration * s.fps()
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		// frame= counts the first output's frames; out_time_us is skewed by the storyboard output.
-		if v, ok := strings.CutPrefix(sc.Text(), "frame="); ok && progress != nil && total > 0 {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
-				progress(math.Min(f/total, 1))
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	var err error
+	for waiting := true; waiting; {
+		select {
+		case err = <-done:
+			waiting = false
+		case <-tick.C:
+			if progress != nil && s.Probe.Duration > 0 {
+				progress(math.Min(float64(s.segmentsDone()*s.SegmentSec)/s.Probe.Duration, 1))
 			}
 		}
 	}
-	_, _ = io.Copy(io.Discard, stdout)
-	if err := cmd.Wait(); err != nil {
+	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
 	}
 	return nil
+}
+
+// segmentsDone counts the media segments of the first rendition written so far.
+func (s *EncodeSpec) segmentsDone() int {
+	entries, _ := os.ReadDir(s.OutDir)
+	n := 0
+	for _, e := range entries {
+		if name := e.Name(); strings.HasPrefix(name, "seg-0-") && strings.HasSuffix(name, ".m4s") {
+			n++
+		}
+	}
+	return n
 }
 
 // tailBuffer keeps the last 4 KiB of ffmpeg's stderr for error messages.
@@ -187,10 +198,6 @@ func (s *EncodeSpec) LadderArgs() []string {
 			g = strings.Replace(g, fmt.Sprintf("split=%d", len(s.Renditions)+2), fmt.Sprintf("split=%d", len(s.Renditions)), 1)
 			g = strings.Replace(g, "[sb][sp]", "", 1)
 			out = append(out, all[i], g)
-			i++
-			continue
-		}
-		if all[i] == "-progress" || all[i] == "-stats_period" {
 			i++
 			continue
 		}
