@@ -167,25 +167,35 @@ func cmdMigrate(ctx context.Context, e *env) error {
 
 func cmdServe(ctx context.Context, e *env) error {
 	a, err := build(ctx, e.cfg, e.log, true)
-	if err != nil {
-		return err
+	if err == nil {
+		defer a.close()
+		err = a.serve(ctx)
 	}
-	defer a.close()
-	return a.serve(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Asked to stop, possibly before start-up finished: what failed was cut short, not broken.
+		e.log.Info("stopped during start-up", "err", err)
+		return nil
+	}
+	return err
 }
 
-// listen opens the HTTP listener and records the bound address when asked to (port 0).
+// listen opens the HTTP listener.
 func listen(cfg *Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.HTTP.Addr, err)
 	}
+	return ln, nil
+}
+
+// writeAddrFile records the bound address when asked to (port 0), once everything has started, so
+// that whoever waits for the file finds a process it can talk to and stop.
+func writeAddrFile(cfg *Config, ln net.Listener) {
 	if cfg.HTTP.AddrFile != "" {
 		if err := os.WriteFile(cfg.HTTP.AddrFile+".tmp", []byte(ln.Addr().String()), 0o644); err == nil {
-			err = os.Rename(cfg.HTTP.AddrFile+".tmp", cfg.HTTP.AddrFile)
+			_ = os.Rename(cfg.HTTP.AddrFile+".tmp", cfg.HTTP.AddrFile)
 		}
 	}
-	return ln, nil
 }
 
 func cmdReindex(ctx context.Context, e *env) error {

@@ -242,6 +242,27 @@ func TestReadinessWhenBucketVanishes(t *testing.T) {
 	require.Equal(t, 503, a.do("GET", "/readyz", nil, "").Status)
 }
 
+// TestStopWhileStarting: a stop that arrives at any moment of start-up ends the process cleanly.
+func TestStopWhileStarting(t *testing.T) {
+	t.Parallel()
+	env := testEnv(t)
+	for _, after := range []time.Duration{0, time.Millisecond, 5 * time.Millisecond, 20 * time.Millisecond, 50 * time.Millisecond, 200 * time.Millisecond} {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- RunIO(ctx, []string{"vod", "serve"}, func(k string) string { return env[k] }, nil, io.Discard, io.Discard)
+		}()
+		time.Sleep(after)
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err, "stopped %s into start-up", after)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("did not stop when stopped %s into start-up", after)
+		}
+	}
+}
+
 func TestGracefulShutdownDrainsRequests(t *testing.T) {
 	t.Parallel()
 	a := setup(t)

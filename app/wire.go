@@ -174,6 +174,7 @@ func (a *App) serve(ctx context.Context) error {
 	a.echo.Server = srv
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	writeAddrFile(a.cfg, ln)
 	a.log.Info("vod is listening", "url", "http://"+displayAddr(ln.Addr().String()), "role", a.cfg.Role,
 		"database", string(a.db.Dialect), "storage", a.store.Name())
 
