@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"vod/app/httpx"
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 func ingestCommand() command {
@@ -84,9 +84,9 @@ func cmdIngest(ctx context.Context, e *env) error {
 				if err != nil {
 					return err
 				}
-				if v.Status == media.StatusReady || v.Status == media.StatusFailed {
+				if v.Status == vodtype.StatusReady || v.Status == vodtype.StatusFailed {
 					fmt.Fprintf(e.stdout, "%s\t%s\n", id, v.Status)
-					if v.Status == media.StatusFailed {
+					if v.Status == vodtype.StatusFailed {
 						failed++
 					}
 					break

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 func TestTranslationWithApertium(t *testing.T) {
@@ -39,9 +39,9 @@ func TestTranslationWithApertium(t *testing.T) {
 	require.Equal(t, "translated", es["source"])
 	require.Equal(t, "Español", es["label"])
 
-	enCues, err := media.ParseCues(a.do("GET", str(v["subtitles"].([]any)[0].(map[string]any)["url"]), nil, "").Body)
+	enCues, err := vodtype.ParseCues(a.do("GET", str(v["subtitles"].([]any)[0].(map[string]any)["url"]), nil, "").Body)
 	require.NoError(t, err)
-	esCues, err := media.ParseCues(a.do("GET", str(es["url"]), nil, "").Body)
+	esCues, err := vodtype.ParseCues(a.do("GET", str(es["url"]), nil, "").Body)
 	require.NoError(t, err)
 	require.Len(t, esCues, len(enCues))
 	for i := range enCues {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,6 +20,7 @@ import (
 
 	"vod/app/db"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 // Metrics holds every collector.
@@ -166,7 +166,7 @@ func (i *instrumented) Put(ctx context.Context, key string, r io.Reader, size in
 	t := time.Now()
 	o, err := i.Storage.Put(ctx, key, r, size, opts)
 	i.observe("put", t, err)
-	if err == nil && strings.HasSuffix(key, "/source") {
+	if err == nil && vodtype.IsSourceKey(key) {
 		i.m.uploadBytes.Add(float64(o.Size))
 	}
 	return o, err

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 const cursorKey = "change_cursor"
@@ -93,13 +93,13 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 	b := idx.NewBatch()
 	for _, id := range ids {
 		v, err := s.catalog.SearchVideo(ctx, id)
-		if errors.Is(err, media.ErrNoVideo) {
+		if errors.Is(err, vodtype.ErrNoVideo) {
 			b.Delete(id)
 			continue
 		} else if err != nil {
 			return err
 		}
-		if v.Status != media.StatusReady {
+		if v.Status != vodtype.StatusReady {
 			b.Delete(id) // only playable videos are searchable
 			continue
 		}
@@ -119,7 +119,7 @@ func (s *Service) indexVideos(ctx context.Context, ids []string) error {
 	return idx.Batch(b)
 }
 
-func (s *Service) readCues(ctx context.Context, key string) ([]media.Cue, error) {
+func (s *Service) readCues(ctx context.Context, key string) ([]vodtype.Cue, error) {
 	rc, _, err := s.store.Get(ctx, key, 0, -1)
 	if err != nil {
 		return nil, err
@@ -129,5 +129,5 @@ func (s *Service) readCues(ctx context.Context, key string) ([]media.Cue, error)
 	if err != nil {
 		return nil, err
 	}
-	return media.ParseCues(raw)
+	return vodtype.ParseCues(raw)
 }

@@ -17,7 +17,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/stretchr/testify/require"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 var words = []string{"river", "mountain", "cooking", "pasta", "travel", "music", "guitar", "piano", "garden", "flower",
@@ -111,14 +111,14 @@ func BenchmarkIndex(b *testing.B) {
 			break
 		}
 		id := fmt.Sprintf("v%06d", i)
-		v := media.SearchVideo{ID: id, Title: sentence(r, z, 4), Description: sentence(r, z, 20), OwnerID: fmt.Sprintf("u%d", i%500),
-			OwnerUsername: fmt.Sprintf("user%d", i%500), Visibility: media.Public, Status: media.StatusReady}
+		v := vodtype.SearchVideo{ID: id, Title: sentence(r, z, 4), Description: sentence(r, z, 20), OwnerID: fmt.Sprintf("u%d", i%500),
+			OwnerUsername: fmt.Sprintf("user%d", i%500), Visibility: vodtype.Public, Status: vodtype.StatusReady}
 		if i%10 == 0 {
-			v.Visibility = media.Private
+			v.Visibility = vodtype.Private
 		}
-		cues := make([]media.Cue, perVideo)
+		cues := make([]vodtype.Cue, perVideo)
 		for n := range cues {
-			cues[n] = media.Cue{Start: float64(n) * 2.5, End: float64(n)*2.5 + 2, Text: sentence(r, z, 8)}
+			cues[n] = vodtype.Cue{Start: float64(n) * 2.5, End: float64(n)*2.5 + 2, Text: sentence(r, z, 8)}
 		}
 		require.NoError(b, batch.Index(id, videoDoc(v, []Track{{Lang: langs[i%len(langs)], Cues: cues}})))
 		if batch.Size() >= 500 {
@@ -267,8 +267,8 @@ func BenchmarkIndex(b *testing.B) {
 // benchCatalog stands in for the database's video views: the benchmark measures the index.
 type benchCatalog struct{}
 
-func (benchCatalog) SearchVideo(context.Context, string) (media.SearchVideo, error) {
-	return media.SearchVideo{}, media.ErrNoVideo
+func (benchCatalog) SearchVideo(context.Context, string) (vodtype.SearchVideo, error) {
+	return vodtype.SearchVideo{}, vodtype.ErrNoVideo
 }
 func (benchCatalog) VideoIDs(context.Context, string, int) ([]string, error) { return nil, nil }
 func (benchCatalog) Views(_ context.Context, ids []string) (map[string]any, error) {

@@ -38,7 +38,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // analyzers maps a subtitle language to the Bleve analyzer with its stemming rules; other languages
@@ -51,7 +51,7 @@ var analyzers = map[string]string{
 
 // textField is the cue field that holds text of a language.
 func textField(lang string) string {
-	if a, ok := analyzers[media.BaseLanguage(lang)]; ok {
+	if a, ok := analyzers[vodtype.BaseLanguage(lang)]; ok {
 		return "text_" + a
 	}
 	return "text_std"
@@ -63,9 +63,9 @@ func textField(lang string) string {
 func langField(lang string) string {
 	switch f := textField(lang); f {
 	case "text_std":
-		return "lang_std." + media.BaseLanguage(lang)
+		return "lang_std." + vodtype.BaseLanguage(lang)
 	case "text_cjk":
-		return "lang_cjk." + media.BaseLanguage(lang)
+		return "lang_cjk." + vodtype.BaseLanguage(lang)
 	default:
 		return f
 	}
@@ -191,7 +191,7 @@ func newMapping() mapping.IndexMapping {
 // Track is one subtitle language of a video, as indexed.
 type Track struct {
 	Lang string
-	Cues []media.Cue
+	Cues []vodtype.Cue
 }
 
 // The stored "cues" field holds every cue as lang, start, end and text separated by unit
@@ -206,10 +206,10 @@ var controlSeps = strings.NewReplacer(unitSep, " ", recordSep, " ")
 
 // videoDoc is the index document of a ready video. Cues are laid out in track order (tracks sorted
 // by language); cueRefs maps a field's array positions back to them the same way.
-func videoDoc(v media.SearchVideo, tracks []Track) map[string]any {
+func videoDoc(v vodtype.SearchVideo, tracks []Track) map[string]any {
 	sort.Slice(tracks, func(i, j int) bool { return tracks[i].Lang < tracks[j].Lang })
 	doc := map[string]any{"owner_id": v.OwnerID, "title": v.Title, "description": v.Description, "owner": v.OwnerUsername}
-	if v.Visibility != media.Public {
+	if v.Visibility != vodtype.Public {
 		doc["hidden"] = "1"
 	}
 	var stored []string
@@ -219,9 +219,9 @@ func videoDoc(v media.SearchVideo, tracks []Track) map[string]any {
 	for _, t := range tracks {
 		f := textField(t.Lang)
 		// Languages as tags and as their base (pt-br, pt), for the lang filter.
-		langs = append(langs, strings.ToLower(t.Lang), media.BaseLanguage(t.Lang))
+		langs = append(langs, strings.ToLower(t.Lang), vodtype.BaseLanguage(t.Lang))
 		for _, c := range t.Cues {
-			text := media.PlainText(c.Text)
+			text := vodtype.PlainText(c.Text)
 			stored = append(stored, strings.Join([]string{t.Lang, strconv.FormatFloat(c.Start, 'f', -1, 64),
 				strconv.FormatFloat(c.End, 'f', -1, 64), controlSeps.Replace(text)}, unitSep))
 			if f != "text_std" {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // TestCuePositions checks that a match names the right cue when tracks share a field: text_std
@@ -21,12 +21,12 @@ func TestCuePositions(t *testing.T) {
 	s.setIndex(idx)
 	s.ready.Store(true)
 
-	v := media.SearchVideo{ID: "v1", Title: "Walk", Visibility: media.Public, Status: media.StatusReady}
+	v := vodtype.SearchVideo{ID: "v1", Title: "Walk", Visibility: vodtype.Public, Status: vodtype.StatusReady}
 	doc := videoDoc(v, []Track{
-		{Lang: "pl", Cues: []media.Cue{{Start: 1, End: 2, Text: "dzień dobry"}, {Start: 3, End: 4, Text: "rzeka płynie"}}},
-		{Lang: "en", Cues: []media.Cue{{Start: 5, End: 6, Text: "the river flows"}}},
-		{Lang: "cs", Cues: []media.Cue{{Start: 7, End: 8, Text: "řeka teče"}, {Start: 9, End: 10, Text: "rzeka"}}},
-		{Lang: "fr", Cues: []media.Cue{{Start: 11, End: 12, Text: "la rivière coule"}}},
+		{Lang: "pl", Cues: []vodtype.Cue{{Start: 1, End: 2, Text: "dzień dobry"}, {Start: 3, End: 4, Text: "rzeka płynie"}}},
+		{Lang: "en", Cues: []vodtype.Cue{{Start: 5, End: 6, Text: "the river flows"}}},
+		{Lang: "cs", Cues: []vodtype.Cue{{Start: 7, End: 8, Text: "řeka teče"}, {Start: 9, End: 10, Text: "rzeka"}}},
+		{Lang: "fr", Cues: []vodtype.Cue{{Start: 11, End: 12, Text: "la rivière coule"}}},
 	})
 	require.NoError(t, idx.Index(v.ID, doc))
 

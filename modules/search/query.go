@@ -19,7 +19,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // Routes mounts GET /api/v1/search.
@@ -353,7 +353,7 @@ func matchedCues(raw string, locations search.FieldTermLocationMap, lang string)
 
 // sameLang reports whether a cue's language is the requested one (fr matches fr-CA).
 func sameLang(cue, want string) bool {
-	return strings.EqualFold(cue, want) || media.BaseLanguage(cue) == strings.ToLower(want)
+	return strings.EqualFold(cue, want) || vodtype.BaseLanguage(cue) == strings.ToLower(want)
 }
 
 func (s *Service) handleSearch(c echo.Context) error {
@@ -384,7 +384,7 @@ func (s *Service) handleSearch(c echo.Context) error {
 		offset = n
 	}
 	lang := strings.ToLower(c.QueryParam("lang"))
-	if lang != "" && !media.ValidLanguage(lang) {
+	if lang != "" && !vodtype.ValidLanguage(lang) {
 		f["lang"] = "must be a language tag such as en or pt-BR"
 	}
 	if len(f) > 0 {

@@ -17,8 +17,8 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
-	"vod/app/media"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 //go:embed migrations/*.sql
@@ -29,7 +29,7 @@ func Migrations() embed.FS { return migrations }
 
 // Catalog is what search reads about videos (implemented by stream).
 type Catalog interface {
-	SearchVideo(ctx context.Context, id string) (media.SearchVideo, error)
+	SearchVideo(ctx context.Context, id string) (vodtype.SearchVideo, error)
 	VideoIDs(ctx context.Context, after string, limit int) ([]string, error)
 	Views(ctx context.Context, ids []string) (map[string]any, error)
 }

@@ -15,12 +15,12 @@ import (
 	"gorm.io/gorm/clause"
 
 	"vod/app/db"
-	"vod/app/media"
 	"vod/app/notify"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
-var ErrNoVideo = media.ErrNoVideo
+var ErrNoVideo = vodtype.ErrNoVideo
 
 func (s *Service) row(ctx context.Context, id string) (*videoRow, error) {
 	var r videoRow
@@ -32,7 +32,7 @@ func (s *Service) row(ctx context.Context, id string) (*videoRow, error) {
 }
 
 // CreateVideoTx inserts a new video inside tx (upload).
-func (s *Service) CreateVideoTx(ctx context.Context, tx *db.Tx, v media.NewVideo) error {
+func (s *Service) CreateVideoTx(ctx context.Context, tx *db.Tx, v vodtype.NewVideo) error {
 	now := time.Now().UTC()
 	return tx.G.Create(&videoRow{
 		ID: v.ID, OwnerID: v.OwnerID, OwnerUsername: v.OwnerUsername, Title: v.Title, Description: v.Description,
@@ -43,8 +43,8 @@ func (s *Service) CreateVideoTx(ctx context.Context, tx *db.Tx, v media.NewVideo
 
 // MarkUploadedTx moves a direct upload's video to queued once its object is in place.
 func (s *Service) MarkUploadedTx(ctx context.Context, tx *db.Tx, id string, size int64) error {
-	res := tx.G.Model(&videoRow{}).Where("id = ? AND status = ?", id, media.StatusUploading).
-		Updates(map[string]any{"status": media.StatusQueued, "source_size": size, "updated_at": time.Now().UTC()})
+	res := tx.G.Model(&videoRow{}).Where("id = ? AND status = ?", id, vodtype.StatusUploading).
+		Updates(map[string]any{"status": vodtype.StatusQueued, "source_size": size, "updated_at": time.Now().UTC()})
 	if res.Error == nil && res.RowsAffected == 0 {
 		return ErrNoVideo
 	}
@@ -52,36 +52,36 @@ func (s *Service) MarkUploadedTx(ctx context.Context, tx *db.Tx, id string, size
 }
 
 // PipelineVideo returns what the transcoder needs (ErrNoVideo when deleted).
-func (s *Service) PipelineVideo(ctx context.Context, id string) (media.PipelineVideo, error) {
+func (s *Service) PipelineVideo(ctx context.Context, id string) (vodtype.PipelineVideo, error) {
 	r, err := s.row(ctx, id)
 	if err != nil {
-		return media.PipelineVideo{}, err
+		return vodtype.PipelineVideo{}, err
 	}
-	return media.PipelineVideo{ID: r.ID, Status: r.Status, Generation: r.Generation, SourceKey: r.SourceKey,
+	return vodtype.PipelineVideo{ID: r.ID, Status: r.Status, Generation: r.Generation, SourceKey: r.SourceKey,
 		SourceSize: r.SourceSize, Duration: r.DurationSeconds}, nil
 }
 
 // SetProgress records the stage and progress of processing; it never touches a finished video.
 func (s *Service) SetProgress(ctx context.Context, id, stage string, progress int) error {
 	return s.db.Gorm.WithContext(ctx).Model(&videoRow{}).
-		Where("id = ? AND status IN ?", id, []string{media.StatusQueued, media.StatusProcessing}).
-		Updates(map[string]any{"status": media.StatusProcessing, "stage": stage, "progress": min(max(progress, 0), 100), "updated_at": time.Now().UTC()}).Error
+		Where("id = ? AND status IN ?", id, []string{vodtype.StatusQueued, vodtype.StatusProcessing}).
+		Updates(map[string]any{"status": vodtype.StatusProcessing, "stage": stage, "progress": min(max(progress, 0), 100), "updated_at": time.Now().UTC()}).Error
 }
 
 // RecordProbeTx stores what the probe found.
-func (s *Service) RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p media.ProbeInfo) error {
+func (s *Service) RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p vodtype.ProbeInfo) error {
 	return tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(map[string]any{
 		"duration_seconds": p.Duration, "width": p.Width, "height": p.Height, "fps": p.FPS,
 		"video_codec": p.VideoCodec, "audio_codec": p.AudioCodec, "rotation": p.Rotation, "source_size": p.Size,
-		"status": media.StatusProcessing, "updated_at": time.Now().UTC(),
+		"status": vodtype.StatusProcessing, "updated_at": time.Now().UTC(),
 	}).Error
 }
 
 // Fail marks a video failed with a reason the uploader can read, and notifies once.
 func (s *Service) Fail(ctx context.Context, id, reason string) error {
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		res := tx.G.Model(&videoRow{}).Where("id = ? AND status NOT IN ?", id, []string{media.StatusReady, media.StatusFailed}).
-			Updates(map[string]any{"status": media.StatusFailed, "error": reason, "updated_at": time.Now().UTC()})
+		res := tx.G.Model(&videoRow{}).Where("id = ? AND status NOT IN ?", id, []string{vodtype.StatusReady, vodtype.StatusFailed}).
+			Updates(map[string]any{"status": vodtype.StatusFailed, "error": reason, "updated_at": time.Now().UTC()})
 		if res.Error != nil || res.RowsAffected == 0 {
 			return res.Error
 		}
@@ -90,7 +90,7 @@ func (s *Service) Fail(ctx context.Context, id, reason string) error {
 			return err
 		}
 		return s.notifier.VideoEventTx(ctx, tx, "video.failed", notify.EventData{VideoID: id, Title: r.Title, OwnerID: r.OwnerID,
-			Status: media.StatusFailed, Error: reason})
+			Status: vodtype.StatusFailed, Error: reason})
 	})
 	s.forgetVisibility(id)
 	return err
@@ -98,7 +98,7 @@ func (s *Service) Fail(ctx context.Context, id, reason string) error {
 
 // PublishTx makes a generation of a video playable: its manifests are written to storage, its rows
 // say ready, its embedded subtitles replace the previous generation's.
-func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.Publication) error {
+func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p vodtype.Publication) error {
 	rp, err := s.lockVideo(tx, id)
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.P
 	if r.Generation != p.Generation {
 		return fmt.Errorf("stream: generation %d superseded by %d", p.Generation, r.Generation)
 	}
-	if err := tx.G.Where("video_id = ? AND source = ?", id, media.SourceEmbedded).Delete(&subtitleRow{}).Error; err != nil {
+	if err := tx.G.Where("video_id = ? AND source = ?", id, vodtype.SourceEmbedded).Delete(&subtitleRow{}).Error; err != nil {
 		return err
 	}
 	now := time.Now().UTC()
@@ -125,7 +125,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.P
 	tracks, _ := json.Marshal(p.Tracks)
 	notes, _ := json.Marshal(append(r.notes(), p.Notes...))
 	updates := map[string]any{
-		"status": media.StatusReady, "stage": "", "progress": 100, "error": "", "tracks": string(tracks),
+		"status": vodtype.StatusReady, "stage": "", "progress": 100, "error": "", "tracks": string(tracks),
 		"media_prefix": p.Prefix, "base_mpd_key": p.BaseMPDKey, "poster_key": p.PosterKey,
 		"storyboard_key": p.StoryboardKey, "mp4_key": p.MP4Key, "notes": string(notes),
 		"duration_seconds": p.Duration, "ready_at": now, "updated_at": now,
@@ -143,7 +143,7 @@ func (s *Service) PublishTx(ctx context.Context, tx *db.Tx, id string, p media.P
 	}
 	s.forgetVisibility(id)
 	if err := s.notifier.VideoEventTx(ctx, tx, "video.ready", notify.EventData{VideoID: id, Title: r.Title, OwnerID: r.OwnerID,
-		Status: media.StatusReady}); err != nil {
+		Status: vodtype.StatusReady}); err != nil {
 		return err
 	}
 	return s.index.VideoChangedTx(ctx, tx, id)
@@ -222,7 +222,7 @@ func (s *Service) lockVideo(tx *db.Tx, id string) (*videoRow, error) {
 // in the same transaction as the row, under the video's lock: the API never lists a track the
 // manifests lack, and two tracks added at once both end up in them.
 func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source string, vtt []byte) (*subtitleRow, error) {
-	key := fmt.Sprintf("videos/%s/subs/%s.vtt", videoID, lang)
+	key := vodtype.SubtitleKey(videoID, lang)
 	if _, err := s.store.Put(ctx, key, bytes.NewReader(vtt), int64(len(vtt)), storage.PutOptions{ContentType: "text/vtt; charset=utf-8", CacheControl: manifestCache}); err != nil {
 		return nil, err
 	}
@@ -255,14 +255,14 @@ func (s *Service) AddSubtitle(ctx context.Context, videoID, lang, label, source 
 }
 
 // SubtitleFiles lists a video's stored tracks (search, translation).
-func (s *Service) SubtitleFiles(ctx context.Context, videoID string) ([]media.SubtitleFile, error) {
+func (s *Service) SubtitleFiles(ctx context.Context, videoID string) ([]vodtype.SubtitleFile, error) {
 	var subs []subtitleRow
 	if err := s.db.Gorm.WithContext(ctx).Where("video_id = ?", videoID).Order("lang").Find(&subs).Error; err != nil {
 		return nil, err
 	}
-	out := make([]media.SubtitleFile, len(subs))
+	out := make([]vodtype.SubtitleFile, len(subs))
 	for i, r := range subs {
-		out[i] = media.SubtitleFile{Lang: r.Lang, Label: r.Label, Source: r.Source, Key: r.ObjectKey}
+		out[i] = vodtype.SubtitleFile{Lang: r.Lang, Label: r.Label, Source: r.Source, Key: r.ObjectKey}
 	}
 	return out, nil
 }
@@ -286,7 +286,7 @@ func (s *Service) RemoveVideo(ctx context.Context, id string) error {
 	}
 	s.forgetVisibility(id)
 	// Objects go after the rows: if this fails, the orphan sweeper finds objects without a video.
-	if err := s.store.DeletePrefix(ctx, "videos/"+id+"/"); err != nil {
+	if err := s.store.DeletePrefix(ctx, vodtype.VideoPrefix(id)); err != nil {
 		s.log.Warn("delete objects of deleted video", "video", id, "err", err)
 	}
 	return nil
@@ -312,17 +312,17 @@ func (s *Service) View(ctx context.Context, id string) (any, error) {
 	return s.view(r, subs[id]), nil
 }
 
-// SearchVideo returns what search indexes about a video (media.ErrNoVideo when deleted).
-func (s *Service) SearchVideo(ctx context.Context, id string) (media.SearchVideo, error) {
+// SearchVideo returns what search indexes about a video (vodtype.ErrNoVideo when deleted).
+func (s *Service) SearchVideo(ctx context.Context, id string) (vodtype.SearchVideo, error) {
 	r, err := s.row(ctx, id)
 	if err != nil {
-		return media.SearchVideo{}, err
+		return vodtype.SearchVideo{}, err
 	}
 	subs, err := s.SubtitleFiles(ctx, id)
 	if err != nil {
-		return media.SearchVideo{}, err
+		return vodtype.SearchVideo{}, err
 	}
-	return media.SearchVideo{ID: r.ID, Title: r.Title, Description: r.Description, OwnerID: r.OwnerID,
+	return vodtype.SearchVideo{ID: r.ID, Title: r.Title, Description: r.Description, OwnerID: r.OwnerID,
 		OwnerUsername: r.OwnerUsername, Visibility: r.Visibility, Status: r.Status, CreatedAt: r.CreatedAt.UTC(),
 		Subtitles: subs}, nil
 }

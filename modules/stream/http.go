@@ -17,7 +17,7 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // Routes mounts the video API under g (/api/v1) and media delivery on root.
@@ -120,7 +120,7 @@ func (s *Service) handleGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Visibility != media.Private && r.Status == media.StatusReady && (!authed || caller.ID != r.OwnerID) {
+	if r.Visibility != vodtype.Private && r.Status == vodtype.StatusReady && (!authed || caller.ID != r.OwnerID) {
 		s.cacheView(id, body)
 	}
 	return c.JSONBlob(http.StatusOK, body)
@@ -147,7 +147,7 @@ func (s *Service) handleList(c echo.Context) error {
 		q = q.Where("owner_username = ?", owner)
 	}
 	if !(owner != "" && ok && (caller.Username == owner || caller.Admin)) {
-		q = q.Where("status = ? AND visibility = ?", media.StatusReady, media.Public)
+		q = q.Where("status = ? AND visibility = ?", vodtype.StatusReady, vodtype.Public)
 	}
 	var rows []videoRow
 	if err := q.Order("id DESC").Limit(page.Limit + 1).Find(&rows).Error; err != nil {
@@ -189,7 +189,7 @@ func (s *Service) handlePatch(c echo.Context) error {
 	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	if f := media.ValidateFields(in.Title, in.Description, in.Visibility); len(f) > 0 {
+	if f := vodtype.ValidateFields(in.Title, in.Description, in.Visibility); len(f) > 0 {
 		return httpx.Validation(f)
 	}
 	upd := map[string]any{"updated_at": time.Now().UTC()}
@@ -240,7 +240,7 @@ func (s *Service) handleReprocess(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Status != media.StatusReady && r.Status != media.StatusFailed {
+	if r.Status != vodtype.StatusReady && r.Status != vodtype.StatusFailed {
 		return errBusy
 	}
 	ctx := c.Request().Context()
@@ -249,7 +249,7 @@ func (s *Service) handleReprocess(c echo.Context) error {
 	}
 	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
 		res := tx.G.Model(&videoRow{}).Where("id = ? AND generation = ?", r.ID, r.Generation).Updates(map[string]any{
-			"generation": r.Generation + 1, "status": media.StatusQueued, "stage": "", "progress": 0, "error": "",
+			"generation": r.Generation + 1, "status": vodtype.StatusQueued, "stage": "", "progress": 0, "error": "",
 			"updated_at": time.Now().UTC(),
 		})
 		if res.Error != nil {
@@ -314,7 +314,7 @@ func (s *Service) handleEvents(c echo.Context) error {
 			w.Flush()
 			last, first = ev, false
 		}
-		if ev.Status == media.StatusReady || ev.Status == media.StatusFailed {
+		if ev.Status == vodtype.StatusReady || ev.Status == vodtype.StatusFailed {
 			return nil
 		}
 		select {
@@ -364,7 +364,7 @@ func (s *Service) handleAddSubtitle(c echo.Context) error {
 	lang := strings.TrimSpace(req.FormValue("lang"))
 	label := strings.TrimSpace(req.FormValue("label"))
 	f := map[string]string{}
-	if !media.ValidLanguage(lang) {
+	if !vodtype.ValidLanguage(lang) {
 		f["lang"] = "must be a BCP 47 language tag such as en or pt-BR"
 	}
 	if utf8.RuneCountInString(label) > 100 {
@@ -391,9 +391,9 @@ func (s *Service) handleAddSubtitle(c echo.Context) error {
 	}
 	lang = canonicalLang(lang)
 	if label == "" {
-		label = media.LanguageLabel(lang)
+		label = vodtype.LanguageLabel(lang)
 	}
-	row, err := s.AddSubtitle(req.Context(), r.ID, lang, label, media.SourceUploaded, vtt)
+	row, err := s.AddSubtitle(req.Context(), r.ID, lang, label, vodtype.SourceUploaded, vtt)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"strings"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // subtitleRef is a WebVTT file listed in the manifests. Path is relative to the manifests.
@@ -21,8 +21,8 @@ var repBandwidthRe = regexp.MustCompile(`(<Representation id="([^"]+)"[^>]*?band
 
 // BuildMPD returns ffmpeg's MPD with measured bandwidths and a text AdaptationSet per subtitle
 // language (ffmpeg cannot mux WebVTT into DASH).
-func buildMPD(base []byte, tracks []media.Track, subs []subtitleRef) []byte {
-	byID := map[string]media.Track{}
+func buildMPD(base []byte, tracks []vodtype.Track, subs []subtitleRef) []byte {
+	byID := map[string]vodtype.Track{}
 	for _, t := range tracks {
 		byID[t.ID] = t
 	}
@@ -52,10 +52,10 @@ func quote(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ", "\
 
 // BuildHLSMaster writes the HLS multivariant playlist over ffmpeg's media playlists (media_ID.m3u8),
 // with BANDWIDTH from measured peaks, and a SUBTITLES group.
-func buildHLSMaster(tracks []media.Track, subs []subtitleRef) []byte {
+func buildHLSMaster(tracks []vodtype.Track, subs []subtitleRef) []byte {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	var audio *media.Track
+	var audio *vodtype.Track
 	for i := range tracks {
 		if tracks[i].Kind == "audio" {
 			audio = &tracks[i]

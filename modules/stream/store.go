@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"time"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 type videoRow struct {
@@ -43,8 +43,8 @@ type videoRow struct {
 
 func (videoRow) TableName() string { return "videos" }
 
-func (r *videoRow) tracks() []media.Track {
-	var t []media.Track
+func (r *videoRow) tracks() []vodtype.Track {
+	var t []vodtype.Track
 	_ = json.Unmarshal([]byte(r.Tracks), &t)
 	return t
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"vod/app/httpx"
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // Video is the API's Video.
@@ -67,7 +67,7 @@ type Playback struct {
 
 // canSee: private videos only for their owner and admins.
 func canSee(r *videoRow, c httpx.Caller, ok bool) bool {
-	return r.Visibility != media.Private || (ok && (c.ID == r.OwnerID || c.Admin))
+	return r.Visibility != vodtype.Private || (ok && (c.ID == r.OwnerID || c.Admin))
 }
 
 func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
@@ -77,7 +77,7 @@ func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
 // mediaBase returns the URL prefix under which a video's keys are served: the CDN for public and
 // unlisted media when one is configured, else /media, with a signed path segment for private media.
 func (s *Service) mediaBase(r *videoRow) string {
-	if r.Visibility == media.Private {
+	if r.Visibility == vodtype.Private {
 		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
 		return "/media/s/" + s.sign(r.ID, exp) + "/"
 	}
@@ -92,7 +92,7 @@ func (s *Service) mediaBase(r *videoRow) string {
 func (s *Service) sign(videoID string, exp int64) string {
 	e := strconv.FormatInt(exp, 10)
 	m := hmac.New(sha256.New, s.cfg.SigningKey)
-	m.Write([]byte("videos/" + videoID + "/|" + e))
+	m.Write([]byte(vodtype.VideoPrefix(videoID) + "|" + e))
 	return e + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
@@ -102,21 +102,8 @@ func (s *Service) verify(token, key string) bool {
 	if !ok || err != nil || time.Now().Unix() > exp {
 		return false
 	}
-	id := videoIDOf(key)
+	id := vodtype.VideoIDOf(key)
 	return id != "" && hmac.Equal([]byte(s.sign(id, exp)), []byte(token))
-}
-
-// videoIDOf returns the {id} of videos/{id}/...
-func videoIDOf(key string) string {
-	rest, ok := strings.CutPrefix(key, "videos/")
-	if !ok {
-		return ""
-	}
-	id, _, ok := strings.Cut(rest, "/")
-	if !ok {
-		return ""
-	}
-	return id
 }
 
 func ptr(s string) *string { return &s }
@@ -140,7 +127,7 @@ func (s *Service) view(r *videoRow, subs []subtitleRow) Video {
 			v.Renditions = append(v.Renditions, Rendition{Width: t.Width, Height: t.Height, Bandwidth: t.Peak, Codecs: t.Codecs})
 		}
 	}
-	if r.Status != media.StatusReady {
+	if r.Status != vodtype.StatusReady {
 		return v
 	}
 	base := s.mediaBase(r)

@@ -1,12 +1,12 @@
 package stream
 
-import "vod/app/media"
+import "vod/app/vodtype"
 
 // ToWebVTT validates an uploaded SRT or WebVTT file and returns it as clean WebVTT.
 func ToWebVTT(_ string, raw []byte) ([]byte, error) {
-	cues, err := media.ParseCues(raw)
+	cues, err := vodtype.ParseCues(raw)
 	if err != nil {
 		return nil, err
 	}
-	return media.WriteVTT(cues), nil
+	return vodtype.WriteVTT(cues), nil
 }

@@ -16,9 +16,9 @@ import (
 	"github.com/riverqueue/river"
 
 	"vod/app/db"
-	"vod/app/media"
 	"vod/app/queue"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 type probeArgs struct {
@@ -42,17 +42,17 @@ type uploadArgs encodeArgs
 func (uploadArgs) Kind() string { return "transcode.upload" }
 
 type publishArgs struct {
-	VideoID     string            `json:"video_id"`
-	Publication media.Publication `json:"publication"`
+	VideoID     string              `json:"video_id"`
+	Publication vodtype.Publication `json:"publication"`
 }
 
 func (publishArgs) Kind() string { return "transcode.publish" }
 
 // stale reports whether a job belongs to a deleted video or a superseded generation: such jobs
 // cancel themselves.
-func (s *Service) stale(ctx context.Context, id string, gen int) (media.PipelineVideo, error) {
+func (s *Service) stale(ctx context.Context, id string, gen int) (vodtype.PipelineVideo, error) {
 	v, err := s.catalog.PipelineVideo(ctx, id)
-	if errors.Is(err, media.ErrNoVideo) {
+	if errors.Is(err, vodtype.ErrNoVideo) {
 		return v, river.JobCancel(fmt.Errorf("video %s was deleted", id))
 	} else if err != nil {
 		return v, err
@@ -60,7 +60,7 @@ func (s *Service) stale(ctx context.Context, id string, gen int) (media.Pipeline
 	if v.Generation != gen {
 		return v, river.JobCancel(fmt.Errorf("video %s generation %d superseded by %d", id, gen, v.Generation))
 	}
-	if v.Status == media.StatusFailed || v.Status == media.StatusUploading {
+	if v.Status == vodtype.StatusFailed || v.Status == vodtype.StatusUploading {
 		return v, river.JobCancel(fmt.Errorf("video %s is %s", id, v.Status))
 	}
 	return v, nil
@@ -92,7 +92,7 @@ func (s *Service) workDir(id string, gen int) string {
 
 // input returns a path ffmpeg can read the source from: the stored file itself on local storage,
 // the copy the upload left in the work directory, or a fresh download of it.
-func (s *Service) input(ctx context.Context, v media.PipelineVideo) (string, error) {
+func (s *Service) input(ctx context.Context, v vodtype.PipelineVideo) (string, error) {
 	if p, ok := storage.LocalPath(s.store, v.SourceKey); ok {
 		return p, nil
 	}
@@ -149,7 +149,7 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 	}
 	rends := PlanLadder(p.Width, p.Height, s.cfg.Ladder)
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.RecordProbeTx(ctx, tx, a.VideoID, media.ProbeInfo{Duration: p.Duration, Width: p.Width, Height: p.Height,
+		if err := s.catalog.RecordProbeTx(ctx, tx, a.VideoID, vodtype.ProbeInfo{Duration: p.Duration, Width: p.Width, Height: p.Height,
 			FPS: p.FPS, VideoCodec: p.VideoCodec, AudioCodec: p.AudioCodec, Rotation: p.Rotation, Size: p.Size}); err != nil {
 			return err
 		}
@@ -287,7 +287,7 @@ func (w *uploadWorker) Work(ctx context.Context, job *river.Job[uploadArgs]) err
 
 // prepare writes the files Go makes from ffmpeg's output (thumbnails track, progressive MP4) and
 // measures the tracks, returning what publishing needs.
-func (s *Service) prepare(ctx context.Context, a encodeArgs, out string) (*media.Publication, error) {
+func (s *Service) prepare(ctx context.Context, a encodeArgs, out string) (*vodtype.Publication, error) {
 	mpd, err := os.ReadFile(filepath.Join(out, "stream.mpd"))
 	if err != nil {
 		return nil, err
@@ -297,8 +297,8 @@ func (s *Service) prepare(ctx context.Context, a encodeArgs, out string) (*media
 	if err != nil {
 		return nil, err
 	}
-	prefix := fmt.Sprintf("videos/%s/g%d/", a.VideoID, a.Generation)
-	pub := &media.Publication{Generation: a.Generation, Prefix: prefix, BaseMPDKey: prefix + "stream.mpd",
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	pub := &vodtype.Publication{Generation: a.Generation, Prefix: prefix, BaseMPDKey: prefix + "stream.mpd",
 		Tracks: tracks, Duration: a.Probe.Duration}
 	if _, err := os.Stat(filepath.Join(out, "poster.jpg")); err == nil {
 		pub.PosterKey = prefix + "poster.jpg"
@@ -323,26 +323,26 @@ func (s *Service) prepare(ctx context.Context, a encodeArgs, out string) (*media
 		if err != nil {
 			continue
 		}
-		cues, err := media.ParseCues(raw)
+		cues, err := vodtype.ParseCues(raw)
 		if err != nil {
 			pub.Notes = append(pub.Notes, fmt.Sprintf("subtitle stream %d (%s) has no readable cues and was skipped", st.Index, st.Codec))
 			continue
 		}
-		lang := media.LanguageTag(st.Language)
+		lang := vodtype.LanguageTag(st.Language)
 		seen[lang]++
 		if seen[lang] > 1 {
 			lang = fmt.Sprintf("%s-x-%d", lang, seen[lang])
 		}
-		vtt := media.WriteVTT(cues)
+		vtt := vodtype.WriteVTT(cues)
 		// Embedded tracks live in the generation: reprocessing replaces them.
 		if err := os.WriteFile(filepath.Join(out, "subs-"+lang+".vtt"), vtt, 0o640); err != nil {
 			return nil, err
 		}
-		label := media.LanguageLabel(lang)
+		label := vodtype.LanguageLabel(lang)
 		if st.Title != "" {
 			label = st.Title
 		}
-		pub.Subtitles = append(pub.Subtitles, media.SubtitleFile{Lang: lang, Label: label, Source: media.SourceEmbedded, Key: prefix + "subs-" + lang + ".vtt"})
+		pub.Subtitles = append(pub.Subtitles, vodtype.SubtitleFile{Lang: lang, Label: label, Source: vodtype.SourceEmbedded, Key: prefix + "subs-" + lang + ".vtt"})
 		_ = os.Remove(filepath.Join(out, name))
 	}
 	for _, st := range a.Probe.Streams {
@@ -356,8 +356,8 @@ func (s *Service) prepare(ctx context.Context, a encodeArgs, out string) (*media
 // remuxMP4 makes the progressive download from already-encoded segments of one rung (the one
 // closest to 720p) and the audio: their init and media segments concatenate into fragmented MP4
 // files, which ffmpeg copies (no encode) into one fast-start MP4.
-func remuxMP4(ctx context.Context, ffmpeg, out string, tracks []media.Track) error {
-	var video, audio *media.Track
+func remuxMP4(ctx context.Context, ffmpeg, out string, tracks []vodtype.Track) error {
+	var video, audio *vodtype.Track
 	for i := range tracks {
 		t := &tracks[i]
 		switch t.Kind {
@@ -379,7 +379,7 @@ func remuxMP4(ctx context.Context, ffmpeg, out string, tracks []media.Track) err
 			os.Remove(f)
 		}
 	}()
-	for _, t := range []*media.Track{video, audio} {
+	for _, t := range []*vodtype.Track{video, audio} {
 		if t == nil {
 			continue
 		}
@@ -497,7 +497,7 @@ func (s *Service) putFile(ctx context.Context, path, key string) error {
 			return err
 		}
 		fi, _ := f.Stat()
-		_, err = s.store.Put(ctx, key, f, fi.Size(), storage.PutOptions{ContentType: media.ContentType(key), CacheControl: media.CacheControl(key)})
+		_, err = s.store.Put(ctx, key, f, fi.Size(), storage.PutOptions{ContentType: vodtype.ContentType(key), CacheControl: vodtype.CacheControl(key)})
 		f.Close()
 		if err == nil || ctx.Err() != nil {
 			return err
@@ -535,7 +535,7 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 	}
 	_ = os.RemoveAll(filepath.Join(s.cfg.WorkDir, a.VideoID))
 	for g := 1; g < gen; g++ {
-		if err := s.store.DeletePrefix(ctx, fmt.Sprintf("videos/%s/g%d/", a.VideoID, g)); err != nil {
+		if err := s.store.DeletePrefix(ctx, vodtype.GenerationPrefix(a.VideoID, g)); err != nil {
 			s.log.Warn("delete old generation", "video", a.VideoID, "generation", g, "err", err)
 		}
 	}

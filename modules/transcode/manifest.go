@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 type mpdDoc struct {
@@ -28,12 +28,12 @@ type mpdDoc struct {
 
 // MeasureTracks reads the representations of ffmpeg's MPD and measures each one's real average and
 // peak (per segment) bitrate from the segment files in dir.
-func MeasureTracks(dir string, mpd []byte, duration float64, segSec int, fps float64) ([]media.Track, error) {
+func MeasureTracks(dir string, mpd []byte, duration float64, segSec int, fps float64) ([]vodtype.Track, error) {
 	var doc mpdDoc
 	if err := xml.Unmarshal(mpd, &doc); err != nil {
 		return nil, fmt.Errorf("parse mpd: %w", err)
 	}
-	var out []media.Track
+	var out []vodtype.Track
 	for _, p := range doc.Periods {
 		for _, set := range p.Sets {
 			for _, r := range set.Reps {
@@ -62,7 +62,7 @@ func MeasureTracks(dir string, mpd []byte, duration float64, segSec int, fps flo
 					total += bits
 					peak = math.Max(peak, bits/d)
 				}
-				t := media.Track{ID: r.ID, Kind: kind, Width: r.Width, Height: r.Height, Codecs: r.Codecs,
+				t := vodtype.Track{ID: r.ID, Kind: kind, Width: r.Width, Height: r.Height, Codecs: r.Codecs,
 					Peak: int(math.Ceil(peak)), Average: int(math.Ceil(total / math.Max(duration, 0.001)))}
 				if kind == "video" {
 					t.FrameRate = fps
@@ -85,7 +85,7 @@ func StoryboardVTT(sb Storyboard, image string, duration float64) []byte {
 		}
 		end := math.Min(start+sb.Interval, duration)
 		x, y := (i%sb.Columns)*sb.Width, (i/sb.Columns)*sb.Height
-		fmt.Fprintf(&b, "%s --> %s\n%s#xywh=%d,%d,%d,%d\n\n", media.VTTTime(start), media.VTTTime(end), image, x, y, sb.Width, sb.Height)
+		fmt.Fprintf(&b, "%s --> %s\n%s#xywh=%d,%d,%d,%d\n\n", vodtype.VTTTime(start), vodtype.VTTTime(end), image, x, y, sb.Width, sb.Height)
 	}
 	return []byte(b.String())
 }

@@ -13,17 +13,17 @@ import (
 	"github.com/riverqueue/river"
 
 	"vod/app/db"
-	"vod/app/media"
 	"vod/app/queue"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 // Catalog is what the pipeline reads and writes about videos (implemented by stream).
 type Catalog interface {
-	PipelineVideo(ctx context.Context, id string) (media.PipelineVideo, error)
+	PipelineVideo(ctx context.Context, id string) (vodtype.PipelineVideo, error)
 	SetProgress(ctx context.Context, id, stage string, progress int) error
-	RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p media.ProbeInfo) error
-	PublishTx(ctx context.Context, tx *db.Tx, id string, p media.Publication) error
+	RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p vodtype.ProbeInfo) error
+	PublishTx(ctx context.Context, tx *db.Tx, id string, p vodtype.Publication) error
 	Fail(ctx context.Context, id, reason string) error
 }
 

@@ -14,14 +14,14 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
-	"vod/app/media"
 	"vod/app/queue"
+	"vod/app/vodtype"
 	"vod/modules/transcode/translate"
 )
 
 // Subtitles is what translation needs from the catalog (implemented by stream).
 type Subtitles interface {
-	SubtitleFiles(ctx context.Context, videoID string) ([]media.SubtitleFile, error)
+	SubtitleFiles(ctx context.Context, videoID string) ([]vodtype.SubtitleFile, error)
 	AddSubtitleFile(ctx context.Context, videoID, lang, label, source string, vtt []byte) error
 	AddNote(ctx context.Context, id, note string) error
 	VideoAccess(ctx context.Context, id string) (ownerID, visibility string, err error)
@@ -83,15 +83,15 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 	if err != nil {
 		return err
 	}
-	var source *media.SubtitleFile
+	var source *vodtype.SubtitleFile
 	own := map[string]bool{}
 	for i := range files {
 		f := &files[i]
-		if f.Source == media.SourceTranslated {
+		if f.Source == vodtype.SourceTranslated {
 			continue
 		}
 		own[f.Lang] = true
-		if source == nil || (media.BaseLanguage(f.Lang) == "en" && media.BaseLanguage(source.Lang) != "en") {
+		if source == nil || (vodtype.BaseLanguage(f.Lang) == "en" && vodtype.BaseLanguage(source.Lang) != "en") {
 			source = f
 		}
 	}
@@ -100,7 +100,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
 		for _, t := range s.tcfg.Targets {
-			if own[t] || media.BaseLanguage(t) == media.BaseLanguage(source.Lang) {
+			if own[t] || vodtype.BaseLanguage(t) == vodtype.BaseLanguage(source.Lang) {
 				continue
 			}
 			if _, err := s.queue.InsertTx(ctx, tx, translateArgs{VideoID: job.Args.VideoID, From: source.Lang, To: t},
@@ -135,12 +135,12 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 		return s.note(ctx, a.VideoID, fmt.Sprintf("translation to %s not available from %s", a.To, p.Name()))
 	}
 	files, err := s.subs.SubtitleFiles(ctx, a.VideoID)
-	if errors.Is(err, media.ErrNoVideo) {
+	if errors.Is(err, vodtype.ErrNoVideo) {
 		return river.JobCancel(err)
 	} else if err != nil {
 		return err
 	}
-	var src *media.SubtitleFile
+	var src *vodtype.SubtitleFile
 	for i := range files {
 		if files[i].Lang == a.From {
 			src = &files[i]
@@ -158,13 +158,13 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 	if err != nil {
 		return err
 	}
-	cues, err := media.ParseCues(raw)
+	cues, err := vodtype.ParseCues(raw)
 	if err != nil {
 		return river.JobCancel(err)
 	}
 	texts := make([]string, len(cues))
 	for i, c := range cues {
-		texts[i] = media.PlainText(c.Text)
+		texts[i] = vodtype.PlainText(c.Text)
 	}
 	out, err := p.Translate(ctx, a.From, a.To, texts)
 	if errors.Is(err, translate.ErrUnsupported) {
@@ -180,15 +180,15 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 	for i := range cues {
 		cues[i].Text = out[i]
 	}
-	err = s.subs.AddSubtitleFile(ctx, a.VideoID, a.To, media.LanguageLabel(a.To), media.SourceTranslated, media.WriteVTT(cues))
-	if errors.Is(err, media.ErrNoVideo) {
+	err = s.subs.AddSubtitleFile(ctx, a.VideoID, a.To, vodtype.LanguageLabel(a.To), vodtype.SourceTranslated, vodtype.WriteVTT(cues))
+	if errors.Is(err, vodtype.ErrNoVideo) {
 		return river.JobCancel(err)
 	}
 	return err
 }
 
 func (s *Service) note(ctx context.Context, id, note string) error {
-	if err := s.subs.AddNote(ctx, id, note); err != nil && !errors.Is(err, media.ErrNoVideo) {
+	if err := s.subs.AddNote(ctx, id, note); err != nil && !errors.Is(err, vodtype.ErrNoVideo) {
 		return err
 	}
 	return nil
@@ -199,13 +199,13 @@ func (s *Service) handleTranslate(c echo.Context) error {
 	id, lang := c.Param("id"), c.Param("lang")
 	caller, _ := httpx.CallerFrom(c)
 	owner, vis, err := s.subs.VideoAccess(ctx, id)
-	if errors.Is(err, media.ErrNoVideo) {
+	if errors.Is(err, vodtype.ErrNoVideo) {
 		return httpx.NotFound("video")
 	} else if err != nil {
 		return err
 	}
 	if caller.ID != owner && !caller.Admin {
-		if vis == media.Private {
+		if vis == vodtype.Private {
 			return httpx.NotFound("video")
 		}
 		return httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
@@ -217,7 +217,7 @@ func (s *Service) handleTranslate(c echo.Context) error {
 		return err
 	}
 	in.Target = strings.ToLower(strings.TrimSpace(in.Target))
-	if !media.ValidLanguage(in.Target) || media.BaseLanguage(in.Target) == media.BaseLanguage(lang) {
+	if !vodtype.ValidLanguage(in.Target) || vodtype.BaseLanguage(in.Target) == vodtype.BaseLanguage(lang) {
 		return httpx.Validation(map[string]string{"target": "must be a language tag other than the source's"})
 	}
 	if s.tcfg.Provider == nil {

@@ -22,8 +22,8 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
-	"vod/app/media"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 // Routes mounts the upload API under g (/api/v1).
@@ -73,12 +73,12 @@ func (f *videoFields) defaults(filename string) {
 		f.Title = strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename))
 	}
 	if f.Visibility == "" {
-		f.Visibility = media.Public
+		f.Visibility = vodtype.Public
 	}
 }
 
 func (f *videoFields) validate() error {
-	if errs := media.ValidateFields(&f.Title, &f.Description, &f.Visibility); len(errs) > 0 {
+	if errs := vodtype.ValidateFields(&f.Title, &f.Description, &f.Visibility); len(errs) > 0 {
 		return httpx.Validation(errs)
 	}
 	return nil
@@ -101,7 +101,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		return errNotMultipart
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	key := "videos/" + id + "/source"
+	key := vodtype.SourceKey(id)
 	var fields videoFields
 	var size int64 = -1
 	var filename, workCopy string
@@ -164,8 +164,8 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		cleanup()
 		return httpx.E(http.StatusUnprocessableEntity, "unreadable_media", "the file is empty")
 	}
-	nv := media.NewVideo{ID: id, OwnerID: caller.ID, OwnerUsername: caller.Username, Title: fields.Title,
-		Description: fields.Description, Visibility: fields.Visibility, Status: media.StatusQueued,
+	nv := vodtype.NewVideo{ID: id, OwnerID: caller.ID, OwnerUsername: caller.Username, Title: fields.Title,
+		Description: fields.Description, Visibility: fields.Visibility, Status: vodtype.StatusQueued,
 		SourceKey: key, SourceName: filename, SourceSize: size}
 	if err := s.accept(ctx, nv, workCopy); err != nil {
 		cleanup()
@@ -176,7 +176,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 
 // accept validates a stored source (its work copy, or the stored object itself) and commits the
 // video with its first job in one transaction. The caller removes the object when it fails.
-func (s *Service) accept(ctx context.Context, nv media.NewVideo, workCopy string) error {
+func (s *Service) accept(ctx context.Context, nv vodtype.NewVideo, workCopy string) error {
 	input := workCopy
 	if input == "" {
 		var err error
@@ -291,7 +291,7 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	}
 	caller, _ := httpx.CallerFrom(c)
 	in.defaults(in.Filename)
-	errs := media.ValidateFields(&in.Title, &in.Description, &in.Visibility)
+	errs := vodtype.ValidateFields(&in.Title, &in.Description, &in.Visibility)
 	if in.Size <= 0 {
 		errs["size"] = "must be the file size in bytes"
 	} else if in.Size > s.cfg.MaxBytes {
@@ -310,7 +310,7 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	vid := uuid.Must(uuid.NewV7()).String()
-	up := uploadRow{ID: uuid.NewString(), VideoID: vid, OwnerID: caller.ID, ObjectKey: "videos/" + vid + "/source",
+	up := uploadRow{ID: uuid.NewString(), VideoID: vid, OwnerID: caller.ID, ObjectKey: vodtype.SourceKey(vid),
 		Size: in.Size, ContentType: in.ContentType, Filename: in.Filename, Status: "pending",
 		ExpiresAt: time.Now().UTC().Add(s.cfg.DirectTTL), CreatedAt: time.Now().UTC()}
 	url, method, headers := "", http.MethodPut, map[string]string{}
@@ -324,8 +324,8 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 		return err
 	}
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.CreateVideoTx(ctx, tx, media.NewVideo{ID: vid, OwnerID: caller.ID, OwnerUsername: caller.Username,
-			Title: in.Title, Description: in.Description, Visibility: in.Visibility, Status: media.StatusUploading,
+		if err := s.catalog.CreateVideoTx(ctx, tx, vodtype.NewVideo{ID: vid, OwnerID: caller.ID, OwnerUsername: caller.Username,
+			Title: in.Title, Description: in.Description, Visibility: in.Visibility, Status: vodtype.StatusUploading,
 			SourceKey: up.ObjectKey, SourceName: in.Filename, SourceSize: in.Size}); err != nil {
 			return err
 		}
@@ -446,7 +446,7 @@ func (s *Service) Ingest(ctx context.Context, ownerID, ownerUsername, path, titl
 		return "", err
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	key := "videos/" + id + "/source"
+	key := vodtype.SourceKey(id)
 	var r io.Reader = f
 	if progress != nil {
 		r = &progressReader{r: f, fn: progress}
@@ -459,8 +459,8 @@ func (s *Service) Ingest(ctx context.Context, ownerID, ownerUsername, path, titl
 		}
 	}
 	if err == nil {
-		err = s.accept(ctx, media.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
-			Title: fields.Title, Visibility: fields.Visibility, Status: media.StatusQueued, SourceKey: key,
+		err = s.accept(ctx, vodtype.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
+			Title: fields.Title, Visibility: fields.Visibility, Status: vodtype.StatusQueued, SourceKey: key,
 			SourceName: filepath.Base(path), SourceSize: size}, workCopy)
 	}
 	if err != nil {

@@ -4,12 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 type sweepArgs struct{}
@@ -45,8 +45,11 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 func (s *Service) sweepOrphans(ctx context.Context) error {
 	cutoff := time.Now().Add(-s.cfg.OrphanAge)
 	old := map[string]bool{}
-	err := s.store.List(ctx, "videos/", func(o storage.Object) error {
-		id, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "videos/"), "/")
+	err := s.store.List(ctx, vodtype.VideosRoot, func(o storage.Object) error {
+		id := vodtype.VideoIDOf(o.Key)
+		if id == "" {
+			return nil
+		}
 		if _, seen := old[id]; !seen || old[id] {
 			old[id] = o.ModTime.Before(cutoff)
 		}
@@ -65,7 +68,7 @@ func (s *Service) sweepOrphans(ctx context.Context) error {
 		}
 		if !exists {
 			s.log.Info("removing orphan objects", "video", id)
-			if err := s.store.DeletePrefix(ctx, "videos/"+id+"/"); err != nil {
+			if err := s.store.DeletePrefix(ctx, vodtype.VideoPrefix(id)); err != nil {
 				return err
 			}
 		}

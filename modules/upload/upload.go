@@ -15,9 +15,9 @@ import (
 
 	"vod/app/db"
 	"vod/app/httpx"
-	"vod/app/media"
 	"vod/app/queue"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 //go:embed migrations/*.sql
@@ -28,7 +28,7 @@ func Migrations() embed.FS { return migrations }
 
 // Catalog is where videos are recorded (implemented by stream).
 type Catalog interface {
-	CreateVideoTx(ctx context.Context, tx *db.Tx, v media.NewVideo) error
+	CreateVideoTx(ctx context.Context, tx *db.Tx, v vodtype.NewVideo) error
 	MarkUploadedTx(ctx context.Context, tx *db.Tx, id string, size int64) error
 	RemoveVideo(ctx context.Context, id string) error
 	VideoExists(ctx context.Context, id string) (bool, error)

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // Apertium talks to an Apertium APy server: GET /listPairs and GET /translate?langpair=eng|spa&q=.
@@ -56,12 +56,12 @@ func (a *Apertium) Supports(ctx context.Context, from, to string) (bool, error) 
 }
 
 func (a *Apertium) pair(from, to string) string {
-	f, t := iso3[media.BaseLanguage(from)], iso3[media.BaseLanguage(to)]
+	f, t := iso3[vodtype.BaseLanguage(from)], iso3[vodtype.BaseLanguage(to)]
 	if f == "" {
-		f = media.BaseLanguage(from)
+		f = vodtype.BaseLanguage(from)
 	}
 	if t == "" {
-		t = media.BaseLanguage(to)
+		t = vodtype.BaseLanguage(to)
 	}
 	return f + "|" + t
 }

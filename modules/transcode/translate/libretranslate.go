@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"vod/app/media"
+	"vod/app/vodtype"
 )
 
 // LibreTranslate talks to a LibreTranslate server: GET /languages and POST /translate with q as an
@@ -64,7 +64,7 @@ func (l *LibreTranslate) Supports(ctx context.Context, from, to string) (bool, e
 		}
 		l.at = time.Now()
 	}
-	return l.targets[media.BaseLanguage(from)][media.BaseLanguage(to)], nil
+	return l.targets[vodtype.BaseLanguage(from)][vodtype.BaseLanguage(to)], nil
 }
 
 func (l *LibreTranslate) Translate(ctx context.Context, from, to string, texts []string) ([]string, error) {
@@ -82,7 +82,7 @@ func (l *LibreTranslate) Translate(ctx context.Context, from, to string, texts [
 			chars += len(texts[end])
 			end++
 		}
-		body := map[string]any{"q": texts[start:end], "source": media.BaseLanguage(from), "target": media.BaseLanguage(to), "format": "text"}
+		body := map[string]any{"q": texts[start:end], "source": vodtype.BaseLanguage(from), "target": vodtype.BaseLanguage(to), "format": "text"}
 		if l.key != "" {
 			body["api_key"] = l.key
 		}

@@ -1,7 +1,7 @@
 // Package media holds the plain data types that cross module boundaries in the video pipeline (the
 // way rivertype does for River): what upload hands to the catalog, what the transcoder publishes.
 // It has no behaviour beyond language names.
-package media
+package vodtype
 
 import (
 	"errors"

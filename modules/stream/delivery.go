@@ -13,8 +13,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
-	"vod/app/media"
 	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 const manifestCache = "public, max-age=10"
@@ -115,7 +115,7 @@ func (s *Service) handleMedia(c echo.Context) error {
 		}
 		key, signed = k, true
 	}
-	id := videoIDOf(key)
+	id := vodtype.VideoIDOf(key)
 	if !storage.ValidKey(key) || id == "" {
 		return errMediaNotFound
 	}
@@ -125,7 +125,7 @@ func (s *Service) handleMedia(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		if !exists || vis == media.Private {
+		if !exists || vis == vodtype.Private {
 			return errMediaNotFound
 		}
 	}
@@ -142,8 +142,8 @@ func (s *Service) handleMedia(c echo.Context) error {
 	}
 	defer f.Close()
 	obj := f.Info()
-	h.Set(echo.HeaderContentType, media.ContentType(key))
-	cc := media.CacheControl(key)
+	h.Set(echo.HeaderContentType, vodtype.ContentType(key))
+	cc := vodtype.CacheControl(key)
 	if signed {
 		cc = strings.Replace(cc, "public", "private", 1)
 	}

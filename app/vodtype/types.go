@@ -1,4 +1,4 @@
-package media
+package vodtype
 
 import "path"
 
