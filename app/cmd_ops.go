@@ -13,7 +13,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/spf13/pflag"
 
-	"vod/app/httpx"
+	"vod/app/jobs"
 	"vod/app/vodtype"
 )
 
@@ -66,10 +66,6 @@ func cmdIngest(ctx context.Context, e *env) error {
 		id, err := a.upload.Ingest(ctx, u.ID, u.Username, f, t, vis, bar)
 		fmt.Fprintln(e.stderr)
 		if err != nil {
-			var he *httpx.Error
-			if errors.As(err, &he) {
-				err = errors.New(he.Message)
-			}
 			fmt.Fprintf(e.stderr, "%s: %v\n", f, err)
 			failed++
 			continue
@@ -80,7 +76,7 @@ func cmdIngest(ctx context.Context, e *env) error {
 	if wait {
 		for _, id := range ids {
 			for {
-				v, err := a.stream.PipelineVideo(ctx, id)
+				v, err := a.catalog.PipelineVideo(ctx, id)
 				if err != nil {
 					return err
 				}
@@ -151,7 +147,7 @@ func cmdJobsList(ctx context.Context, e *env) error {
 	limit, _ := e.fs.GetInt("limit")
 	params := river.NewJobListParams().First(max(1, min(limit, 10000))).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	if s, _ := e.fs.GetString("state"); s != "" {
-		st, ok := jobStates[s]
+		st, ok := jobs.States[s]
 		if !ok {
 			return fmt.Errorf("jobs list: unknown state %q", s)
 		}
@@ -167,7 +163,7 @@ func cmdJobsList(ctx context.Context, e *env) error {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tKIND\tSTATE\tATTEMPT\tVIDEO\tLAST ERROR")
 	for _, r := range res.Jobs {
-		j := jobView(r)
+		j := jobs.View(r)
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d/%d\t%s\t%s\n", j.ID, j.Kind, j.State, j.Attempt, j.MaxAttempts, j.VideoID, truncate(j.LastError, 60))
 	}
 	return tw.Flush()

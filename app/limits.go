@@ -4,7 +4,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,22 +12,6 @@ import (
 	"vod/app/httpx"
 	"vod/app/ratelimit"
 )
-
-// rateGroup puts a route into its limit group. The composition root knows every module's routes.
-func rateGroup(method, route string) string {
-	switch {
-	case method == http.MethodPost && (route == "/api/v1/videos" || route == "/api/v1/uploads"):
-		return "upload"
-	case method == http.MethodPatch && route == "/api/v1/videos/:id",
-		method == http.MethodPost && strings.HasPrefix(route, "/api/v1/videos/:id/"):
-		return "metadata"
-	case route == "/api/v1/search":
-		return "search"
-	case strings.HasPrefix(route, "/api/v1/"):
-		return "api"
-	}
-	return ""
-}
 
 func (a *App) limiter() (*ratelimit.Limiter, error) {
 	rules := map[string]ratelimit.Rule{}
@@ -55,7 +38,7 @@ func (a *App) limiter() (*ratelimit.Limiter, error) {
 func (a *App) rateLimit(l *ratelimit.Limiter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			group := rateGroup(c.Request().Method, c.Path())
+			group := a.router.LimitGroup(c.Request().Method, c.Path())
 			if group == "" {
 				return next(c)
 			}

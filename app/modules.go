@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"vod/app/httpx"
+	"vod/app/jobs"
 	"vod/app/notify"
 	"vod/app/ratelimit"
 	"vod/modules/auth"
@@ -80,8 +82,9 @@ func secret(configured, dataDir, name string) ([]byte, error) {
 	return []byte(key), nil
 }
 
-// wireModules builds every module, connects them through the interfaces they declare, and mounts
-// their routes and workers.
+// wireModules builds every module once, each after the modules it depends on, passing each the
+// implementations of the interfaces it declares (no setters), then declares every route on one
+// router so that rate limits and the OpenAPI document read the same declarations.
 func (a *App) wireModules(ctx context.Context) error {
 	cfg := a.cfg
 	authSvc, err := auth.New(a.db, a.authConfig(), a.log.With("module", "auth"))
@@ -89,64 +92,57 @@ func (a *App) wireModules(ctx context.Context) error {
 		return err
 	}
 	a.auth = authSvc
-	guards := authSvc.Guards()
+	a.router = httpx.NewRouter(a.echo, authSvc.Guards())
+	a.mountOperations()
 	mediaKey, err := secret(cfg.Media.SigningKey, cfg.DataDir, "media.key")
 	if err != nil {
 		return err
 	}
+	notifier := notify.New(a.db, a.queue, authSvc, a.notifyConfig(), a.log.With("component", "notify"))
+	changes := search.NewChangeLog()
 
-	streamSvc := stream.New(a.db, a.store, guards, nil, stream.NopIndexer{}, stream.Config{
-		PublicBaseURL: cfg.Media.PublicBaseURL, SigningKey: mediaKey, PrivateURLTTL: cfg.Media.PrivateURLTTL,
-		RedirectToStorage: cfg.Media.RedirectToStorage,
-	}, a.log.With("module", "stream"))
-	a.stream = streamSvc
-	var endpoints []notify.Endpoint
-	for _, u := range cfg.Notify.WebhookURLs {
-		endpoints = append(endpoints, notify.Endpoint{URL: u, Secret: cfg.Notify.WebhookSecret})
+	catalog, err := stream.NewCatalog(a.db, a.store, changes, notifier, a.queue, a.streamConfig(mediaKey), a.log.With("module", "stream"))
+	if err != nil {
+		return err
 	}
-	streamSvc.SetNotifier(notify.New(a.db, a.queue, authSvc, notify.Config{Endpoints: endpoints, PublicURL: cfg.HTTP.PublicURL,
-		SMTP: notify.SMTP{Addr: cfg.Notify.SMTPAddr, From: cfg.Notify.SMTPFrom, Username: cfg.Notify.SMTPUsername, Password: cfg.Notify.SMTPPassword}},
-		a.log.With("component", "notify")))
+	a.catalog = catalog
 
-	ladder, _ := transcode.ParseLadder(cfg.Transcode.Ladder) // validated with the config
-	transcodeSvc := transcode.New(a.db, a.store, a.queue, streamSvc, transcode.Config{
-		FFmpeg: cfg.FFmpeg.Path, FFprobe: cfg.FFprobe.Path, WorkDir: cfg.Transcode.WorkDir, Ladder: ladder,
-		SegmentSeconds: cfg.Transcode.SegmentSeconds, Preset: cfg.Transcode.Preset,
-		TimeoutMin: cfg.Transcode.TimeoutMin, TimeoutFactor: cfg.Transcode.TimeoutFactor,
-		OnEncoded: a.metrics.TranscodeSpeed,
-		Limits:    transcode.Limits{MaxDuration: cfg.Upload.MaxDuration, MaxDimension: cfg.Transcode.MaxDimension, MaxStreams: cfg.Transcode.MaxStreams},
-	}, a.log.With("module", "transcode"))
-	streamSvc.SetPipeline(transcodeSvc)
 	provider, err := translate.New(translate.Config{Provider: cfg.Translate.Provider, URL: cfg.Translate.URL,
 		APIKey: cfg.Translate.APIKey, Timeout: cfg.Translate.Timeout, Concurrency: cfg.Translate.Concurrency})
 	if err != nil {
 		return err
 	}
-	transcodeSvc.EnableTranslation(streamSvc, transcode.TranslationConfig{Provider: provider, Targets: cfg.Translate.Targets})
+	tcfg := a.transcodeConfig()
+	tcfg.Translation = transcode.TranslationConfig{Provider: provider, Targets: cfg.Translate.Targets}
+	transcodeSvc, err := transcode.New(a.db, a.store, a.queue, catalog, tcfg, a.log.With("module", "transcode"))
+	if err != nil {
+		return err
+	}
 
-	uploadSvc := upload.New(a.db, a.store, a.queue, streamSvc, transcodeSvc, guards, upload.Config{
-		MaxBytes: cfg.Upload.MaxBytes, DirectTTL: cfg.Upload.DirectUploadTTL, WorkDir: cfg.Transcode.WorkDir,
-		SigningKey: mediaKey,
-	}, a.log.With("module", "upload"))
-
-	searchSvc := search.New(a.db, a.store, streamSvc, guards, search.Config{Path: cfg.Search.Path, ApplyEvery: cfg.Search.ApplyEvery},
-		a.log.With("module", "search"))
-	streamSvc.SetIndexer(searchSvc)
-	a.search = searchSvc
-
+	uploadSvc, err := upload.New(a.db, a.store, a.queue, catalog, transcodeSvc, a.uploadConfig(mediaKey), a.log.With("module", "upload"))
+	if err != nil {
+		return err
+	}
 	a.upload = uploadSvc
 
-	api := a.echo.Group("/api/v1")
-	authSvc.Routes(a.echo, api)
-	authSvc.Jobs(a.queue)
-	uploadSvc.Routes(api)
-	streamSvc.Routes(a.echo, api)
-	transcodeSvc.Routes(api, guards)
-	admin := api.Group("/admin")
-	authSvc.AdminRoutes(admin)
-	streamSvc.AdminRoutes(admin)
-	a.mountAdmin(admin)
-	player.Routes(a.echo)
+	searchSvc, err := search.New(a.db, a.store, catalog, changes, search.Config{Path: cfg.Search.Path, ApplyEvery: cfg.Search.ApplyEvery},
+		a.log.With("module", "search"))
+	if err != nil {
+		return err
+	}
+	a.search = searchSvc
+
+	videoAPI := stream.NewAPI(catalog)
+	a.shutdown = append(a.shutdown, videoAPI.Shutdown)
+
+	r := a.router
+	authSvc.Routes(r)
+	uploadSvc.Routes(r)
+	videoAPI.Routes(r)
+	stream.NewDelivery(catalog, a.store).Routes(r)
+	transcodeSvc.Routes(r)
+	jobs.New(a.queue, catalog).Routes(r)
+	player.Routes(r)
 	if cfg.Role != "worker" && a.serving {
 		// Only processes that answer searches keep an index; workers and other commands just log
 		// changes (the index is locked by the server that has it open).
@@ -154,7 +150,37 @@ func (a *App) wireModules(ctx context.Context) error {
 			return err
 		}
 		a.closers = append(a.closers, func() { _ = searchSvc.Close() })
-		searchSvc.Routes(api)
+		searchSvc.Routes(r)
 	}
 	return nil
+}
+
+func (a *App) notifyConfig() notify.Config {
+	c := a.cfg.Notify
+	var endpoints []notify.Endpoint
+	for _, u := range c.WebhookURLs {
+		endpoints = append(endpoints, notify.Endpoint{URL: u, Secret: c.WebhookSecret})
+	}
+	return notify.Config{Endpoints: endpoints, PublicURL: a.cfg.HTTP.PublicURL,
+		SMTP: notify.SMTP{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: c.SMTPPassword}}
+}
+
+func (a *App) streamConfig(key []byte) stream.Config {
+	c := a.cfg.Media
+	return stream.Config{PublicBaseURL: c.PublicBaseURL, SigningKey: key, PrivateURLTTL: c.PrivateURLTTL, RedirectToStorage: c.RedirectToStorage}
+}
+
+func (a *App) transcodeConfig() transcode.Config {
+	c := a.cfg.Transcode
+	return transcode.Config{
+		FFmpeg: a.cfg.FFmpeg.Path, FFprobe: a.cfg.FFprobe.Path, WorkDir: c.WorkDir, Ladder: c.Ladder,
+		SegmentSeconds: c.SegmentSeconds, Preset: c.Preset, TimeoutMin: c.TimeoutMin, TimeoutFactor: c.TimeoutFactor,
+		OnEncoded: a.metrics.TranscodeSpeed,
+		Limits:    transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxStreams: c.MaxStreams},
+	}
+}
+
+func (a *App) uploadConfig(key []byte) upload.Config {
+	c := a.cfg.Upload
+	return upload.Config{MaxBytes: c.MaxBytes, DirectTTL: c.DirectUploadTTL, WorkDir: a.cfg.Transcode.WorkDir, SigningKey: key}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
+	"vod/app/httpx"
 
 	"github.com/labstack/echo/v4"
 )
@@ -102,144 +104,18 @@ func schemas() obj {
 	}
 }
 
-func operations() []opSpec {
-	video := obj{"type": "object", "properties": obj{"video": ref("Video")}}
-	user := obj{"type": "object", "properties": obj{"user": ref("User")}}
-	refreshBody := jsonBody(obj{"type": "object", "required": []string{"refresh_token"}, "properties": obj{"refresh_token": strType}})
-	media := func(m string) opSpec {
-		return opSpec{method: m, path: "/media/{key}", tag: "media", summary: "Manifests, segments, subtitles and images (Range, ETag, CORS); private media under /media/s/{token}/...",
-			params: []obj{pathParam("key", "storage key under videos/{id}/, optionally prefixed by s/{token}/")},
-			responses: obj{"200": obj{"description": "the object"}, "206": obj{"description": "a byte range"}, "304": obj{"description": "not modified"},
-				"204": obj{"description": "CORS preflight"}, "404": errResp("no such media, or not visible")}}
-	}
-	page := func(p string) opSpec {
-		params := []obj{}
-		if strings.Contains(p, "{id}") {
-			params = append(params, idParam)
-		}
-		return opSpec{method: "GET", path: p, tag: "web", summary: "Web app page", params: params,
-			responses: obj{"200": obj{"description": "HTML", "content": obj{"text/html": obj{"schema": strType}}}}}
-	}
-	adminUser := func(action string) opSpec {
-		return opSpec{method: "POST", path: "/api/v1/admin/users/{id}/" + action, tag: "admin", auth: "admin", summary: strings.ToUpper(action[:1]) + action[1:] + " a user",
-			params: []obj{pathParam("id", "user id")}, responses: obj{"200": resp("user", user), "404": errResp("no such user"), "409": errResp("not on yourself")}}
-	}
-	ops := []opSpec{
-		{method: "POST", path: "/api/v1/auth/signup", tag: "auth", summary: "Create an account",
-			body: jsonBody(obj{"type": "object", "required": []string{"username", "email", "password", "password_confirm", "first_name", "last_name"},
-				"properties": obj{"username": strType, "email": strType, "password": strType, "password_confirm": strType, "first_name": strType, "last_name": strType}}),
-			responses: obj{"201": resp("created", user), "409": errResp("username or email taken"), "422": errResp("invalid fields")}},
-		{method: "POST", path: "/api/v1/auth/login", tag: "auth", summary: "Log in with username or email",
-			body:      jsonBody(obj{"type": "object", "required": []string{"credential", "password"}, "properties": obj{"credential": strType, "password": strType}}),
-			responses: obj{"200": resp("tokens", ref("Tokens")), "401": errResp("wrong credentials"), "429": errResp("too many failures; see Retry-After")}},
-		{method: "POST", path: "/api/v1/auth/refresh", tag: "auth", summary: "Rotate a refresh token", body: refreshBody,
-			responses: obj{"200": resp("tokens", ref("Tokens")), "401": errResp("invalid, expired or reused token")}},
-		{method: "POST", path: "/api/v1/auth/logout", tag: "auth", summary: "Revoke a session", body: refreshBody,
-			responses: obj{"204": obj{"description": "logged out"}}},
-		{method: "GET", path: "/api/v1/auth/me", tag: "auth", auth: "required", summary: "The current user",
-			responses: obj{"200": resp("user", user), "401": errResp("not logged in")}},
-		{method: "GET", path: "/.well-known/jwks.json", tag: "auth", summary: "Public keys that verify access tokens",
-			responses: obj{"200": resp("JWK set", obj{"type": "object"})}},
-		{method: "POST", path: "/api/v1/videos", tag: "videos", auth: "required", summary: "Upload a video (multipart, streamed)",
-			body: obj{"content": obj{"multipart/form-data": obj{"schema": obj{"type": "object", "required": []string{"file"},
-				"properties": obj{"file": obj{"type": "string", "format": "binary"}, "title": strType, "description": strType, "visibility": strType}}}}},
-			responses: obj{"202": resp("accepted and queued", video), "413": errResp("too large"), "415": errResp("not multipart"), "422": errResp("invalid fields or unreadable media")}},
-		{method: "POST", path: "/api/v1/uploads", tag: "videos", auth: "required", summary: "Start a direct upload",
-			body: jsonBody(obj{"type": "object", "required": []string{"size"}, "properties": obj{"title": strType, "description": strType, "visibility": strType,
-				"filename": strType, "size": integer, "content_type": strType}}),
-			responses: obj{"201": resp("where to PUT the file", obj{"type": "object", "properties": obj{"upload_id": strType, "video_id": strType,
-				"upload_url": strType, "method": strType, "headers": obj{"type": "object"}, "expires_at": obj{"type": "string", "format": "date-time"}}}),
-				"413": errResp("too large"), "422": errResp("invalid fields")}},
-		{method: "PUT", path: "/api/v1/uploads/{id}/data", tag: "videos", summary: "Direct upload target on local storage (signed URL)",
-			params:    []obj{pathParam("id", "upload id"), queryParam("expires", "expiry (unix seconds)", integer), queryParam("signature", "URL signature", strType)},
-			body:      obj{"content": obj{"application/octet-stream": obj{"schema": obj{"type": "string", "format": "binary"}}}},
-			responses: obj{"200": obj{"description": "stored"}, "403": errResp("bad or expired signature"), "404": errResp("no such pending upload")}},
-		{method: "POST", path: "/api/v1/uploads/{id}/complete", tag: "videos", auth: "required", summary: "Finish a direct upload",
-			params:    []obj{pathParam("id", "upload id")},
-			responses: obj{"202": resp("accepted and queued", video), "404": errResp("no such pending upload"), "409": errResp("nothing uploaded yet"), "422": errResp("unreadable media")}},
-		{method: "GET", path: "/api/v1/videos", tag: "videos", auth: "optional", summary: "List videos (ready and public; owners see all of theirs)",
-			params: append([]obj{queryParam("owner", "username", strType)}, paging...), responses: obj{"200": resp("page", ref("VideoList"))}},
-		{method: "GET", path: "/api/v1/videos/{id}", tag: "videos", auth: "optional", summary: "A video with its playback URLs",
-			params: []obj{idParam}, responses: obj{"200": resp("video", video), "404": errResp("not found or not visible")}},
-		{method: "PATCH", path: "/api/v1/videos/{id}", tag: "videos", auth: "required", summary: "Edit title, description, visibility (owner or admin)",
-			params:    []obj{idParam},
-			body:      jsonBody(obj{"type": "object", "properties": obj{"title": strType, "description": strType, "visibility": strType}}),
-			responses: obj{"200": resp("video", video), "403": errResp("not yours"), "404": errResp("not found"), "422": errResp("invalid fields")}},
-		{method: "DELETE", path: "/api/v1/videos/{id}", tag: "videos", auth: "required", summary: "Delete a video everywhere (owner or admin)",
-			params: []obj{idParam}, responses: obj{"204": obj{"description": "deleted"}, "403": errResp("not yours"), "404": errResp("not found")}},
-		{method: "GET", path: "/api/v1/videos/{id}/events", tag: "videos", auth: "optional", summary: "Processing status as server-sent events until ready or failed",
-			params: []obj{idParam}, responses: obj{"200": obj{"description": "event stream", "content": obj{"text/event-stream": obj{"schema": strType}}}, "404": errResp("not found")}},
-		{method: "POST", path: "/api/v1/videos/{id}/subtitles", tag: "videos", auth: "required", summary: "Add a subtitle track (.srt or .vtt)",
-			params: []obj{idParam},
-			body: obj{"content": obj{"multipart/form-data": obj{"schema": obj{"type": "object", "required": []string{"file", "lang"},
-				"properties": obj{"file": obj{"type": "string", "format": "binary"}, "lang": strType, "label": strType}}}}},
-			responses: obj{"201": resp("track", obj{"type": "object", "properties": obj{"subtitle": ref("Subtitle")}}), "422": errResp("invalid track")}},
-		{method: "POST", path: "/api/v1/videos/{id}/subtitles/{lang}/translations", tag: "videos", auth: "required",
-			summary: "Translate a subtitle track on demand (owner or admin)", params: []obj{idParam, pathParam("lang", "source track language")},
-			body: jsonBody(obj{"type": "object", "required": []string{"target"}, "properties": obj{"target": strType}}),
-			responses: obj{"202": resp("queued", obj{"type": "object"}), "404": errResp("no such video or track"),
-				"409": errResp("no provider configured"), "422": errResp("invalid target")}},
-		{method: "POST", path: "/api/v1/videos/{id}/reprocess", tag: "videos", auth: "required", summary: "Process the kept source again (owner or admin)",
-			params: []obj{idParam}, responses: obj{"202": resp("queued", video), "409": errResp("still processing or source gone")}},
-		{method: "GET", path: "/api/v1/search", tag: "search", auth: "optional", summary: "Search titles, descriptions and subtitles",
-			params: append([]obj{queryParam("q", "query: words (stemmed; one typo forgiven in words of 5+ letters), \"phrases\", and the last word as a prefix of titles and descriptions", strType),
-				queryParam("scope", "all, metadata or subtitles", obj{"type": "string", "enum": []string{"all", "metadata", "subtitles"}}),
-				queryParam("lang", "subtitle language tag (fr matches fr-CA): only that track's cues match", strType)}, paging...),
-			responses: obj{"200": resp("results", ref("SearchResult")), "422": errResp("invalid query"), "503": errResp("index being rebuilt")}},
-		{method: "GET", path: "/api/v1/admin/jobs", tag: "admin", auth: "admin", summary: "Jobs by state and kind, with their video, attempts, last error and, while running, the video's stage and progress",
-			params:    append([]obj{queryParam("state", "River job state", strType), queryParam("kind", "job kind", strType)}, paging...),
-			responses: obj{"200": resp("page of jobs", obj{"type": "object"}), "403": errResp("admins only")}},
-		{method: "POST", path: "/api/v1/admin/jobs/{id}/retry", tag: "admin", auth: "admin", summary: "Retry a job",
-			params: []obj{pathParam("id", "job id")}, responses: obj{"200": resp("job", obj{"type": "object"}), "404": errResp("no such job")}},
-		{method: "POST", path: "/api/v1/admin/jobs/{id}/cancel", tag: "admin", auth: "admin", summary: "Cancel a job",
-			params: []obj{pathParam("id", "job id")}, responses: obj{"200": resp("job", obj{"type": "object"}), "404": errResp("no such job")}},
-		{method: "GET", path: "/api/v1/admin/videos", tag: "admin", auth: "admin", summary: "Every video of every user",
-			params: append([]obj{queryParam("status", "filter by status", strType)}, paging...), responses: obj{"200": resp("page", ref("VideoList")), "403": errResp("admins only")}},
-		{method: "GET", path: "/api/v1/admin/users", tag: "admin", auth: "admin", summary: "Users",
-			params: append([]obj{queryParam("q", "username or email contains", strType)}, paging...), responses: obj{"200": resp("page", obj{"type": "object"}), "403": errResp("admins only")}},
-		adminUser("disable"), adminUser("enable"), adminUser("promote"), adminUser("demote"),
-		{method: "GET", path: "/healthz", tag: "operations", summary: "Liveness", responses: obj{"200": resp("alive", obj{"type": "object"})}},
-		{method: "GET", path: "/readyz", tag: "operations", summary: "Readiness: database, storage, ffmpeg",
-			responses: obj{"200": resp("ready", obj{"type": "object"}), "503": resp("not ready", obj{"type": "object"})}},
-		{method: "GET", path: "/metrics", tag: "operations", summary: "Prometheus metrics",
-			responses: obj{"200": obj{"description": "text exposition format", "content": obj{"text/plain": obj{"schema": strType}}}}},
-		{method: "GET", path: "/openapi.json", tag: "operations", summary: "This document", responses: obj{"200": resp("OpenAPI document", obj{"type": "object"})}},
-		{method: "GET", path: "/doc", tag: "operations", summary: "Rendered API documentation",
-			responses: obj{"200": obj{"description": "HTML", "content": obj{"text/html": obj{"schema": strType}}}}},
-		{method: "GET", path: "/static/{path}", tag: "web", summary: "Web app assets", params: []obj{pathParam("path", "asset path")},
-			responses: obj{"200": obj{"description": "asset"}, "404": obj{"description": "no such asset"}}},
-		media("GET"), media("HEAD"), media("OPTIONS"),
-	}
-	for _, p := range []string{"/", "/watch/{id}", "/search", "/upload", "/login", "/signup", "/me", "/admin"} {
-		ops = append(ops, page(p))
-	}
-	return ops
-}
-
-// openAPIDocument renders the document.
-func openAPIDocument() []byte {
+// openAPIDocument renders the document from the routes as declared: a route cannot exist without
+// its operation, and an operation cannot outlive its route.
+func openAPIDocument(routes []httpx.Route) []byte {
 	paths := obj{}
-	for _, op := range operations() {
-		item, _ := paths[op.path].(obj)
+	for _, rt := range routes {
+		p := rt.OpenAPIPath()
+		item, _ := paths[p].(obj)
 		if item == nil {
 			item = obj{}
-			paths[op.path] = item
+			paths[p] = item
 		}
-		o := obj{"summary": op.summary, "tags": []string{op.tag}, "responses": op.responses,
-			"operationId": strings.ToLower(op.method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "", "-", "_").Replace(op.path)}
-		if len(op.params) > 0 {
-			o["parameters"] = op.params
-		}
-		if op.body != nil {
-			o["requestBody"] = op.body
-		}
-		switch op.auth {
-		case "required", "admin":
-			o["security"] = []obj{{"bearer": []string{}}}
-		case "optional":
-			o["security"] = []obj{{"bearer": []string{}}, {}}
-		}
-		item[strings.ToLower(op.method)] = o
+		item[strings.ToLower(rt.Method)] = rt.Operation()
 	}
 	doc := obj{
 		"openapi": "3.1.0",
@@ -261,11 +137,32 @@ const docPage = `<!doctype html>
 <script src="/static/doc.js"></script>
 </body></html>`
 
+// mountOperations declares the operational endpoints.
+func (a *App) mountOperations() {
+	anyObj := httpx.AnyObj
+	a.router.Add(
+		httpx.Route{Method: http.MethodGet, Path: "/healthz", Handler: a.healthz,
+			Doc: httpx.Doc{Tag: "operations", Summary: "Liveness", Responses: httpx.Obj{"200": httpx.Resp("alive", anyObj)}}},
+		httpx.Route{Method: http.MethodGet, Path: "/readyz", Handler: a.readyz,
+			Doc: httpx.Doc{Tag: "operations", Summary: "Readiness: database, storage, ffmpeg",
+				Responses: httpx.Obj{"200": httpx.Resp("ready", anyObj), "503": httpx.Resp("not ready", anyObj)}}},
+		httpx.Route{Method: http.MethodGet, Path: "/metrics", Handler: echo.WrapHandler(a.metrics.Handler()),
+			Doc: httpx.Doc{Tag: "operations", Summary: "Prometheus metrics", Responses: httpx.Obj{"200": httpx.Content("text exposition format", "text/plain", httpx.StrType)}}},
+	)
+}
+
+// mountOpenAPI serves the document of every route declared so far (it is mounted last).
 func (a *App) mountOpenAPI() {
-	doc := openAPIDocument()
-	a.echo.GET("/openapi.json", func(c echo.Context) error {
-		c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-		return c.JSONBlob(http.StatusOK, doc)
-	})
-	a.echo.GET("/doc", func(c echo.Context) error { return c.HTML(http.StatusOK, docPage) })
+	var once sync.Once
+	var doc []byte
+	a.router.Add(
+		httpx.Route{Method: http.MethodGet, Path: "/openapi.json", Handler: func(c echo.Context) error {
+			once.Do(func() { doc = openAPIDocument(a.router.Routes()) })
+			c.Response().Header().Set("Access-Control-Allow-Origin", "*")
+			return c.JSONBlob(http.StatusOK, doc)
+		}, Doc: httpx.Doc{Tag: "operations", Summary: "This document",
+			Responses: httpx.Obj{"200": httpx.Resp("OpenAPI document", httpx.AnyObj)}}},
+		httpx.Route{Method: http.MethodGet, Path: "/doc", Handler: func(c echo.Context) error { return c.HTML(http.StatusOK, docPage) },
+			Doc: httpx.Doc{Tag: "operations", Summary: "Rendered API documentation", Responses: httpx.Obj{"200": httpx.Content("HTML", "text/html", httpx.StrType)}}},
+	)
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"regexp"
@@ -25,6 +26,8 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	require.NoError(t, err)
 	defer a.close()
 
+	// Every route echo serves, and every operation the document lists: the document is rendered
+	// from the router's declarations, so this pins that nothing is added to echo around the router.
 	var routes []string
 	for _, r := range a.echo.Routes() {
 		p := echoParam.ReplaceAllString(r.Path, "{$1}")
@@ -33,15 +36,22 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		routes = append(routes, r.Method+" "+p)
 	}
 	var documented []string
-	for _, op := range operations() {
-		documented = append(documented, op.method+" "+op.path)
+	raw := openAPIDocument(a.router.Routes())
+	var parsed struct {
+		Paths map[string]map[string]any `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &parsed))
+	for p, ops := range parsed.Paths {
+		for m := range ops {
+			documented = append(documented, strings.ToUpper(m)+" "+p)
+		}
 	}
 	sort.Strings(routes)
 	sort.Strings(documented)
 	require.Equal(t, documented, routes, "every registered route is documented and every documented route exists")
 
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(openAPIDocument())
+	doc, err := loader.LoadFromData(raw)
 	require.NoError(t, err)
 	require.NoError(t, doc.Validate(context.Background()))
 }

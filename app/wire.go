@@ -37,11 +37,14 @@ type App struct {
 	closers []func()
 	tools   toolCheck
 	metrics *metrics.Metrics
+	router  *httpx.Router
 	auth    *auth.Service
-	stream  *stream.Service
+	catalog *stream.Catalog
 	upload  *upload.Service
 	search  *search.Service
 	serving bool
+	// shutdown ends long-lived responses when the HTTP server drains.
+	shutdown []func()
 }
 
 func openDB(ctx context.Context, cfg *Config) (*db.DB, error) {
@@ -103,7 +106,6 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	a.queue = queue.New(a.db, qcfg)
 	a.echo = newEcho(cfg, log)
 	a.echo.Use(a.metrics.Echo)
-	a.echo.GET("/metrics", echo.WrapHandler(a.metrics.Handler()))
 	if err = a.wireModules(ctx); err != nil {
 		return nil, err
 	}
@@ -115,8 +117,6 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	if err = a.queue.Init(); err != nil {
 		return nil, err
 	}
-	a.echo.GET("/healthz", a.healthz)
-	a.echo.GET("/readyz", a.readyz)
 	a.mountOpenAPI()
 	return a, nil
 }
@@ -170,7 +170,9 @@ func (a *App) serve(ctx context.Context) error {
 		a.search.Start(bg)
 	}
 	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	srv.RegisterOnShutdown(a.stream.Shutdown)
+	for _, f := range a.shutdown {
+		srv.RegisterOnShutdown(f)
+	}
 	a.echo.Server = srv
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -196,3 +196,25 @@ func (q *Queue) List(ctx context.Context, params *river.JobListParams) (*river.J
 	}
 	return q.lite.JobList(ctx, params)
 }
+
+// CancelVideo cancels every unfinished job whose arguments name the video (args.video_id):
+// pipeline stages, translations, notifications. Running ones have their context cancelled, which
+// kills their ffmpeg.
+func (q *Queue) CancelVideo(ctx context.Context, videoID string) error {
+	expr := "json_extract(args, '$.video_id')"
+	if q.db.Dialect == db.Postgres {
+		expr = "args->>'video_id'"
+	}
+	var ids []int64
+	err := q.db.Gorm.WithContext(ctx).Raw(`SELECT id FROM river_job WHERE `+expr+` = ?
+		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`, videoID).Scan(&ids).Error
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := q.Cancel(ctx, id); err != nil {
+			return fmt.Errorf("cancel job %d: %w", id, err)
+		}
+	}
+	return nil
+}

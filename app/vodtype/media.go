@@ -6,6 +6,7 @@ package vodtype
 import (
 	"errors"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -56,6 +57,9 @@ type PipelineVideo struct {
 	SourceKey  string
 	SourceSize int64
 	Duration   float64
+	// OwnerID and Visibility authorise owner-only actions on the pipeline (reprocess).
+	OwnerID    string
+	Visibility string
 }
 
 // ProbeInfo is what the probe stage records.
@@ -153,10 +157,30 @@ func LanguageLabel(tag string) string {
 // ErrNoVideo means the video is gone (deleted while a job or request was in flight).
 var ErrNoVideo = errors.New("video not found")
 
+// ErrVideoBusy means the video is being processed, so it cannot be processed again yet.
+var ErrVideoBusy = errors.New("the video is still being processed")
+
+// FieldErrors is a validation failure: each field at fault with the reason, in words a user reads.
+// Every module returns it for invalid input; the HTTP edge answers 422 with the fields.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + f[k]
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
 // ValidateFields checks a video's editable fields (nil ones are not checked) and trims the title.
-// It returns a map of field to reason, empty when all is well.
-func ValidateFields(title, description, visibility *string) map[string]string {
-	f := map[string]string{}
+// It returns the fields at fault, empty when all is well.
+func ValidateFields(title, description, visibility *string) FieldErrors {
+	f := FieldErrors{}
 	if title != nil {
 		*title = strings.TrimSpace(*title)
 		if n := utf8.RuneCountInString(*title); n == 0 || n > 200 {
@@ -193,3 +217,9 @@ var langRe = regexp.MustCompile(`^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{1,8}){0,3}$`)
 
 // ValidLanguage reports whether tag looks like a BCP 47 language tag (en, pt-BR, fr-x-2).
 func ValidLanguage(tag string) bool { return langRe.MatchString(tag) }
+
+// Progress is how far a video's processing has come.
+type Progress struct {
+	Stage    string
+	Progress int
+}

@@ -6,12 +6,12 @@ package auth
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
+	"math"
 	"time"
 
 	"vod/app/db"
-	"vod/app/httpx"
 )
 
 // Migrations are this module's tables.
@@ -63,17 +63,26 @@ type Config struct {
 	LoginWindow     time.Duration
 }
 
-// Sentinel errors, each already in the API's error shape.
+// Domain errors; the handlers map them to HTTP in one table (http.go).
 var (
-	ErrInvalidCredentials = httpx.E(http.StatusUnauthorized, "invalid_credentials", "the credential or password is wrong")
-	ErrInvalidToken       = httpx.E(http.StatusUnauthorized, "invalid_token", "the token is missing, malformed, expired or revoked")
-	ErrTokenReused        = httpx.E(http.StatusUnauthorized, "token_reused", "this refresh token was already used; every session of its family has been revoked")
-	ErrAccountDisabled    = httpx.E(http.StatusForbidden, "account_disabled", "this account is disabled")
-	ErrUsernameTaken      = httpx.E(http.StatusConflict, "username_taken", "that username is taken")
-	ErrEmailTaken         = httpx.E(http.StatusConflict, "email_taken", "an account with that email exists")
-	ErrForbidden          = httpx.E(http.StatusForbidden, "forbidden", "you are not allowed to do this")
-	errUnauthenticated    = httpx.E(http.StatusUnauthorized, "unauthenticated", "a valid access token is required")
+	ErrInvalidCredentials = errors.New("the credential or password is wrong")
+	ErrInvalidToken       = errors.New("the token is missing, malformed, expired or revoked")
+	ErrTokenReused        = errors.New("this refresh token was already used; every session of its family has been revoked")
+	ErrAccountDisabled    = errors.New("this account is disabled")
+	ErrUsernameTaken      = errors.New("that username is taken")
+	ErrEmailTaken         = errors.New("an account with that email exists")
+	ErrForbidden          = errors.New("you are not allowed to do this")
+	ErrNoUser             = errors.New("user not found")
+	ErrSelfChange         = errors.New("admins cannot disable or demote themselves")
+	errUnauthenticated    = errors.New("a valid access token is required")
 )
+
+// ThrottledError is a login refused after too many failures, with how long to wait.
+type ThrottledError struct{ Wait time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins; try again in %d seconds", int(math.Ceil(e.Wait.Seconds())))
+}
 
 // Service is the auth module.
 type Service struct {

@@ -1,23 +1,99 @@
 package auth
 
 import (
+	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
+	"vod/app/vodtype"
 )
 
-// Routes mounts the auth API under g (/api/v1) and the key set on root.
-func (s *Service) Routes(root *echo.Echo, g *echo.Group) {
-	a := g.Group("/auth")
-	a.POST("/signup", s.handleSignup)
-	a.POST("/login", s.handleLogin)
-	a.POST("/refresh", s.handleRefresh)
-	a.POST("/logout", s.handleLogout)
-	a.GET("/me", s.handleMe, s.RequireUser)
-	root.GET("/.well-known/jwks.json", s.handleJWKS)
+func adminUserRoute(action string, h echo.HandlerFunc) httpx.Route {
+	return httpx.Route{Method: http.MethodPost, Path: "/api/v1/admin/users/:id/" + action, Handler: h, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+		Doc: httpx.Doc{Tag: "admin", Summary: strings.ToUpper(action[:1]) + action[1:] + " a user", Params: []httpx.Obj{httpx.PathParam("id", "user id")},
+			Responses: httpx.Obj{"200": httpx.Resp("user", userBody), "403": httpx.ErrResp("admins only"), "404": httpx.ErrResp("no such user"),
+				"409": httpx.ErrResp("not on yourself")}}}
+}
+
+var userBody = httpx.Object(nil, httpx.Obj{"user": httpx.Ref("User")})
+
+// httpError is the module's one map from domain errors to HTTP.
+func httpError(err error) error {
+	var (
+		throttled *ThrottledError
+		fields    vodtype.FieldErrors
+	)
+	unauthorized := func(code string) error { return httpx.E(http.StatusUnauthorized, code, err.Error()) }
+	switch {
+	case errors.As(err, &fields):
+		return httpx.Validation(fields)
+	case errors.As(err, &throttled):
+		secs := int(math.Ceil(throttled.Wait.Seconds()))
+		e := httpx.E(http.StatusTooManyRequests, "rate_limited", err.Error())
+		e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
+		return e
+	case errors.Is(err, ErrInvalidCredentials):
+		return unauthorized("invalid_credentials")
+	case errors.Is(err, ErrInvalidToken):
+		return unauthorized("invalid_token")
+	case errors.Is(err, ErrTokenReused):
+		return unauthorized("token_reused")
+	case errors.Is(err, errUnauthenticated):
+		return unauthorized("unauthenticated")
+	case errors.Is(err, ErrAccountDisabled):
+		return httpx.E(http.StatusForbidden, "account_disabled", err.Error())
+	case errors.Is(err, ErrForbidden):
+		return httpx.E(http.StatusForbidden, "forbidden", err.Error())
+	case errors.Is(err, ErrUsernameTaken):
+		return httpx.E(http.StatusConflict, "username_taken", err.Error())
+	case errors.Is(err, ErrEmailTaken):
+		return httpx.E(http.StatusConflict, "email_taken", err.Error())
+	case errors.Is(err, ErrSelfChange):
+		return httpx.E(http.StatusConflict, "self_change", err.Error())
+	case errors.Is(err, ErrNoUser):
+		return httpx.NotFound("user")
+	}
+	return err
+}
+
+// Routes declares the auth API, user administration and the key set.
+func (s *Service) Routes(root *httpx.Router) {
+	refreshBody := httpx.JSONBody(httpx.Object([]string{"refresh_token"}, httpx.Obj{"refresh_token": httpx.StrType}))
+	tokens := httpx.Resp("tokens", httpx.Ref("Tokens"))
+	r := root.WithErrors(httpError)
+	r.Add(
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/signup", Handler: s.handleSignup, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Create an account",
+				Body: httpx.JSONBody(httpx.Object([]string{"username", "email", "password", "password_confirm", "first_name", "last_name"},
+					httpx.Obj{"username": httpx.StrType, "email": httpx.StrType, "password": httpx.StrType, "password_confirm": httpx.StrType,
+						"first_name": httpx.StrType, "last_name": httpx.StrType})),
+				Responses: httpx.Obj{"201": httpx.Resp("created", userBody), "409": httpx.ErrResp("username or email taken"), "422": httpx.ErrResp("invalid fields")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/login", Handler: s.handleLogin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Log in with username or email",
+				Body:      httpx.JSONBody(httpx.Object([]string{"credential", "password"}, httpx.Obj{"credential": httpx.StrType, "password": httpx.StrType})),
+				Responses: httpx.Obj{"200": tokens, "401": httpx.ErrResp("wrong credentials"), "403": httpx.ErrResp("account disabled"), "429": httpx.ErrResp("too many failures; see Retry-After")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/refresh", Handler: s.handleRefresh, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Rotate a refresh token", Body: refreshBody,
+				Responses: httpx.Obj{"200": tokens, "401": httpx.ErrResp("invalid, expired or reused token")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/logout", Handler: s.handleLogout, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Revoke a session", Body: refreshBody,
+				Responses: httpx.Obj{"204": httpx.NoBody("logged out"), "422": httpx.ErrResp("no refresh token")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/auth/me", Handler: s.handleMe, Auth: httpx.User, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "The current user", Responses: httpx.Obj{"200": httpx.Resp("user", userBody), "401": httpx.ErrResp("not logged in")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/.well-known/jwks.json", Handler: s.handleJWKS,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Public keys that verify access tokens", Responses: httpx.Obj{"200": httpx.Resp("JWK set", httpx.AnyObj)}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/admin/users", Handler: s.handleListUsers, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "admin", Summary: "Users",
+				Params:    append([]httpx.Obj{httpx.QueryParam("q", "username or email contains", httpx.StrType)}, httpx.Paging...),
+				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.AnyObj), "403": httpx.ErrResp("admins only")}}},
+		adminUserRoute("disable", s.handleSetDisabled(true)), adminUserRoute("enable", s.handleSetDisabled(false)),
+		adminUserRoute("promote", s.handleSetRole(RoleAdmin)), adminUserRoute("demote", s.handleSetRole(RoleUser)),
+	)
 }
 
 func (s *Service) handleSignup(c echo.Context) error {
@@ -169,7 +245,7 @@ func (s *Service) authenticate(c echo.Context, required bool) error {
 func (s *Service) RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := s.authenticate(c, true); err != nil {
-			return err
+			return httpError(err)
 		}
 		return next(c)
 	}
@@ -179,7 +255,7 @@ func (s *Service) RequireUser(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Service) OptionalUser(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if err := s.authenticate(c, false); err != nil {
-			return err
+			return httpError(err)
 		}
 		return next(c)
 	}
@@ -189,7 +265,7 @@ func (s *Service) OptionalUser(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Service) RequireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 	return s.RequireUser(func(c echo.Context) error {
 		if caller, _ := httpx.CallerFrom(c); !caller.Admin {
-			return ErrForbidden
+			return httpError(ErrForbidden)
 		}
 		return next(c)
 	})

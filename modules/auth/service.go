@@ -3,11 +3,9 @@ package auth
 import (
 	"context"
 	"errors"
-	"math"
-	"net/http"
+	"fmt"
 	"net/mail"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,7 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"vod/app/db"
-	"vod/app/httpx"
+	"vod/app/vodtype"
 )
 
 // SignupInput is the signup form.
@@ -65,7 +63,7 @@ func (in *SignupInput) validate() error {
 		}
 	}
 	if len(f) > 0 {
-		return httpx.Validation(f)
+		return vodtype.FieldErrors(f)
 	}
 	return nil
 }
@@ -100,7 +98,7 @@ func (s *Service) Login(ctx context.Context, credential, password, ip string) (*
 		if password == "" {
 			f["password"] = "is required"
 		}
-		return nil, httpx.Validation(f)
+		return nil, vodtype.FieldErrors(f)
 	}
 	if wait := s.throttle.blocked(credential, ip); wait > 0 {
 		return nil, throttled(wait)
@@ -143,10 +141,7 @@ func (s *Service) Login(ctx context.Context, credential, password, ip string) (*
 }
 
 func throttled(wait time.Duration) error {
-	secs := int(math.Ceil(wait.Seconds()))
-	e := httpx.E(http.StatusTooManyRequests, "rate_limited", "too many failed logins; try again in "+strconv.Itoa(secs)+" seconds")
-	e.Header = http.Header{"Retry-After": {strconv.Itoa(secs)}}
-	return e
+	return &ThrottledError{Wait: wait}
 }
 
 // openSession issues an access token and a new refresh token in the given family.
@@ -232,7 +227,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 func (s *Service) UserByID(ctx context.Context, id string) (*User, error) {
 	r, err := s.store.userBy(ctx, "id", id)
 	if errors.Is(err, errNotFound) {
-		return nil, httpx.NotFound("user")
+		return nil, ErrNoUser
 	} else if err != nil {
 		return nil, err
 	}
@@ -260,7 +255,7 @@ func (s *Service) Email(ctx context.Context, id string) (string, error) {
 func (s *Service) UserByUsername(ctx context.Context, username string) (*User, error) {
 	r, err := s.store.userBy(ctx, "username", strings.ToLower(username))
 	if errors.Is(err, errNotFound) {
-		return nil, httpx.NotFound("user " + username)
+		return nil, fmt.Errorf("%w: %s", ErrNoUser, username)
 	} else if err != nil {
 		return nil, err
 	}

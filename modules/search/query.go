@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"math"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
@@ -16,16 +15,9 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/highlight/highlighter/html"
 	"github.com/blevesearch/bleve/v2/search/query"
-	"github.com/labstack/echo/v4"
 
-	"vod/app/httpx"
 	"vod/app/vodtype"
 )
-
-// Routes mounts GET /api/v1/search.
-func (s *Service) Routes(g *echo.Group) {
-	g.GET("/search", s.handleSearch, s.guards.OptionalUser)
-}
 
 // Cue is a subtitle hit with its times in seconds.
 type Cue struct {
@@ -160,7 +152,7 @@ func term(field, value string) query.Query {
 // restricted to the page, so their cost does not grow with the number of matches.
 func (s *Service) Search(ctx context.Context, r Request) (*Result, error) {
 	if !s.ready.Load() {
-		return nil, errNotReady
+		return nil, ErrNotReady
 	}
 	res, text, err := s.rank(ctx, r)
 	if err != nil {
@@ -354,47 +346,4 @@ func matchedCues(raw string, locations search.FieldTermLocationMap, lang string)
 // sameLang reports whether a cue's language is the requested one (fr matches fr-CA).
 func sameLang(cue, want string) bool {
 	return strings.EqualFold(cue, want) || vodtype.BaseLanguage(cue) == strings.ToLower(want)
-}
-
-func (s *Service) handleSearch(c echo.Context) error {
-	page, err := httpx.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	q := strings.TrimSpace(c.QueryParam("q"))
-	f := map[string]string{}
-	if q == "" || utf8.RuneCountInString(q) > 200 {
-		f["q"] = "must be 1 to 200 characters"
-	}
-	scope := c.QueryParam("scope")
-	switch scope {
-	case "":
-		scope = "all"
-	case "all", "metadata", "subtitles":
-	default:
-		f["scope"] = "must be all, metadata or subtitles"
-	}
-	offset := 0
-	if page.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(page.Cursor)
-		n, aerr := strconv.Atoi(string(raw))
-		if err != nil || aerr != nil || n < 0 || n > maxOffset {
-			f["cursor"] = "is not a cursor this API returned"
-		}
-		offset = n
-	}
-	lang := strings.ToLower(c.QueryParam("lang"))
-	if lang != "" && !vodtype.ValidLanguage(lang) {
-		f["lang"] = "must be a language tag such as en or pt-BR"
-	}
-	if len(f) > 0 {
-		return httpx.Validation(f)
-	}
-	caller, _ := httpx.CallerFrom(c)
-	res, err := s.Search(c.Request().Context(), Request{Q: q, Scope: scope, Lang: lang,
-		Limit: page.Limit, Offset: offset, CallerID: caller.ID, Admin: caller.Admin})
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, res)
 }

@@ -7,8 +7,9 @@ package search
 import (
 	"context"
 	"embed"
+	"errors"
+	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"github.com/blevesearch/bleve/v2"
 
 	"vod/app/db"
-	"vod/app/httpx"
 	"vod/app/storage"
 	"vod/app/vodtype"
 )
@@ -47,7 +47,6 @@ type Service struct {
 	db      *db.DB
 	store   storage.Storage
 	catalog Catalog
-	guards  httpx.Guards
 	log     *slog.Logger
 
 	mu      sync.RWMutex
@@ -58,22 +57,53 @@ type Service struct {
 	applyMu sync.Mutex
 }
 
-var errNotReady = httpx.E(http.StatusServiceUnavailable, "search_unavailable", "the search index is being rebuilt; try again in a moment")
+// ErrNotReady: the index is being rebuilt and cannot answer yet.
+var ErrNotReady = errors.New("search: the index is being rebuilt")
 
-// New builds the service; Open (or Start) opens the index.
-func New(d *db.DB, store storage.Storage, catalog Catalog, guards httpx.Guards, cfg Config, log *slog.Logger) *Service {
-	if cfg.ApplyEvery <= 0 {
-		cfg.ApplyEvery = 200 * time.Millisecond
-	}
-	return &Service{cfg: cfg, db: d, store: store, catalog: catalog, guards: guards, log: log, kick: make(chan struct{}, 1)}
+// ChangeLog records catalog changes for every process's index, inside the transaction that makes
+// them. It needs only the database, so it is built before the catalog that writes to it and the
+// search service that reads it.
+type ChangeLog struct {
+	kick chan struct{}
 }
 
-// VideoChangedTx records a change to apply to every index, inside the caller's transaction.
-func (s *Service) VideoChangedTx(ctx context.Context, tx *db.Tx, videoID string) error {
+// NewChangeLog builds the change log.
+func NewChangeLog() *ChangeLog { return &ChangeLog{kick: make(chan struct{}, 1)} }
+
+// VideoChangedTx records a change to apply to every index, inside the caller's transaction, and
+// wakes this process's applier.
+func (l *ChangeLog) VideoChangedTx(ctx context.Context, tx *db.Tx, videoID string) error {
 	err := tx.G.Exec(`INSERT INTO search_changes (video_id, created_at) VALUES (?, ?)`, videoID, time.Now().UTC()).Error
 	select {
-	case s.kick <- struct{}{}:
+	case l.kick <- struct{}{}:
 	default:
 	}
 	return err
+}
+
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.ApplyEvery == 0 {
+		c.ApplyEvery = 200 * time.Millisecond
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Path == "" {
+		return errors.New("search: index path must be set")
+	}
+	if c.ApplyEvery < 10*time.Millisecond {
+		return fmt.Errorf("search: apply interval %s is under 10ms", c.ApplyEvery)
+	}
+	return nil
+}
+
+// New builds the service; Open (or Start) opens the index.
+func New(d *db.DB, store storage.Storage, catalog Catalog, changes *ChangeLog, cfg Config, log *slog.Logger) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Service{cfg: cfg, db: d, store: store, catalog: catalog, log: log, kick: changes.kick}, nil
 }

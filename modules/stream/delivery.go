@@ -26,10 +26,10 @@ type visEntry struct {
 }
 
 // visibilityOf caches a video's visibility for a few seconds: a player fetches hundreds of segments.
-func (s *Service) visibilityOf(ctx context.Context, id string) (string, bool, error) {
-	s.visMu.Lock()
+func (s *Catalog) visibilityOf(ctx context.Context, id string) (string, bool, error) {
+	s.cacheMu.Lock()
 	e, hit := s.vis[id]
-	s.visMu.Unlock()
+	s.cacheMu.Unlock()
 	if hit && time.Now().Before(e.until) {
 		return e.visibility, e.ok, nil
 	}
@@ -41,20 +41,21 @@ func (s *Service) visibilityOf(ctx context.Context, id string) (string, bool, er
 	if r != nil {
 		e.visibility = r.Visibility
 	}
-	s.visMu.Lock()
+	s.cacheMu.Lock()
 	if len(s.vis) > 10000 {
 		s.vis = map[string]visEntry{}
 	}
 	s.vis[id] = e
-	s.visMu.Unlock()
+	s.cacheMu.Unlock()
 	return e.visibility, e.ok, nil
 }
 
-func (s *Service) forgetVisibility(id string) {
-	s.visMu.Lock()
+// forget drops a video from the caches of this process after a change.
+func (s *Catalog) forget(id string) {
+	s.cacheMu.Lock()
 	delete(s.vis, id)
 	delete(s.views, id)
-	s.visMu.Unlock()
+	s.cacheMu.Unlock()
 }
 
 const viewTTL = time.Second
@@ -64,9 +65,9 @@ type viewEntry struct {
 	until time.Time
 }
 
-func (s *Service) cachedView(id string) ([]byte, bool) {
-	s.visMu.Lock()
-	defer s.visMu.Unlock()
+func (s *Catalog) cachedView(id string) ([]byte, bool) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
 	e, ok := s.views[id]
 	if !ok || time.Now().After(e.until) {
 		return nil, false
@@ -74,21 +75,43 @@ func (s *Service) cachedView(id string) ([]byte, bool) {
 	return e.body, true
 }
 
-func (s *Service) cacheView(id string, body []byte) {
-	s.visMu.Lock()
-	defer s.visMu.Unlock()
+func (s *Catalog) cacheView(id string, body []byte) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
 	if len(s.views) > 10000 {
 		s.views = map[string]viewEntry{}
 	}
 	s.views[id] = viewEntry{body: body, until: time.Now().Add(viewTTL)}
 }
 
-var errMediaNotFound = httpx.NotFound("media")
+// Delivery serves stored media under /media.
+type Delivery struct {
+	catalog *Catalog
+	store   storage.Storage
+}
+
+// NewDelivery builds /media delivery over the catalog's access rules and URL signing.
+func NewDelivery(catalog *Catalog, store storage.Storage) *Delivery {
+	return &Delivery{catalog: catalog, store: store}
+}
+
+// Routes declares /media for GET, HEAD and the CORS preflight.
+func (d *Delivery) Routes(root *httpx.Router) {
+	r := root.WithErrors(httpError)
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
+		r.Add(httpx.Route{Method: m, Path: "/media/*", DocPath: "/media/{key}", Handler: d.handleMedia,
+			Doc: httpx.Doc{Tag: "media", Summary: "Manifests, segments, subtitles and images (Range, ETag, CORS); private media under /media/s/{token}/...",
+				Params: []httpx.Obj{httpx.PathParam("key", "storage key under videos/{id}/, optionally prefixed by s/{token}/")},
+				Responses: httpx.Obj{"200": httpx.NoBody("the object"), "206": httpx.NoBody("a byte range"), "304": httpx.NoBody("not modified"),
+					"204": httpx.NoBody("CORS preflight"), "404": httpx.ErrResp("no such media, or not visible")}}})
+	}
+}
 
 // handleMedia serves /media/{key} and /media/s/{token}/{key}. Keys must be clean paths under
 // videos/{id}/: anything with dot segments, backslashes, encoded separators or control characters is
 // refused before storage is touched.
-func (s *Service) handleMedia(c echo.Context) error {
+func (d *Delivery) handleMedia(c echo.Context) error {
+	s := d.catalog
 	h := c.Response().Header()
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Expose-Headers", "Content-Length, Content-Range, Accept-Ranges, ETag")
@@ -102,22 +125,22 @@ func (s *Service) handleMedia(c echo.Context) error {
 	raw := req.URL.EscapedPath()
 	rest, ok := strings.CutPrefix(raw, "/media/")
 	if !ok || strings.Contains(rest, "%") {
-		return errMediaNotFound
+		return ErrNoMedia
 	}
 	key, err := url.PathUnescape(rest)
 	if err != nil {
-		return errMediaNotFound
+		return ErrNoMedia
 	}
 	signed := false
 	if tok, k, ok := strings.Cut(strings.TrimPrefix(key, "s/"), "/"); strings.HasPrefix(key, "s/") && ok {
 		if !storage.ValidKey(k) || !s.verify(tok, k) {
-			return errMediaNotFound
+			return ErrNoMedia
 		}
 		key, signed = k, true
 	}
 	id := vodtype.VideoIDOf(key)
 	if !storage.ValidKey(key) || id == "" {
-		return errMediaNotFound
+		return ErrNoMedia
 	}
 	ctx := req.Context()
 	if !signed {
@@ -126,17 +149,17 @@ func (s *Service) handleMedia(c echo.Context) error {
 			return err
 		}
 		if !exists || vis == vodtype.Private {
-			return errMediaNotFound
+			return ErrNoMedia
 		}
 	}
 	if s.cfg.RedirectToStorage {
-		if u, err := s.store.PresignGet(ctx, key, 15*time.Minute); err == nil {
+		if u, err := d.store.PresignGet(ctx, key, 15*time.Minute); err == nil {
 			return c.Redirect(http.StatusFound, u)
 		}
 	}
-	f, err := storage.Open(ctx, s.store, key)
+	f, err := storage.Open(ctx, d.store, key)
 	if errors.Is(err, storage.ErrNotFound) {
-		return errMediaNotFound
+		return ErrNoMedia
 	} else if err != nil {
 		return err
 	}

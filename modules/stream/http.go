@@ -1,187 +1,196 @@
 package stream
 
 import (
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"vod/app/db"
 	"vod/app/httpx"
 	"vod/app/vodtype"
 )
 
-// Routes mounts the video API under g (/api/v1) and media delivery on root.
-func (s *Service) Routes(root *echo.Echo, g *echo.Group) {
-	g.GET("/videos", s.handleList, s.guards.OptionalUser)
-	g.GET("/videos/:id", s.handleGet, s.guards.OptionalUser)
-	g.PATCH("/videos/:id", s.handlePatch, s.guards.RequireUser)
-	g.DELETE("/videos/:id", s.handleDelete, s.guards.RequireUser)
-	g.GET("/videos/:id/events", s.handleEvents, s.guards.OptionalUser)
-	g.POST("/videos/:id/subtitles", s.handleAddSubtitle, s.guards.RequireUser)
-	g.POST("/videos/:id/reprocess", s.handleReprocess, s.guards.RequireUser)
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodOptions} {
-		root.Add(m, "/media/*", s.handleMedia)
-	}
+// API is the video API: reading, listing, editing and deleting videos, their processing events and
+// their subtitle tracks.
+type API struct {
+	catalog  *Catalog
+	stopOnce sync.Once
+	stop     chan struct{}
 }
 
-// visible loads a video the caller may see, or 404.
-func (s *Service) visible(c echo.Context) (*videoRow, error) {
+// NewAPI builds the handlers over the catalog.
+func NewAPI(catalog *Catalog) *API { return &API{catalog: catalog, stop: make(chan struct{})} }
+
+// Shutdown ends long-lived responses (event streams) so that the HTTP server can drain.
+func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stop) }) }
+
+// httpError is the module's one map from domain errors to HTTP.
+func httpError(err error) error {
+	var inv *InvalidSubtitlesError
+	switch {
+	case errors.Is(err, ErrNoVideo):
+		return httpx.NotFound("video")
+	case errors.Is(err, ErrNoMedia):
+		return httpx.NotFound("media")
+	case errors.Is(err, ErrForbidden):
+		return httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
+	case errors.Is(err, ErrBusy):
+		return httpx.E(http.StatusConflict, "video_busy", "the video is still being processed")
+	case errors.As(err, &inv):
+		return httpx.E(http.StatusUnprocessableEntity, "invalid_subtitles", inv.Reason)
+	}
+	var fe vodtype.FieldErrors
+	if errors.As(err, &fe) {
+		return httpx.Validation(fe)
+	}
+	return err
+}
+
+var (
+	videoBody = httpx.Object(nil, httpx.Obj{"video": httpx.Ref("Video")})
+	errTooBig = httpx.E(http.StatusRequestEntityTooLarge, "too_large", "subtitle files may be at most 2 MiB")
+)
+
+// Routes declares the video API (under /api/v1) and the admin listing.
+func (a *API) Routes(root *httpx.Router) {
+	r := root.WithErrors(httpError)
+	id := []httpx.Obj{httpx.VideoIDParam}
+	r.Add(
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos", Handler: a.handleList, Auth: httpx.Optional, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "List videos (ready and public; owners see all of theirs)",
+				Params:    append([]httpx.Obj{httpx.QueryParam("owner", "username", httpx.StrType)}, httpx.Paging...),
+				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.Ref("VideoList")), "422": httpx.ErrResp("bad cursor or limit")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id", Handler: a.handleGet, Auth: httpx.Optional, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "A video with its playback URLs", Params: id,
+				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "404": httpx.ErrResp("not found or not visible")}}},
+		httpx.Route{Method: http.MethodPatch, Path: "/api/v1/videos/:id", Handler: a.handlePatch, Auth: httpx.User, Limit: httpx.LimitMetadata,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Edit title, description, visibility (owner or admin)", Params: id,
+				Body: httpx.JSONBody(httpx.Object(nil, httpx.Obj{"title": httpx.StrType, "description": httpx.StrType, "visibility": httpx.StrType})),
+				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found"),
+					"422": httpx.ErrResp("invalid fields")}}},
+		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/videos/:id", Handler: a.handleDelete, Auth: httpx.User, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Delete a video everywhere (owner or admin)", Params: id,
+				Responses: httpx.Obj{"204": httpx.NoBody("deleted"), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id/events", Handler: a.handleEvents, Auth: httpx.Optional, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Processing status as server-sent events until ready or failed", Params: id,
+				Responses: httpx.Obj{"200": httpx.Content("event stream", "text/event-stream", httpx.StrType), "404": httpx.ErrResp("not found")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/videos/:id/subtitles", Handler: a.handleAddSubtitle, Auth: httpx.User, Limit: httpx.LimitMetadata,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Add a subtitle track (.srt or .vtt)", Params: id,
+				Body: httpx.Multipart([]string{"file", "lang"}, httpx.Obj{"file": httpx.Obj{"type": "string", "format": "binary"}, "lang": httpx.StrType, "label": httpx.StrType}),
+				Responses: httpx.Obj{"201": httpx.Resp("track", httpx.Object(nil, httpx.Obj{"subtitle": httpx.Ref("Subtitle")})),
+					"403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found"), "413": httpx.ErrResp("over 2 MiB"), "422": httpx.ErrResp("invalid track")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/admin/videos", Handler: a.handleAdminList, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "admin", Summary: "Every video of every user",
+				Params:    append([]httpx.Obj{httpx.QueryParam("status", "filter by status", httpx.StrType)}, httpx.Paging...),
+				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.Ref("VideoList")), "403": httpx.ErrResp("admins only")}}},
+	)
+}
+
+// visible loads a video the caller may see, or ErrNoVideo.
+func (a *API) visible(c echo.Context) (*videoRow, error) {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
-		return nil, errNotFound
+		return nil, ErrNoVideo
 	}
-	r, err := s.row(c.Request().Context(), id)
-	if errors.Is(err, ErrNoVideo) {
-		return nil, errNotFound
-	} else if err != nil {
+	r, err := a.catalog.row(c.Request().Context(), id)
+	if err != nil {
 		return nil, err
 	}
 	caller, ok := httpx.CallerFrom(c)
 	if !canSee(r, caller, ok) {
-		return nil, errNotFound
+		return nil, ErrNoVideo
 	}
 	return r, nil
 }
 
-func (s *Service) editable(c echo.Context) (*videoRow, error) {
-	r, err := s.visible(c)
+func (a *API) editable(c echo.Context) (*videoRow, error) {
+	r, err := a.visible(c)
 	if err != nil {
 		return nil, err
 	}
 	caller, ok := httpx.CallerFrom(c)
 	if !canEdit(r, caller, ok) {
-		return nil, errForbidden
+		return nil, ErrForbidden
 	}
 	return r, nil
 }
 
-func (s *Service) subs(ctx context.Context, ids ...string) (map[string][]subtitleRow, error) {
-	out := map[string][]subtitleRow{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var rows []subtitleRow
-	if err := s.db.Gorm.WithContext(ctx).Where("video_id IN ?", ids).Order("lang").Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	for _, r := range rows {
-		out[r.VideoID] = append(out[r.VideoID], r)
-	}
-	return out, nil
+// canSee: private videos only for their owner and admins.
+func canSee(r *videoRow, c httpx.Caller, ok bool) bool {
+	return r.Visibility != vodtype.Private || (ok && (c.ID == r.OwnerID || c.Admin))
 }
 
-// VideoViews renders videos for another module (search results); missing ones are absent.
-func (s *Service) VideoViews(ctx context.Context, ids []string) (map[string]Video, error) {
-	var rows []videoRow
-	if err := s.db.Gorm.WithContext(ctx).Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, err
-	}
-	subs, err := s.subs(ctx, ids...)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]Video{}
-	for i := range rows {
-		out[rows[i].ID] = s.view(&rows[i], subs[rows[i].ID])
-	}
-	return out, nil
+func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
+	return ok && (c.ID == r.OwnerID || c.Admin)
 }
 
 // handleGet answers viewers of public and unlisted videos from a short-lived cache of the rendered
 // JSON: a popular video's page and every player ask for it. Owners, admins and private videos always
 // read the database; local edits drop the entry at once, other processes' edits within viewTTL.
-func (s *Service) handleGet(c echo.Context) error {
+func (a *API) handleGet(c echo.Context) error {
 	id := c.Param("id")
 	caller, authed := httpx.CallerFrom(c)
 	if !authed {
-		if body, ok := s.cachedView(id); ok {
+		if body, ok := a.catalog.cachedView(id); ok {
 			return c.JSONBlob(http.StatusOK, body)
 		}
 	}
-	r, err := s.visible(c)
+	r, err := a.visible(c)
 	if err != nil {
 		return err
 	}
-	subs, err := s.subs(c.Request().Context(), r.ID)
+	v, err := a.catalog.render(c.Request().Context(), r)
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(map[string]any{"video": s.view(r, subs[r.ID])})
+	body, err := json.Marshal(map[string]any{"video": v})
 	if err != nil {
 		return err
 	}
 	if r.Visibility != vodtype.Private && r.Status == vodtype.StatusReady && (!authed || caller.ID != r.OwnerID) {
-		s.cacheView(id, body)
+		a.catalog.cacheView(id, body)
 	}
 	return c.JSONBlob(http.StatusOK, body)
 }
 
-// handleList pages newest first by id: ids are UUIDv7, so id order is creation order and the cursor
-// (the last id seen) stays stable while new videos arrive.
-func (s *Service) handleList(c echo.Context) error {
+func (a *API) handleList(c echo.Context) error {
 	page, err := httpx.ParsePage(c)
 	if err != nil {
 		return err
 	}
-	q := s.db.Gorm.WithContext(c.Request().Context()).Model(&videoRow{})
-	if page.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(page.Cursor)
-		if _, perr := uuid.Parse(string(raw)); err != nil || perr != nil {
-			return httpx.Validation(map[string]string{"cursor": "is not a cursor this API returned"})
-		}
-		q = q.Where("id < ?", string(raw))
-	}
 	caller, ok := httpx.CallerFrom(c)
 	owner := strings.ToLower(c.QueryParam("owner"))
-	if owner != "" {
-		q = q.Where("owner_username = ?", owner)
-	}
-	if !(owner != "" && ok && (caller.Username == owner || caller.Admin)) {
-		q = q.Where("status = ? AND visibility = ?", vodtype.StatusReady, vodtype.Public)
-	}
-	var rows []videoRow
-	if err := q.Order("id DESC").Limit(page.Limit + 1).Find(&rows).Error; err != nil {
-		return err
-	}
-	out := httpx.List[Video]{Items: []Video{}}
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next := base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].ID))
-		out.NextCursor = &next
-	}
-	ids := make([]string, len(rows))
-	for i := range rows {
-		ids[i] = rows[i].ID
-	}
-	subs, err := s.subs(c.Request().Context(), ids...)
+	q := ListQuery{Owner: owner, Limit: page.Limit, Cursor: page.Cursor,
+		OnlyPublished: !(owner != "" && ok && (caller.Username == owner || caller.Admin))}
+	out, err := a.catalog.List(c.Request().Context(), q)
 	if err != nil {
 		return err
-	}
-	for i := range rows {
-		out.Items = append(out.Items, s.view(&rows[i], subs[rows[i].ID]))
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
-// VideoInput is the editable part of a video; nil fields are left alone.
-type VideoInput struct {
-	Title       *string `json:"title"`
-	Description *string `json:"description"`
-	Visibility  *string `json:"visibility"`
+func (a *API) handleAdminList(c echo.Context) error {
+	page, err := httpx.ParsePage(c)
+	if err != nil {
+		return err
+	}
+	out, err := a.catalog.List(c.Request().Context(), ListQuery{Limit: page.Limit, Cursor: page.Cursor, Status: c.QueryParam("status"), NoSubtitles: true})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
-func (s *Service) handlePatch(c echo.Context) error {
-	r, err := s.editable(c)
+func (a *API) handlePatch(c echo.Context) error {
+	r, err := a.editable(c)
 	if err != nil {
 		return err
 	}
@@ -189,89 +198,22 @@ func (s *Service) handlePatch(c echo.Context) error {
 	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	if f := vodtype.ValidateFields(in.Title, in.Description, in.Visibility); len(f) > 0 {
-		return httpx.Validation(f)
-	}
-	upd := map[string]any{"updated_at": time.Now().UTC()}
-	if in.Title != nil {
-		upd["title"] = *in.Title
-	}
-	if in.Description != nil {
-		upd["description"] = *in.Description
-	}
-	if in.Visibility != nil {
-		upd["visibility"] = *in.Visibility
-	}
-	ctx := c.Request().Context()
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := tx.G.Model(&videoRow{}).Where("id = ?", r.ID).Updates(upd).Error; err != nil {
-			return err
-		}
-		return s.index.VideoChangedTx(ctx, tx, r.ID)
-	})
+	v, err := a.catalog.Update(c.Request().Context(), r.ID, in)
 	if err != nil {
 		return err
 	}
-	s.forgetVisibility(r.ID)
-	r, err = s.row(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	subs, err := s.subs(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"video": s.view(r, subs[r.ID])})
+	return c.JSON(http.StatusOK, map[string]any{"video": v})
 }
 
-func (s *Service) handleDelete(c echo.Context) error {
-	r, err := s.editable(c)
+func (a *API) handleDelete(c echo.Context) error {
+	r, err := a.editable(c)
 	if err != nil {
 		return err
 	}
-	if err := s.RemoveVideo(c.Request().Context(), r.ID); err != nil {
+	if err := a.catalog.RemoveVideo(c.Request().Context(), r.ID); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-func (s *Service) handleReprocess(c echo.Context) error {
-	r, err := s.editable(c)
-	if err != nil {
-		return err
-	}
-	if r.Status != vodtype.StatusReady && r.Status != vodtype.StatusFailed {
-		return errBusy
-	}
-	ctx := c.Request().Context()
-	if _, err := s.store.Stat(ctx, r.SourceKey); err != nil {
-		return httpx.E(http.StatusConflict, "source_missing", "the original upload is no longer stored, so the video cannot be processed again")
-	}
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
-		res := tx.G.Model(&videoRow{}).Where("id = ? AND generation = ?", r.ID, r.Generation).Updates(map[string]any{
-			"generation": r.Generation + 1, "status": vodtype.StatusQueued, "stage": "", "progress": 0, "error": "",
-			"updated_at": time.Now().UTC(),
-		})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errBusy
-		}
-		if err := s.index.VideoChangedTx(ctx, tx, r.ID); err != nil {
-			return err
-		}
-		return s.pipeline.EnqueueTx(ctx, tx, r.ID, r.Generation+1)
-	})
-	if err != nil {
-		return err
-	}
-	s.forgetVisibility(r.ID)
-	r, err = s.row(ctx, r.ID)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]any{"video": s.view(r, nil)})
 }
 
 type statusEvent struct {
@@ -284,8 +226,8 @@ type statusEvent struct {
 
 // handleEvents streams the video's status as server-sent events until it is ready or failed. It
 // polls the database, so it works whichever process runs the job.
-func (s *Service) handleEvents(c echo.Context) error {
-	r, err := s.visible(c)
+func (a *API) handleEvents(c echo.Context) error {
+	r, err := a.visible(c)
 	if err != nil {
 		return err
 	}
@@ -296,7 +238,7 @@ func (s *Service) handleEvents(c echo.Context) error {
 	w.WriteHeader(http.StatusOK)
 	ctx := c.Request().Context()
 	var last statusEvent
-	tick := time.NewTicker(s.cfg.EventPoll)
+	tick := time.NewTicker(a.catalog.cfg.EventPoll)
 	defer tick.Stop()
 	keepalive := time.NewTicker(15 * time.Second)
 	defer keepalive.Stop()
@@ -320,7 +262,7 @@ func (s *Service) handleEvents(c echo.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-s.stop:
+		case <-a.stop:
 			return nil
 		case <-keepalive.C:
 			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil {
@@ -329,7 +271,7 @@ func (s *Service) handleEvents(c echo.Context) error {
 			w.Flush()
 		case <-tick.C:
 		}
-		nr, err := s.row(ctx, r.ID)
+		nr, err := a.catalog.row(ctx, r.ID)
 		if errors.Is(err, ErrNoVideo) {
 			fmt.Fprintf(w, "event: deleted\ndata: {\"id\":%q}\n\n", r.ID)
 			w.Flush()
@@ -346,8 +288,8 @@ func (s *Service) handleEvents(c echo.Context) error {
 
 const maxSubtitleBytes = 2 << 20
 
-func (s *Service) handleAddSubtitle(c echo.Context) error {
-	r, err := s.editable(c)
+func (a *API) handleAddSubtitle(c echo.Context) error {
+	r, err := a.editable(c)
 	if err != nil {
 		return err
 	}
@@ -356,7 +298,7 @@ func (s *Service) handleAddSubtitle(c echo.Context) error {
 	if err := req.ParseMultipartForm(maxSubtitleBytes + 64<<10); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return httpx.E(http.StatusRequestEntityTooLarge, "too_large", "subtitle files may be at most 2 MiB")
+			return errTooBig
 		}
 		return httpx.E(http.StatusBadRequest, "bad_request", "expected a multipart form with file, lang and label")
 	}
@@ -383,68 +325,11 @@ func (s *Service) handleAddSubtitle(c echo.Context) error {
 		return err
 	}
 	if len(raw) > maxSubtitleBytes {
-		return httpx.E(http.StatusRequestEntityTooLarge, "too_large", "subtitle files may be at most 2 MiB")
+		return errTooBig
 	}
-	vtt, err := ToWebVTT(hdr.Filename, raw)
-	if err != nil {
-		return httpx.E(http.StatusUnprocessableEntity, "invalid_subtitles", err.Error())
-	}
-	lang = canonicalLang(lang)
-	if label == "" {
-		label = vodtype.LanguageLabel(lang)
-	}
-	row, err := s.AddSubtitle(req.Context(), r.ID, lang, label, vodtype.SourceUploaded, vtt)
+	sub, err := a.catalog.UploadSubtitle(req.Context(), r, hdr.Filename, lang, label, raw)
 	if err != nil {
 		return err
 	}
-	base := s.mediaBase(r)
-	return c.JSON(http.StatusCreated, map[string]any{"subtitle": Subtitle{Lang: row.Lang, Label: row.Label, Source: row.Source, URL: base + row.ObjectKey}})
-}
-
-// canonicalLang lower-cases the language and upper-cases a region: pt-br -> pt-BR.
-func canonicalLang(tag string) string {
-	parts := strings.Split(tag, "-")
-	parts[0] = strings.ToLower(parts[0])
-	for i := 1; i < len(parts); i++ {
-		if len(parts[i]) == 2 {
-			parts[i] = strings.ToUpper(parts[i])
-		} else {
-			parts[i] = strings.ToLower(parts[i])
-		}
-	}
-	return strings.Join(parts, "-")
-}
-
-// AdminRoutes mounts the all-videos listing under g (/api/v1/admin), for admins only.
-func (s *Service) AdminRoutes(g *echo.Group) {
-	g.GET("/videos", s.handleAdminList, s.guards.RequireAdmin)
-}
-
-// handleAdminList lists every video of every user in every state, newest first (?status= filters).
-func (s *Service) handleAdminList(c echo.Context) error {
-	page, err := httpx.ParsePage(c)
-	if err != nil {
-		return err
-	}
-	q := s.db.Gorm.WithContext(c.Request().Context()).Model(&videoRow{}).Order("id DESC").Limit(page.Limit + 1)
-	if page.Cursor != "" {
-		q = q.Where("id < ?", page.Cursor)
-	}
-	if st := c.QueryParam("status"); st != "" {
-		q = q.Where("status = ?", st)
-	}
-	var rows []videoRow
-	if err := q.Find(&rows).Error; err != nil {
-		return err
-	}
-	out := httpx.List[Video]{Items: []Video{}}
-	if len(rows) > page.Limit {
-		rows = rows[:page.Limit]
-		next := rows[len(rows)-1].ID
-		out.NextCursor = &next
-	}
-	for i := range rows {
-		out.Items = append(out.Items, s.view(&rows[i], nil))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusCreated, map[string]any{"subtitle": sub})
 }

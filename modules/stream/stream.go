@@ -1,20 +1,22 @@
-// Package stream is the catalog of videos and how they are watched: listing and reading videos,
-// editing and deleting them, live processing events, subtitle tracks, the DASH/HLS manifests, and
-// /media delivery with Range, ETag, caching, CORS and signed URLs for private videos.
+// Package stream is the catalog of videos and how they are watched. It has three parts, each
+// built once by the composition root, dependencies first:
+//
+//   - Catalog: the videos and subtitles tables and every change to them (the *Tx methods other
+//     modules call inside their own transactions), manifests and the Video view;
+//   - API: the /api/v1/videos handlers (list, read, edit, delete, events, subtitles);
+//   - Delivery: /media, serving stored objects with Range, ETag, caching, CORS and signed URLs.
 package stream
 
 import (
 	"context"
 	"embed"
-	"log/slog"
-	"net/http"
-	"sync"
+	"errors"
+	"fmt"
 	"time"
 
 	"vod/app/db"
-	"vod/app/httpx"
 	"vod/app/notify"
-	"vod/app/storage"
+	"vod/app/vodtype"
 )
 
 //go:embed migrations/*.sql
@@ -23,16 +25,9 @@ var migrations embed.FS
 // Migrations returns the module's versioned SQL files.
 func Migrations() embed.FS { return migrations }
 
-// Pipeline is the processing the catalog asks for (implemented by transcode).
-type Pipeline interface {
-	// EnqueueTx starts processing a video inside tx.
-	EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int) error
-	// CancelVideo cancels every unfinished job of a video.
-	CancelVideo(ctx context.Context, videoID string) error
-}
-
-// Indexer keeps search in step with the catalog (implemented by search). It is told inside the
-// transaction that makes the change, so that no change can be committed without search hearing of it.
+// Indexer keeps search in step with the catalog (implemented by search's change log). It is told
+// inside the transaction that makes the change, so that no change can be committed without search
+// hearing of it.
 type Indexer interface {
 	VideoChangedTx(ctx context.Context, tx *db.Tx, videoID string) error
 }
@@ -42,15 +37,10 @@ type Notifier interface {
 	VideoEventTx(ctx context.Context, tx *db.Tx, typ string, data notify.EventData) error
 }
 
-// NopNotifier is used when notifications are not wired.
-type NopNotifier struct{}
-
-func (NopNotifier) VideoEventTx(context.Context, *db.Tx, string, notify.EventData) error { return nil }
-
-// NopIndexer is used when no search module is wired.
-type NopIndexer struct{}
-
-func (NopIndexer) VideoChangedTx(context.Context, *db.Tx, string) error { return nil }
+// Jobs cancels the queued and running jobs of a deleted video (implemented by the queue).
+type Jobs interface {
+	CancelVideo(ctx context.Context, videoID string) error
+}
 
 // Config is the module's part of the configuration.
 type Config struct {
@@ -66,50 +56,43 @@ type Config struct {
 	EventPoll time.Duration
 }
 
-// Service is the stream module.
-type Service struct {
-	cfg      Config
-	db       *db.DB
-	store    storage.Storage
-	guards   httpx.Guards
-	pipeline Pipeline
-	index    Indexer
-	notifier Notifier
-	log      *slog.Logger
-
-	stopOnce sync.Once
-	stop     chan struct{}
-	visMu    sync.Mutex
-	vis      map[string]visEntry
-	views    map[string]viewEntry
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.PrivateURLTTL == 0 {
+		c.PrivateURLTTL = 6 * time.Hour
+	}
+	if c.EventPoll == 0 {
+		c.EventPoll = 500 * time.Millisecond
+	}
+	return c
 }
 
-// New builds the service.
-func New(d *db.DB, store storage.Storage, guards httpx.Guards, pipeline Pipeline, index Indexer, cfg Config, log *slog.Logger) *Service {
-	if cfg.PrivateURLTTL <= 0 {
-		cfg.PrivateURLTTL = 6 * time.Hour
+func (c Config) validate() error {
+	if len(c.SigningKey) < 16 {
+		return errors.New("stream: media signing key must be at least 16 bytes")
 	}
-	if cfg.EventPoll <= 0 {
-		cfg.EventPoll = 500 * time.Millisecond
+	if c.PrivateURLTTL < time.Minute {
+		return fmt.Errorf("stream: private URL lifetime %s is under 1m", c.PrivateURLTTL)
 	}
-	return &Service{cfg: cfg, db: d, store: store, guards: guards, pipeline: pipeline, index: index, notifier: NopNotifier{}, log: log,
-		stop: make(chan struct{}), vis: map[string]visEntry{}, views: map[string]viewEntry{}}
+	if c.EventPoll <= 0 {
+		return errors.New("stream: event poll interval must be positive")
+	}
+	return nil
 }
 
-// Shutdown ends long-lived responses (event streams) so that the HTTP server can drain.
-func (s *Service) Shutdown() { s.stopOnce.Do(func() { close(s.stop) }) }
-
-// SetPipeline wires processing after construction (the pipeline needs the catalog too).
-func (s *Service) SetPipeline(p Pipeline) { s.pipeline = p }
-
-// SetNotifier wires notifications.
-func (s *Service) SetNotifier(n Notifier) { s.notifier = n }
-
-// SetIndexer wires search after construction (search needs the catalog, the catalog tells search).
-func (s *Service) SetIndexer(ix Indexer) { s.index = ix }
-
+// Domain errors. The handlers map them to HTTP in one table (errors.go).
 var (
-	errForbidden = httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
-	errNotFound  = httpx.NotFound("video")
-	errBusy      = httpx.E(http.StatusConflict, "video_busy", "the video is still being processed")
+	// ErrNoVideo: the video does not exist (or was deleted while a job or request was in flight).
+	ErrNoVideo = vodtype.ErrNoVideo
+	// ErrForbidden: the caller may see the video but not change it.
+	ErrForbidden = errors.New("stream: only the owner or an admin may do this")
+	// ErrBusy: the video is being processed and cannot be processed again yet.
+	ErrBusy = vodtype.ErrVideoBusy
+	// ErrNoMedia: no such media object, or not visible to the caller.
+	ErrNoMedia = errors.New("stream: no such media")
 )
+
+// InvalidSubtitlesError is a subtitle file that could not be read as SRT or WebVTT.
+type InvalidSubtitlesError struct{ Reason string }
+
+func (e *InvalidSubtitlesError) Error() string { return "stream: invalid subtitles: " + e.Reason }

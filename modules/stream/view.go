@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"vod/app/httpx"
 	"vod/app/vodtype"
 )
 
@@ -65,18 +64,9 @@ type Playback struct {
 	MP4  *string `json:"mp4"`
 }
 
-// canSee: private videos only for their owner and admins.
-func canSee(r *videoRow, c httpx.Caller, ok bool) bool {
-	return r.Visibility != vodtype.Private || (ok && (c.ID == r.OwnerID || c.Admin))
-}
-
-func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
-	return ok && (c.ID == r.OwnerID || c.Admin)
-}
-
 // mediaBase returns the URL prefix under which a video's keys are served: the CDN for public and
 // unlisted media when one is configured, else /media, with a signed path segment for private media.
-func (s *Service) mediaBase(r *videoRow) string {
+func (s *Catalog) mediaBase(r *videoRow) string {
 	if r.Visibility == vodtype.Private {
 		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
 		return "/media/s/" + s.sign(r.ID, exp) + "/"
@@ -89,14 +79,14 @@ func (s *Service) mediaBase(r *videoRow) string {
 
 // sign makes the path token "EXP.SIG" that grants access to every key under videos/{id}/ until EXP.
 // It lives in the path so that relative segment URLs inside manifests inherit it.
-func (s *Service) sign(videoID string, exp int64) string {
+func (s *Catalog) sign(videoID string, exp int64) string {
 	e := strconv.FormatInt(exp, 10)
 	m := hmac.New(sha256.New, s.cfg.SigningKey)
 	m.Write([]byte(vodtype.VideoPrefix(videoID) + "|" + e))
 	return e + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
-func (s *Service) verify(token, key string) bool {
+func (s *Catalog) verify(token, key string) bool {
 	e, _, ok := strings.Cut(token, ".")
 	exp, err := strconv.ParseInt(e, 10, 64)
 	if !ok || err != nil || time.Now().Unix() > exp {
@@ -108,7 +98,7 @@ func (s *Service) verify(token, key string) bool {
 
 func ptr(s string) *string { return &s }
 
-func (s *Service) view(r *videoRow, subs []subtitleRow) Video {
+func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	v := Video{
 		ID: r.ID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
 		Owner: Owner{ID: r.OwnerID, Username: r.OwnerUsername}, Status: r.Status, Stage: r.Stage, Progress: r.Progress,

@@ -37,9 +37,9 @@ type encodeArgs struct {
 
 func (encodeArgs) Kind() string { return "transcode.encode" }
 
-type uploadArgs encodeArgs
+type storeArgs encodeArgs
 
-func (uploadArgs) Kind() string { return "transcode.upload" }
+func (storeArgs) Kind() string { return "transcode.store" }
 
 type publishArgs struct {
 	VideoID     string              `json:"video_id"`
@@ -147,7 +147,7 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	rends := PlanLadder(p.Width, p.Height, s.cfg.Ladder)
+	rends := PlanLadder(p.Width, p.Height, s.rungs)
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.catalog.RecordProbeTx(ctx, tx, a.VideoID, vodtype.ProbeInfo{Duration: p.Duration, Width: p.Width, Height: p.Height,
 			FPS: p.FPS, VideoCodec: p.VideoCodec, AudioCodec: p.AudioCodec, Rotation: p.Rotation, Size: p.Size}); err != nil {
@@ -189,7 +189,7 @@ func (w *encodeWorker) Work(ctx context.Context, job *river.Job[encodeArgs]) err
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if _, err := s.queue.InsertTx(ctx, tx, uploadArgs(a), &river.InsertOpts{MaxAttempts: 10}); err != nil {
+		if _, err := s.queue.InsertTx(ctx, tx, storeArgs(a), &river.InsertOpts{MaxAttempts: 10}); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)
@@ -245,19 +245,19 @@ func (s *Service) encode(ctx context.Context, a encodeArgs) error {
 	return os.Rename(tmp, out)
 }
 
-// --- upload ---
+// --- store: the encoded files go to storage ---
 
-type uploadWorker struct {
-	river.WorkerDefaults[uploadArgs]
+type storeWorker struct {
+	river.WorkerDefaults[storeArgs]
 	s *Service
 }
 
-func (w *uploadWorker) Timeout(job *river.Job[uploadArgs]) time.Duration {
+func (w *storeWorker) Timeout(job *river.Job[storeArgs]) time.Duration {
 	// Redoing a missing encode is part of this stage's worst case.
 	return 2 * w.s.encodeTimeout(job.Args.Probe)
 }
 
-func (w *uploadWorker) Work(ctx context.Context, job *river.Job[uploadArgs]) error {
+func (w *storeWorker) Work(ctx context.Context, job *river.Job[storeArgs]) error {
 	s, a := w.s, job.Args
 	if _, err := s.stale(ctx, a.VideoID, a.Generation); err != nil {
 		return err
@@ -274,7 +274,7 @@ func (w *uploadWorker) Work(ctx context.Context, job *river.Job[uploadArgs]) err
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	if err := s.uploadDir(ctx, a.VideoID, out, pub.Prefix); err != nil {
+	if err := s.storeDir(ctx, a.VideoID, out, pub.Prefix); err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
@@ -429,8 +429,8 @@ func concatSegments(dir, id, dst string) error {
 	return f.Close()
 }
 
-// uploadDir puts every output file under prefix with bounded parallelism and retries.
-func (s *Service) uploadDir(ctx context.Context, videoID, dir, prefix string) error {
+// storeDir puts every output file under prefix with bounded parallelism and retries.
+func (s *Service) storeDir(ctx context.Context, videoID, dir, prefix string) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return err
@@ -463,7 +463,7 @@ func (s *Service) uploadDir(ctx context.Context, videoID, dir, prefix string) er
 				n := done
 				mu.Unlock()
 				if n%20 == 0 {
-					_ = s.catalog.SetProgress(ctx, videoID, "upload", 90+9*n/len(files))
+					_ = s.catalog.SetProgress(ctx, videoID, "store", 90+9*n/len(files))
 				}
 			}
 		}()
@@ -503,7 +503,7 @@ func (s *Service) putFile(ctx context.Context, path, key string) error {
 			return err
 		}
 	}
-	return fmt.Errorf("upload %s: %w", key, err)
+	return fmt.Errorf("store %s: %w", key, err)
 }
 
 // --- publish ---
@@ -521,10 +521,7 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 	if _, err := s.stale(ctx, a.VideoID, gen); err != nil {
 		return err
 	}
-	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.PublishTx(ctx, tx, a.VideoID, a.Publication); err != nil {
-			return err
-		}
+	err := s.catalog.Publish(ctx, a.VideoID, a.Publication, func(tx *db.Tx) error {
 		if err := s.planTx(ctx, tx, a.VideoID); err != nil {
 			return err
 		}

@@ -1,5 +1,5 @@
 // Package transcode turns an uploaded source into adaptive DASH + HLS with River jobs run in
-// sequence: probe → encode (one ffmpeg: every rung, subtitles, poster, storyboard) → upload →
+// sequence: probe → encode (one ffmpeg: every rung, subtitles, poster, storyboard) → store →
 // publish. Each stage records its result and inserts the next stage in one transaction.
 package transcode
 
@@ -18,24 +18,35 @@ import (
 	"vod/app/vodtype"
 )
 
-// Catalog is what the pipeline reads and writes about videos (implemented by stream).
+// Catalog is what the pipeline reads and writes about videos (implemented by stream's catalog).
 type Catalog interface {
 	PipelineVideo(ctx context.Context, id string) (vodtype.PipelineVideo, error)
 	SetProgress(ctx context.Context, id, stage string, progress int) error
 	RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p vodtype.ProbeInfo) error
-	PublishTx(ctx context.Context, tx *db.Tx, id string, p vodtype.Publication) error
+	// Publish writes the manifests, then commits the video's ready state together with within(tx).
+	Publish(ctx context.Context, id string, p vodtype.Publication, within func(tx *db.Tx) error) error
 	Fail(ctx context.Context, id, reason string) error
+	// BeginReprocessTx starts a new generation inside tx (ErrBusy while processing).
+	BeginReprocessTx(ctx context.Context, tx *db.Tx, id string) (int, error)
+	// View renders the video as its owner sees it.
+	View(ctx context.Context, id string) (any, error)
+
+	// Translation's needs.
+	SubtitleFiles(ctx context.Context, videoID string) ([]vodtype.SubtitleFile, error)
+	AddSubtitleFile(ctx context.Context, videoID, lang, label, source string, vtt []byte) error
+	AddNote(ctx context.Context, id, note string) error
 }
 
 // Config is the module's part of the configuration.
 type Config struct {
 	FFmpeg, FFprobe string
 	WorkDir         string
-	Ladder          []Rung
-	SegmentSeconds  int
-	Preset          string
-	Limits          Limits
-	UploadParallel  int
+	// Ladder is the bitrate ladder, "short side:kbps" rungs separated by commas.
+	Ladder         string
+	SegmentSeconds int
+	Preset         string
+	Limits         Limits
+	UploadParallel int
 	// TimeoutMin and TimeoutFactor size a stage's timeout: at least TimeoutMin, or TimeoutFactor
 	// seconds per second of video.
 	TimeoutMin    time.Duration
@@ -44,40 +55,105 @@ type Config struct {
 	OnEncoded func(speed float64)
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
+	// Translation selects the provider and the languages every published video gets.
+	Translation TranslationConfig
+}
+
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.FFmpeg == "" {
+		c.FFmpeg = "ffmpeg"
+	}
+	if c.FFprobe == "" {
+		c.FFprobe = "ffprobe"
+	}
+	if c.Ladder == "" {
+		c.Ladder = "360:800,480:1200,720:2400,1080:4800"
+	}
+	if c.SegmentSeconds == 0 {
+		c.SegmentSeconds = 4
+	}
+	if c.Preset == "" {
+		c.Preset = "veryfast"
+	}
+	if c.Limits.MaxDuration == 0 {
+		c.Limits.MaxDuration = 6 * time.Hour
+	}
+	if c.Limits.MaxDimension == 0 {
+		c.Limits.MaxDimension = 8192
+	}
+	if c.Limits.MaxStreams == 0 {
+		c.Limits.MaxStreams = 16
+	}
+	if c.UploadParallel == 0 {
+		c.UploadParallel = 6
+	}
+	if c.TimeoutMin == 0 {
+		c.TimeoutMin = 10 * time.Minute
+	}
+	if c.TimeoutFactor == 0 {
+		c.TimeoutFactor = 4
+	}
+	if c.ProgressEvery == 0 {
+		c.ProgressEvery = time.Second
+	}
+	if c.OnEncoded == nil {
+		c.OnEncoded = func(float64) {}
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.WorkDir == "":
+		return errors.New("transcode: work directory must be set")
+	case c.SegmentSeconds < 1 || c.SegmentSeconds > 30:
+		return fmt.Errorf("transcode: segment length %ds is not 1 to 30", c.SegmentSeconds)
+	case c.Limits.MaxDimension < 16 || c.Limits.MaxStreams < 1 || c.Limits.MaxDuration <= 0:
+		return errors.New("transcode: limits must be positive")
+	case c.TimeoutMin < time.Second || c.TimeoutFactor <= 0:
+		return errors.New("transcode: timeout_min must be at least 1s and timeout_factor positive")
+	case c.UploadParallel < 1 || c.ProgressEvery <= 0:
+		return errors.New("transcode: upload parallelism and progress interval must be positive")
+	}
+	switch c.Preset {
+	case "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow":
+	default:
+		return fmt.Errorf("transcode: %q is not an x264 preset", c.Preset)
+	}
+	return nil
 }
 
 // Service is the transcode module.
 type Service struct {
 	cfg     Config
+	rungs   []Rung
 	db      *db.DB
 	store   storage.Storage
 	queue   *queue.Queue
 	catalog Catalog
 	log     *slog.Logger
-	subs    Subtitles
 	tcfg    TranslationConfig
 }
 
 // New builds the service and registers its workers on q.
-func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg Config, log *slog.Logger) *Service {
-	if cfg.UploadParallel <= 0 {
-		cfg.UploadParallel = 6
+func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg Config, log *slog.Logger) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.TimeoutMin <= 0 {
-		cfg.TimeoutMin = 10 * time.Minute
+	rungs, err := ParseLadder(cfg.Ladder)
+	if err != nil {
+		return nil, fmt.Errorf("transcode: ladder: %w", err)
 	}
-	if cfg.TimeoutFactor <= 0 {
-		cfg.TimeoutFactor = 4
-	}
-	if cfg.ProgressEvery <= 0 {
-		cfg.ProgressEvery = time.Second
-	}
-	s := &Service{cfg: cfg, db: d, store: store, queue: q, catalog: catalog, log: log}
+	s := &Service{cfg: cfg, rungs: rungs, db: d, store: store, queue: q, catalog: catalog, log: log, tcfg: cfg.Translation}
 	river.AddWorker(q.Workers, &probeWorker{s: s})
 	river.AddWorker(q.Workers, &encodeWorker{s: s})
-	river.AddWorker(q.Workers, &uploadWorker{s: s})
+	river.AddWorker(q.Workers, &storeWorker{s: s})
 	river.AddWorker(q.Workers, &publishWorker{s: s})
-	return s
+	river.AddWorker(q.Workers, &planWorker{s: s})
+	river.AddWorker(q.Workers, &translateWorker{s: s})
+	return s, nil
 }
 
 // EnqueueTx starts the pipeline for one generation of a video inside tx.
@@ -86,25 +162,39 @@ func (s *Service) EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, gene
 	return err
 }
 
-// CancelVideo cancels every unfinished pipeline job of a video; running ones have their context
-// cancelled, which kills ffmpeg.
-func (s *Service) CancelVideo(ctx context.Context, videoID string) error {
-	expr := "json_extract(args, '$.video_id')"
-	if s.db.Dialect == db.Postgres {
-		expr = "args->>'video_id'"
-	}
-	var ids []int64
-	err := s.db.Gorm.WithContext(ctx).Raw(`SELECT id FROM river_job WHERE kind LIKE 'transcode.%' AND `+expr+` = ?
-		AND state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`, videoID).Scan(&ids).Error
+// Domain errors; the handlers map them to HTTP (http.go).
+var (
+	ErrNoVideo       = vodtype.ErrNoVideo
+	ErrForbidden     = errors.New("transcode: only the owner or an admin may do this")
+	ErrSourceMissing = errors.New("transcode: the original upload is no longer stored")
+	ErrNoProvider    = errors.New("transcode: no translation provider is configured")
+	ErrNoTrack       = errors.New("transcode: no such subtitle track")
+	// ErrBusy is the catalog's: the video is still being processed.
+	ErrBusy = vodtype.ErrVideoBusy
+)
+
+// Reprocess encodes a finished video again from its kept source, as a new generation: what is
+// playing stays untouched until the new one publishes. The catalog says ErrBusy while the video is
+// still being processed.
+func (s *Service) Reprocess(ctx context.Context, id string) (any, error) {
+	v, err := s.catalog.PipelineVideo(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, id := range ids {
-		if _, err := s.queue.Cancel(ctx, id); err != nil {
-			return fmt.Errorf("cancel job %d: %w", id, err)
+	if _, err := s.store.Stat(ctx, v.SourceKey); err != nil {
+		return nil, ErrSourceMissing
+	}
+	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
+		gen, err := s.catalog.BeginReprocessTx(ctx, tx, id)
+		if err != nil {
+			return err
 		}
+		return s.EnqueueTx(ctx, tx, id, gen)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return s.catalog.View(ctx, id)
 }
 
 // ValidateSource checks a source before anything is accepted: ffprobe must find a usable video

@@ -5,27 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"strings"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/riverqueue/river"
 
 	"vod/app/db"
-	"vod/app/httpx"
 	"vod/app/queue"
 	"vod/app/vodtype"
 	"vod/modules/transcode/translate"
 )
-
-// Subtitles is what translation needs from the catalog (implemented by stream).
-type Subtitles interface {
-	SubtitleFiles(ctx context.Context, videoID string) ([]vodtype.SubtitleFile, error)
-	AddSubtitleFile(ctx context.Context, videoID, lang, label, source string, vtt []byte) error
-	AddNote(ctx context.Context, id, note string) error
-	VideoAccess(ctx context.Context, id string) (ownerID, visibility string, err error)
-}
 
 // TranslationConfig selects the provider and the languages every published video gets.
 type TranslationConfig struct {
@@ -47,18 +35,6 @@ type translateArgs struct {
 
 func (translateArgs) Kind() string { return "transcode.translate" }
 
-// EnableTranslation wires the provider and registers the translation workers.
-func (s *Service) EnableTranslation(subs Subtitles, cfg TranslationConfig) {
-	s.subs, s.tcfg = subs, cfg
-	river.AddWorker(s.queue.Workers, &planWorker{s: s})
-	river.AddWorker(s.queue.Workers, &translateWorker{s: s})
-}
-
-// Routes mounts the on-demand translation endpoint under g (/api/v1).
-func (s *Service) Routes(g *echo.Group, guards httpx.Guards) {
-	g.POST("/videos/:id/subtitles/:lang/translations", s.handleTranslate, guards.RequireUser)
-}
-
 // planTx queues the translations of a freshly published video (inside the publishing transaction).
 func (s *Service) planTx(ctx context.Context, tx *db.Tx, videoID string) error {
 	if s.tcfg.Provider == nil || len(s.tcfg.Targets) == 0 {
@@ -79,7 +55,7 @@ func (w *planWorker) Timeout(*river.Job[translatePlanArgs]) time.Duration { retu
 // target language that the video does not already have in its own right.
 func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]) error {
 	s := w.s
-	files, err := s.subs.SubtitleFiles(ctx, job.Args.VideoID)
+	files, err := s.catalog.SubtitleFiles(ctx, job.Args.VideoID)
 	if err != nil {
 		return err
 	}
@@ -134,7 +110,7 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 	if !ok {
 		return s.note(ctx, a.VideoID, fmt.Sprintf("translation to %s not available from %s", a.To, p.Name()))
 	}
-	files, err := s.subs.SubtitleFiles(ctx, a.VideoID)
+	files, err := s.catalog.SubtitleFiles(ctx, a.VideoID)
 	if errors.Is(err, vodtype.ErrNoVideo) {
 		return river.JobCancel(err)
 	} else if err != nil {
@@ -180,7 +156,7 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 	for i := range cues {
 		cues[i].Text = out[i]
 	}
-	err = s.subs.AddSubtitleFile(ctx, a.VideoID, a.To, vodtype.LanguageLabel(a.To), vodtype.SourceTranslated, vodtype.WriteVTT(cues))
+	err = s.catalog.AddSubtitleFile(ctx, a.VideoID, a.To, vodtype.LanguageLabel(a.To), vodtype.SourceTranslated, vodtype.WriteVTT(cues))
 	if errors.Is(err, vodtype.ErrNoVideo) {
 		return river.JobCancel(err)
 	}
@@ -188,55 +164,42 @@ func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs
 }
 
 func (s *Service) note(ctx context.Context, id, note string) error {
-	if err := s.subs.AddNote(ctx, id, note); err != nil && !errors.Is(err, vodtype.ErrNoVideo) {
+	if err := s.catalog.AddNote(ctx, id, note); err != nil && !errors.Is(err, vodtype.ErrNoVideo) {
 		return err
 	}
 	return nil
 }
 
-func (s *Service) handleTranslate(c echo.Context) error {
-	ctx := c.Request().Context()
-	id, lang := c.Param("id"), c.Param("lang")
-	caller, _ := httpx.CallerFrom(c)
-	owner, vis, err := s.subs.VideoAccess(ctx, id)
-	if errors.Is(err, vodtype.ErrNoVideo) {
-		return httpx.NotFound("video")
-	} else if err != nil {
-		return err
-	}
-	if caller.ID != owner && !caller.Admin {
-		if vis == vodtype.Private {
-			return httpx.NotFound("video")
-		}
-		return httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
-	}
-	var in struct {
-		Target string `json:"target"`
-	}
-	if err := httpx.Bind(c, &in); err != nil {
-		return err
-	}
-	in.Target = strings.ToLower(strings.TrimSpace(in.Target))
-	if !vodtype.ValidLanguage(in.Target) || vodtype.BaseLanguage(in.Target) == vodtype.BaseLanguage(lang) {
-		return httpx.Validation(map[string]string{"target": "must be a language tag other than the source's"})
+// TranslationRequest is a queued on-demand translation.
+type TranslationRequest struct {
+	VideoID  string `json:"video_id"`
+	Source   string `json:"source"`
+	Target   string `json:"target"`
+	Status   string `json:"status"`
+	Provider string `json:"provider"`
+}
+
+// Translate queues a translation of the video's track lang into target.
+func (s *Service) Translate(ctx context.Context, id, lang, target string) (TranslationRequest, error) {
+	if !vodtype.ValidLanguage(target) || vodtype.BaseLanguage(target) == vodtype.BaseLanguage(lang) {
+		return TranslationRequest{}, vodtype.FieldErrors{"target": "must be a language tag other than the source's"}
 	}
 	if s.tcfg.Provider == nil {
-		return httpx.E(http.StatusConflict, "translation_unavailable", "no translation provider is configured")
+		return TranslationRequest{}, ErrNoProvider
 	}
-	files, err := s.subs.SubtitleFiles(ctx, id)
+	files, err := s.catalog.SubtitleFiles(ctx, id)
 	if err != nil {
-		return err
+		return TranslationRequest{}, err
 	}
 	found := false
 	for _, f := range files {
 		found = found || f.Lang == lang
 	}
 	if !found {
-		return httpx.NotFound("subtitle track")
+		return TranslationRequest{}, ErrNoTrack
 	}
-	if _, err := s.queue.Insert(ctx, translateArgs{VideoID: id, From: lang, To: in.Target}, &river.InsertOpts{MaxAttempts: 6}); err != nil {
-		return err
+	if _, err := s.queue.Insert(ctx, translateArgs{VideoID: id, From: lang, To: target}, &river.InsertOpts{MaxAttempts: 6}); err != nil {
+		return TranslationRequest{}, err
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"translation": map[string]string{
-		"video_id": id, "source": lang, "target": in.Target, "status": "queued", "provider": s.tcfg.Provider.Name()}})
+	return TranslationRequest{VideoID: id, Source: lang, Target: target, Status: "queued", Provider: s.tcfg.Provider.Name()}, nil
 }

@@ -3,8 +3,6 @@ package upload
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"gorm.io/gorm"
 
 	"vod/app/db"
 	"vod/app/httpx"
@@ -26,62 +23,72 @@ import (
 	"vod/app/vodtype"
 )
 
-// Routes mounts the upload API under g (/api/v1).
-func (s *Service) Routes(g *echo.Group) {
-	g.POST("/videos", s.handleMultipart, s.guards.RequireUser)
-	g.POST("/uploads", s.handleCreateDirect, s.guards.RequireUser)
-	g.PUT("/uploads/:id/data", s.handleDirectData)
-	g.POST("/uploads/:id/complete", s.handleComplete, s.guards.RequireUser)
-}
-
-func humanBytes(n int64) string {
+// httpError is the module's one map from domain errors to HTTP.
+func httpError(err error) error {
+	var (
+		tooLarge   *TooLargeError
+		mismatch   *SizeMismatchError
+		unreadable *UnreadableMediaError
+		fields     vodtype.FieldErrors
+	)
 	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case errors.As(err, &fields):
+		return httpx.Validation(fields)
+	case errors.As(err, &tooLarge):
+		return httpx.E(http.StatusRequestEntityTooLarge, "too_large", err.Error())
+	case errors.As(err, &mismatch):
+		if mismatch.Got < 0 {
+			return httpx.E(http.StatusRequestEntityTooLarge, "too_large", err.Error())
+		}
+		return httpx.E(http.StatusUnprocessableEntity, "size_mismatch", err.Error())
+	case errors.As(err, &unreadable):
+		return httpx.E(http.StatusUnprocessableEntity, "unreadable_media", err.Error())
+	case errors.Is(err, ErrNotMultipart), errors.Is(err, ErrUnsupportedType):
+		return httpx.E(http.StatusUnsupportedMediaType, "unsupported_media_type", err.Error())
+	case errors.Is(err, ErrMalformed):
+		return httpx.E(http.StatusBadRequest, "bad_request", err.Error())
+	case errors.Is(err, ErrAborted):
+		return httpx.E(http.StatusBadRequest, "upload_aborted", err.Error())
+	case errors.Is(err, ErrNoUpload):
+		return httpx.NotFound("upload")
+	case errors.Is(err, ErrBadSignature):
+		return httpx.E(http.StatusForbidden, "invalid_signature", err.Error())
+	case errors.Is(err, ErrIncomplete):
+		return httpx.E(http.StatusConflict, "upload_incomplete", err.Error())
 	}
-	return fmt.Sprintf("%d bytes", n)
+	return err
 }
 
-// limitReader counts bytes and fails once more than max were read: the limit holds on what is
-// actually received, whatever Content-Length claimed.
-type limitReader struct {
-	r        io.Reader
-	n, max   int64
-	exceeded bool
-}
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if l.n > l.max {
-		l.exceeded = true
-		return n, errors.New("upload exceeds the size limit")
-	}
-	return n, err
-}
-
-type videoFields struct {
-	Title       string `json:"title"`
-	Description string `json:"description"`
-	Visibility  string `json:"visibility"`
-}
-
-func (f *videoFields) defaults(filename string) {
-	if strings.TrimSpace(f.Title) == "" && filename != "" {
-		f.Title = strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename))
-	}
-	if f.Visibility == "" {
-		f.Visibility = vodtype.Public
-	}
-}
-
-func (f *videoFields) validate() error {
-	if errs := vodtype.ValidateFields(&f.Title, &f.Description, &f.Visibility); len(errs) > 0 {
-		return httpx.Validation(errs)
-	}
-	return nil
+// Routes declares the upload API (under /api/v1).
+func (s *Service) Routes(root *httpx.Router) {
+	video := httpx.Object(nil, httpx.Obj{"video": httpx.Ref("Video")})
+	root.WithErrors(httpError).Add(
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/videos", Handler: s.handleMultipart, Auth: httpx.User, Limit: httpx.LimitUpload,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Upload a video (multipart, streamed)",
+				Body: httpx.Multipart([]string{"file"}, httpx.Obj{"file": httpx.Obj{"type": "string", "format": "binary"}, "title": httpx.StrType,
+					"description": httpx.StrType, "visibility": httpx.StrType}),
+				Responses: httpx.Obj{"202": httpx.Resp("accepted and queued", video), "400": httpx.ErrResp("malformed or interrupted body"),
+					"401": httpx.ErrResp("not logged in"), "413": httpx.ErrResp("too large"), "415": httpx.ErrResp("not multipart"),
+					"422": httpx.ErrResp("invalid fields or unreadable media")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/uploads", Handler: s.handleCreateDirect, Auth: httpx.User, Limit: httpx.LimitUpload,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Start a direct upload",
+				Body: httpx.JSONBody(httpx.Object([]string{"size"}, httpx.Obj{"title": httpx.StrType, "description": httpx.StrType, "visibility": httpx.StrType,
+					"filename": httpx.StrType, "size": httpx.Integer, "content_type": httpx.StrType})),
+				Responses: httpx.Obj{"201": httpx.Resp("where to PUT the file", httpx.Object(nil, httpx.Obj{"upload_id": httpx.StrType, "video_id": httpx.StrType,
+					"upload_url": httpx.StrType, "method": httpx.StrType, "headers": httpx.AnyObj, "expires_at": httpx.Obj{"type": "string", "format": "date-time"}})),
+					"401": httpx.ErrResp("not logged in"), "413": httpx.ErrResp("too large"), "415": httpx.ErrResp("not a video type"), "422": httpx.ErrResp("invalid fields")}}},
+		httpx.Route{Method: http.MethodPut, Path: "/api/v1/uploads/:id/data", Handler: s.handleDirectData, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Direct upload target on local storage (signed URL)",
+				Params: []httpx.Obj{httpx.PathParam("id", "upload id"), httpx.QueryParam("expires", "expiry (unix seconds)", httpx.Integer),
+					httpx.QueryParam("signature", "URL signature", httpx.StrType)},
+				Body: httpx.Obj{"content": httpx.Obj{"application/octet-stream": httpx.Obj{"schema": httpx.Obj{"type": "string", "format": "binary"}}}},
+				Responses: httpx.Obj{"200": httpx.NoBody("stored"), "403": httpx.ErrResp("bad or expired signature"), "404": httpx.ErrResp("no such pending upload"),
+					"413": httpx.ErrResp("more than announced"), "422": httpx.ErrResp("size differs from the announced one")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/uploads/:id/complete", Handler: s.handleComplete, Auth: httpx.User, Limit: httpx.LimitUpload,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Finish a direct upload", Params: []httpx.Obj{httpx.PathParam("id", "upload id")},
+				Responses: httpx.Obj{"202": httpx.Resp("accepted and queued", video), "404": httpx.ErrResp("no such pending upload"),
+					"409": httpx.ErrResp("nothing uploaded yet"), "422": httpx.ErrResp("unreadable media")}}},
+	)
 }
 
 // handleMultipart streams the file part straight into storage (and, on S3, into the work copy the
@@ -91,14 +98,14 @@ func (s *Service) handleMultipart(c echo.Context) error {
 	ctx := req.Context()
 	caller, _ := httpx.CallerFrom(c)
 	if mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt != "multipart/form-data" {
-		return errNotMultipart
+		return ErrNotMultipart
 	}
 	if req.ContentLength > s.cfg.MaxBytes+1<<20 {
-		return errTooLarge(s.cfg.MaxBytes)
+		return &TooLargeError{Max: s.cfg.MaxBytes}
 	}
 	mr, err := req.MultipartReader()
 	if err != nil {
-		return errNotMultipart
+		return ErrNotMultipart
 	}
 	id := uuid.Must(uuid.NewV7()).String()
 	key := vodtype.SourceKey(id)
@@ -119,13 +126,13 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		}
 		if err != nil {
 			cleanup()
-			return httpx.E(http.StatusBadRequest, "bad_request", "the multipart body is malformed or was cut off")
+			return ErrMalformed
 		}
 		switch part.FormName() {
 		case "file":
 			if size >= 0 {
 				cleanup()
-				return httpx.Validation(map[string]string{"file": "send exactly one file"})
+				return vodtype.FieldErrors{"file": "send exactly one file"}
 			}
 			filename = part.FileName()
 			n, wc, err := s.storeSource(ctx, id, key, part)
@@ -139,7 +146,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 			b, err := io.ReadAll(io.LimitReader(part, 64<<10))
 			if err != nil {
 				cleanup()
-				return httpx.E(http.StatusBadRequest, "bad_request", "the multipart body is malformed or was cut off")
+				return ErrMalformed
 			}
 			switch part.FormName() {
 			case "title":
@@ -153,7 +160,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		part.Close()
 	}
 	if size < 0 {
-		return errNoFile
+		return vodtype.FieldErrors{"file": "is required"}
 	}
 	fields.defaults(filename)
 	if err := fields.validate(); err != nil {
@@ -162,7 +169,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 	}
 	if size == 0 {
 		cleanup()
-		return httpx.E(http.StatusUnprocessableEntity, "unreadable_media", "the file is empty")
+		return &UnreadableMediaError{Reason: "the file is empty"}
 	}
 	nv := vodtype.NewVideo{ID: id, OwnerID: caller.ID, OwnerUsername: caller.Username, Title: fields.Title,
 		Description: fields.Description, Visibility: fields.Visibility, Status: vodtype.StatusQueued,
@@ -174,90 +181,12 @@ func (s *Service) handleMultipart(c echo.Context) error {
 	return s.respondVideo(c, id)
 }
 
-// accept validates a stored source (its work copy, or the stored object itself) and commits the
-// video with its first job in one transaction. The caller removes the object when it fails.
-func (s *Service) accept(ctx context.Context, nv vodtype.NewVideo, workCopy string) error {
-	input := workCopy
-	if input == "" {
-		var err error
-		if input, err = s.localInput(ctx, nv.SourceKey); err != nil {
-			return err
-		}
-	}
-	if err := s.validateMedia(ctx, input); err != nil {
-		return err
-	}
-	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.catalog.CreateVideoTx(ctx, tx, nv); err != nil {
-			return err
-		}
-		return s.pipeline.EnqueueTx(ctx, tx, nv.ID, 1)
-	})
-}
-
 func (s *Service) respondVideo(c echo.Context, id string) error {
 	v, err := s.catalog.View(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"video": v})
-}
-
-// storeSource copies the file part to storage with the size limit. On a backend without local files
-// it also writes the work copy that probing and encoding read, so the bytes cross the disk once.
-func (s *Service) storeSource(ctx context.Context, id, key string, r io.Reader) (int64, string, error) {
-	lr := &limitReader{r: r, max: s.cfg.MaxBytes}
-	var src io.Reader = lr
-	var workCopy string
-	var wf *os.File
-	if _, local := storage.LocalPath(s.store, key); !local {
-		workCopy = filepath.Join(s.cfg.WorkDir, id, "source")
-		if err := os.MkdirAll(filepath.Dir(workCopy), 0o750); err != nil {
-			return 0, "", err
-		}
-		var err error
-		if wf, err = os.Create(workCopy); err != nil {
-			return 0, "", err
-		}
-		defer wf.Close()
-		src = io.TeeReader(lr, wf)
-	}
-	obj, err := s.store.Put(ctx, key, src, -1, storage.PutOptions{ContentType: "application/octet-stream"})
-	if lr.exceeded {
-		return 0, workCopy, errTooLarge(s.cfg.MaxBytes)
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return 0, workCopy, httpx.E(http.StatusBadRequest, "upload_aborted", "the upload was interrupted")
-		}
-		if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(err.Error(), "multipart") {
-			return 0, workCopy, httpx.E(http.StatusBadRequest, "bad_request", "the multipart body is malformed or was cut off")
-		}
-		return 0, workCopy, err
-	}
-	if obj.Size != lr.n {
-		return 0, workCopy, fmt.Errorf("stored %d bytes of %d", obj.Size, lr.n)
-	}
-	return obj.Size, workCopy, nil
-}
-
-// localInput is the path (local storage) or presigned URL (S3) ffprobe reads a stored source from.
-func (s *Service) localInput(ctx context.Context, key string) (string, error) {
-	if p, ok := storage.LocalPath(s.store, key); ok {
-		return p, nil
-	}
-	return s.store.PresignGet(ctx, key, 15*time.Minute)
-}
-
-func (s *Service) validateMedia(ctx context.Context, input string) error {
-	reason, err := s.pipeline.ValidateSource(ctx, input)
-	if err != nil {
-		return err
-	}
-	if reason != "" {
-		return httpx.E(http.StatusUnprocessableEntity, "unreadable_media", reason)
-	}
-	return nil
 }
 
 // --- direct upload ---
@@ -295,7 +224,7 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	if in.Size <= 0 {
 		errs["size"] = "must be the file size in bytes"
 	} else if in.Size > s.cfg.MaxBytes {
-		return errTooLarge(s.cfg.MaxBytes)
+		return &TooLargeError{Max: s.cfg.MaxBytes}
 	}
 	if len(in.Filename) > 255 {
 		errs["filename"] = "must be at most 255 characters"
@@ -303,10 +232,10 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	if in.ContentType == "" {
 		in.ContentType = "application/octet-stream"
 	} else if mt, _, err := mime.ParseMediaType(in.ContentType); err != nil || !(strings.HasPrefix(mt, "video/") || mt == "application/octet-stream") {
-		return httpx.E(http.StatusUnsupportedMediaType, "unsupported_media_type", "content_type must be a video/* type")
+		return ErrUnsupportedType
 	}
 	if len(errs) > 0 {
-		return httpx.Validation(errs)
+		return errs
 	}
 	ctx := c.Request().Context()
 	vid := uuid.Must(uuid.NewV7()).String()
@@ -338,21 +267,6 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 		"method": method, "headers": headers, "expires_at": up.ExpiresAt})
 }
 
-func (s *Service) signUpload(id string, exp int64) string {
-	m := hmac.New(sha256.New, s.cfg.SigningKey)
-	fmt.Fprintf(m, "upload|%s|%d", id, exp)
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func (s *Service) pending(ctx context.Context, id string) (*uploadRow, error) {
-	var up uploadRow
-	err := s.db.Gorm.WithContext(ctx).Where("id = ? AND status = ?", id, "pending").Take(&up).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && time.Now().After(up.ExpiresAt)) {
-		return nil, errUploadGone
-	}
-	return &up, err
-}
-
 // handleDirectData is the local backend's stand-in for a presigned PUT: the signed URL is the
 // credential, and the body must be exactly the announced size.
 func (s *Service) handleDirectData(c echo.Context) error {
@@ -360,7 +274,7 @@ func (s *Service) handleDirectData(c echo.Context) error {
 	exp, _ := strconv.ParseInt(c.QueryParam("expires"), 10, 64)
 	want := s.signUpload(id, exp)
 	if exp < time.Now().Unix() || !hmac.Equal([]byte(want), []byte(c.QueryParam("signature"))) {
-		return httpx.E(http.StatusForbidden, "invalid_signature", "the upload URL is invalid or has expired")
+		return ErrBadSignature
 	}
 	ctx := c.Request().Context()
 	up, err := s.pending(ctx, id)
@@ -369,116 +283,24 @@ func (s *Service) handleDirectData(c echo.Context) error {
 	}
 	req := c.Request()
 	if req.ContentLength >= 0 && req.ContentLength != up.Size {
-		return httpx.E(http.StatusUnprocessableEntity, "size_mismatch", fmt.Sprintf("the upload was announced as %d bytes", up.Size))
+		return &SizeMismatchError{Announced: up.Size, Got: req.ContentLength}
 	}
 	lr := &limitReader{r: req.Body, max: up.Size}
 	if _, err := s.store.Put(ctx, up.ObjectKey, lr, up.Size, storage.PutOptions{ContentType: up.ContentType}); err != nil {
 		_ = s.store.Delete(context.WithoutCancel(ctx), up.ObjectKey)
 		if lr.exceeded {
-			return httpx.E(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the upload was announced as %d bytes", up.Size))
+			return &SizeMismatchError{Announced: up.Size, Got: -1}
 		}
-		return httpx.E(http.StatusBadRequest, "upload_aborted", "the upload was interrupted or shorter than announced")
+		return ErrAborted
 	}
 	return c.NoContent(http.StatusOK)
 }
 
 func (s *Service) handleComplete(c echo.Context) error {
-	ctx := c.Request().Context()
 	caller, _ := httpx.CallerFrom(c)
-	up, err := s.pending(ctx, c.Param("id"))
+	id, err := s.Complete(c.Request().Context(), caller.ID, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	if up.OwnerID != caller.ID {
-		return errUploadGone
-	}
-	obj, err := s.store.Stat(ctx, up.ObjectKey)
-	if errors.Is(err, storage.ErrNotFound) {
-		return httpx.E(http.StatusConflict, "upload_incomplete", "no file has been uploaded to the upload URL yet")
-	} else if err != nil {
-		return err
-	}
-	if obj.Size != up.Size {
-		return httpx.E(http.StatusUnprocessableEntity, "size_mismatch", fmt.Sprintf("the uploaded file has %d bytes; %d were announced", obj.Size, up.Size))
-	}
-	input, err := s.localInput(ctx, up.ObjectKey)
-	if err != nil {
-		return err
-	}
-	if err := s.validateMedia(ctx, input); err != nil {
-		if e := (*httpx.Error)(nil); errors.As(err, &e) && e.Status == http.StatusUnprocessableEntity {
-			// Bad media: the video goes, so that nothing half-made stays behind.
-			_ = s.catalog.RemoveVideo(context.WithoutCancel(ctx), up.VideoID)
-			_ = s.db.Gorm.WithContext(ctx).Where("id = ?", up.ID).Delete(&uploadRow{}).Error
-		}
-		return err
-	}
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
-		res := tx.G.Model(&uploadRow{}).Where("id = ? AND status = ?", up.ID, "pending").Update("status", "completed")
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errUploadGone
-		}
-		if err := s.catalog.MarkUploadedTx(ctx, tx, up.VideoID, obj.Size); err != nil {
-			return err
-		}
-		return s.pipeline.EnqueueTx(ctx, tx, up.VideoID, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return s.respondVideo(c, up.VideoID)
-}
-
-// Ingest stores a local file as a new video of a user and queues it, as an upload would (vod ingest).
-// progress is told the bytes copied so far.
-func (s *Service) Ingest(ctx context.Context, ownerID, ownerUsername, path, title, visibility string, progress func(n int64)) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	fields := videoFields{Title: title, Visibility: visibility}
-	fields.defaults(path)
-	if err := fields.validate(); err != nil {
-		return "", err
-	}
-	id := uuid.Must(uuid.NewV7()).String()
-	key := vodtype.SourceKey(id)
-	var r io.Reader = f
-	if progress != nil {
-		r = &progressReader{r: f, fn: progress}
-	}
-	size, workCopy, err := s.storeSource(ctx, id, key, r)
-	cleanup := func() {
-		_ = s.store.Delete(context.WithoutCancel(ctx), key)
-		if workCopy != "" {
-			_ = os.RemoveAll(filepath.Dir(workCopy))
-		}
-	}
-	if err == nil {
-		err = s.accept(ctx, vodtype.NewVideo{ID: id, OwnerID: ownerID, OwnerUsername: ownerUsername,
-			Title: fields.Title, Visibility: fields.Visibility, Status: vodtype.StatusQueued, SourceKey: key,
-			SourceName: filepath.Base(path), SourceSize: size}, workCopy)
-	}
-	if err != nil {
-		cleanup()
-		return "", err
-	}
-	return id, nil
-}
-
-type progressReader struct {
-	r  io.Reader
-	n  int64
-	fn func(int64)
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.n += int64(n)
-	p.fn(p.n)
-	return n, err
+	return s.respondVideo(c, id)
 }

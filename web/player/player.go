@@ -6,6 +6,8 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
+	"vod/app/httpx"
 
 	"github.com/labstack/echo/v4"
 )
@@ -16,8 +18,8 @@ var assets embed.FS
 // Pages are the paths the app answers with its shell.
 var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me", "/admin"}
 
-// Routes mounts the pages and /static/*.
-func Routes(e *echo.Echo) {
+// Routes declares the pages and /static/*.
+func Routes(r *httpx.Router) {
 	index, _ := assets.ReadFile("index.html")
 	shell := func(c echo.Context) error {
 		h := c.Response().Header()
@@ -27,14 +29,20 @@ func Routes(e *echo.Echo) {
 		h.Set("Referrer-Policy", "same-origin")
 		return c.HTMLBlob(http.StatusOK, index)
 	}
+	html := httpx.Obj{"200": httpx.Content("HTML", "text/html", httpx.StrType)}
 	for _, p := range Pages {
-		e.GET(p, shell)
+		var params []httpx.Obj
+		if strings.Contains(p, ":id") {
+			params = []httpx.Obj{httpx.VideoIDParam}
+		}
+		r.Add(httpx.Route{Method: http.MethodGet, Path: p, Handler: shell, Doc: httpx.Doc{Tag: "web", Summary: "Web app page", Params: params, Responses: html}})
 	}
 	static, _ := fs.Sub(assets, "static")
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
-	e.GET("/static/*", func(c echo.Context) error {
+	r.Add(httpx.Route{Method: http.MethodGet, Path: "/static/*", DocPath: "/static/{path}", Handler: func(c echo.Context) error {
 		c.Response().Header().Set("Cache-Control", "public, max-age=300")
 		files.ServeHTTP(c.Response(), c.Request())
 		return nil
-	})
+	}, Doc: httpx.Doc{Tag: "web", Summary: "Web app assets", Params: []httpx.Obj{httpx.PathParam("path", "asset path")},
+		Responses: httpx.Obj{"200": httpx.NoBody("asset"), "404": httpx.NoBody("no such asset")}}})
 }

@@ -1,10 +1,14 @@
-package app
+// Package jobs is the administrators' view of the job queue: River's jobs by state and kind with
+// their video, attempts and last error, retry and cancel through River's client.
+package jobs
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +16,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"vod/app/httpx"
+	"vod/app/queue"
+	"vod/app/vodtype"
 )
 
 // Job is a River job as the admin API shows it.
@@ -31,7 +37,8 @@ type Job struct {
 	FinalizedAt *time.Time `json:"finalized_at"`
 }
 
-func jobView(r *rivertype.JobRow) Job {
+// View is a River job as the admin API and the jobs command show it.
+func View(r *rivertype.JobRow) Job {
 	j := Job{ID: r.ID, Kind: r.Kind, State: string(r.State), Attempt: r.Attempt, MaxAttempts: r.MaxAttempts,
 		CreatedAt: r.CreatedAt.UTC(), AttemptedAt: r.AttemptedAt, FinalizedAt: r.FinalizedAt}
 	var args struct {
@@ -45,28 +52,53 @@ func jobView(r *rivertype.JobRow) Job {
 	return j
 }
 
-var jobStates = map[string]rivertype.JobState{
+// States names River's job states.
+var States = map[string]rivertype.JobState{
 	"available": rivertype.JobStateAvailable, "cancelled": rivertype.JobStateCancelled, "completed": rivertype.JobStateCompleted,
 	"discarded": rivertype.JobStateDiscarded, "pending": rivertype.JobStatePending, "retryable": rivertype.JobStateRetryable,
 	"running": rivertype.JobStateRunning, "scheduled": rivertype.JobStateScheduled,
 }
 
-// mountAdmin adds the job admin API (River's client operations) and the modules' admin routes.
-func (a *App) mountAdmin(g *echo.Group) {
-	admin := a.auth.RequireAdmin
-	g.GET("/jobs", a.handleJobs, admin)
-	g.POST("/jobs/:id/retry", a.handleJobAction("retry"), admin)
-	g.POST("/jobs/:id/cancel", a.handleJobAction("cancel"), admin)
+// Progress is what the catalog says about videos being processed (implemented by stream).
+type Progress interface {
+	Progress(ctx context.Context, ids []string) (map[string]vodtype.Progress, error)
 }
 
-func (a *App) handleJobs(c echo.Context) error {
+// Admin serves /api/v1/admin/jobs.
+type Admin struct {
+	queue  *queue.Queue
+	videos Progress
+}
+
+// New builds the admin API over the queue.
+func New(q *queue.Queue, videos Progress) *Admin { return &Admin{queue: q, videos: videos} }
+
+// Routes declares the admin job routes.
+func (a *Admin) Routes(r *httpx.Router) {
+	job := httpx.Resp("job", httpx.Object(nil, httpx.Obj{"job": httpx.AnyObj}))
+	action := func(name string, h echo.HandlerFunc) httpx.Route {
+		return httpx.Route{Method: http.MethodPost, Path: "/api/v1/admin/jobs/:id/" + name, Handler: h, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "admin", Summary: strings.ToUpper(name[:1]) + name[1:] + " a job", Params: []httpx.Obj{httpx.PathParam("id", "job id")},
+				Responses: httpx.Obj{"200": job, "403": httpx.ErrResp("admins only"), "404": httpx.ErrResp("no such job")}}}
+	}
+	r.Add(
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/admin/jobs", Handler: a.handleJobs, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "admin", Summary: "Jobs by state and kind, with their video, attempts, last error and, while running, the video's stage and progress",
+				Params:    append([]httpx.Obj{httpx.QueryParam("state", "River job state", httpx.StrType), httpx.QueryParam("kind", "job kind", httpx.StrType)}, httpx.Paging...),
+				Responses: httpx.Obj{"200": httpx.Resp("page of jobs", httpx.AnyObj), "403": httpx.ErrResp("admins only"), "422": httpx.ErrResp("bad state or cursor")}}},
+		action("retry", a.handleJobAction("retry")),
+		action("cancel", a.handleJobAction("cancel")),
+	)
+}
+
+func (a *Admin) handleJobs(c echo.Context) error {
 	page, err := httpx.ParsePage(c)
 	if err != nil {
 		return err
 	}
 	params := river.NewJobListParams().First(page.Limit).OrderBy(river.JobListOrderByID, river.SortOrderDesc)
 	if s := c.QueryParam("state"); s != "" {
-		st, ok := jobStates[s]
+		st, ok := States[s]
 		if !ok {
 			return httpx.Validation(map[string]string{"state": "must be a River job state"})
 		}
@@ -89,14 +121,14 @@ func (a *App) handleJobs(c echo.Context) error {
 	out := httpx.List[Job]{Items: []Job{}}
 	var running []string
 	for _, r := range res.Jobs {
-		j := jobView(r)
+		j := View(r)
 		out.Items = append(out.Items, j)
 		if r.State == rivertype.JobStateRunning && j.VideoID != "" {
 			running = append(running, j.VideoID)
 		}
 	}
 	if len(running) > 0 {
-		views, err := a.stream.VideoViews(c.Request().Context(), running)
+		views, err := a.videos.Progress(c.Request().Context(), running)
 		if err != nil {
 			return err
 		}
@@ -116,7 +148,7 @@ func (a *App) handleJobs(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
-func (a *App) handleJobAction(action string) echo.HandlerFunc {
+func (a *Admin) handleJobAction(action string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := strconv.ParseInt(c.Param("id"), 10, 64)
 		if err != nil {
@@ -134,6 +166,6 @@ func (a *App) handleJobAction(action string) echo.HandlerFunc {
 		} else if err != nil {
 			return err
 		}
-		return c.JSON(http.StatusOK, map[string]any{"job": jobView(row)})
+		return c.JSON(http.StatusOK, map[string]any{"job": View(row)})
 	}
 }

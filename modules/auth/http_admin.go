@@ -11,15 +11,6 @@ import (
 	"vod/app/httpx"
 )
 
-// AdminRoutes mounts user administration under g (/api/v1/admin), for admins only.
-func (s *Service) AdminRoutes(g *echo.Group) {
-	g.GET("/users", s.handleListUsers, s.RequireAdmin)
-	g.POST("/users/:id/disable", s.handleSetDisabled(true), s.RequireAdmin)
-	g.POST("/users/:id/enable", s.handleSetDisabled(false), s.RequireAdmin)
-	g.POST("/users/:id/promote", s.handleSetRole(RoleAdmin), s.RequireAdmin)
-	g.POST("/users/:id/demote", s.handleSetRole(RoleUser), s.RequireAdmin)
-}
-
 func (s *Service) handleListUsers(c echo.Context) error {
 	page, err := httpx.ParsePage(c)
 	if err != nil {
@@ -51,11 +42,11 @@ func (s *Service) handleListUsers(c echo.Context) error {
 func (s *Service) updateUser(c echo.Context, field string, value any) error {
 	id := c.Param("id")
 	if _, err := uuid.Parse(id); err != nil {
-		return httpx.NotFound("user")
+		return ErrNoUser
 	}
 	caller, _ := httpx.CallerFrom(c)
 	if id == caller.ID {
-		return httpx.E(http.StatusConflict, "self_change", "admins cannot disable or demote themselves")
+		return ErrSelfChange
 	}
 	ctx := c.Request().Context()
 	res := s.store.g(ctx).Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{field: value, "updated_at": time.Now().UTC()})
@@ -63,7 +54,7 @@ func (s *Service) updateUser(c echo.Context, field string, value any) error {
 		return res.Error
 	}
 	if res.RowsAffected == 0 {
-		return httpx.NotFound("user")
+		return ErrNoUser
 	}
 	if field == "disabled" && value == true {
 		// Sessions end now; access tokens expire within their short lifetime.

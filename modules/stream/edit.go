@@ -1,0 +1,173 @@
+package stream
+
+import (
+	"context"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"vod/app/db"
+	"vod/app/vodtype"
+)
+
+// VideoInput is the editable part of a video; nil fields are left alone.
+type VideoInput struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+	Visibility  *string `json:"visibility"`
+}
+
+// ListQuery selects a page of videos, newest first.
+type ListQuery struct {
+	Owner         string // username; empty: everyone
+	Status        string // only this status; empty: any
+	OnlyPublished bool   // only ready, public videos
+	Limit         int
+	Cursor        string // from a previous page's NextCursor
+	NoSubtitles   bool   // skip reading subtitle tracks (admin listing)
+}
+
+// VideoPage is a page of videos in the API's list shape.
+type VideoPage struct {
+	Items      []Video `json:"items"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+// render is the API view of a row with its subtitle tracks.
+func (s *Catalog) render(ctx context.Context, r *videoRow) (Video, error) {
+	subs, err := s.subs(ctx, r.ID)
+	if err != nil {
+		return Video{}, err
+	}
+	return s.view(r, subs[r.ID]), nil
+}
+
+// List pages newest first by id: ids are UUIDv7, so id order is creation order and the cursor (the
+// last id seen) stays stable while new videos arrive.
+func (s *Catalog) List(ctx context.Context, lq ListQuery) (VideoPage, error) {
+	q := s.db.Gorm.WithContext(ctx).Model(&videoRow{})
+	if lq.Cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(lq.Cursor)
+		if _, perr := uuid.Parse(string(raw)); err != nil || perr != nil {
+			return VideoPage{}, vodtype.FieldErrors{"cursor": "is not a cursor this API returned"}
+		}
+		q = q.Where("id < ?", string(raw))
+	}
+	if lq.Owner != "" {
+		q = q.Where("owner_username = ?", lq.Owner)
+	}
+	if lq.Status != "" {
+		q = q.Where("status = ?", lq.Status)
+	}
+	if lq.OnlyPublished {
+		q = q.Where("status = ? AND visibility = ?", vodtype.StatusReady, vodtype.Public)
+	}
+	var rows []videoRow
+	if err := q.Order("id DESC").Limit(lq.Limit + 1).Find(&rows).Error; err != nil {
+		return VideoPage{}, err
+	}
+	out := VideoPage{Items: []Video{}}
+	if len(rows) > lq.Limit {
+		rows = rows[:lq.Limit]
+		next := base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].ID))
+		out.NextCursor = &next
+	}
+	subs := map[string][]subtitleRow{}
+	if !lq.NoSubtitles {
+		ids := make([]string, len(rows))
+		for i := range rows {
+			ids[i] = rows[i].ID
+		}
+		var err error
+		if subs, err = s.subs(ctx, ids...); err != nil {
+			return VideoPage{}, err
+		}
+	}
+	for i := range rows {
+		out.Items = append(out.Items, s.view(&rows[i], subs[rows[i].ID]))
+	}
+	return out, nil
+}
+
+// Update edits a video's title, description and visibility; FieldErrors when a value is invalid.
+func (s *Catalog) Update(ctx context.Context, id string, in VideoInput) (Video, error) {
+	if f := vodtype.ValidateFields(in.Title, in.Description, in.Visibility); len(f) > 0 {
+		return Video{}, f
+	}
+	upd := map[string]any{"updated_at": time.Now().UTC()}
+	if in.Title != nil {
+		upd["title"] = *in.Title
+	}
+	if in.Description != nil {
+		upd["description"] = *in.Description
+	}
+	if in.Visibility != nil {
+		upd["visibility"] = *in.Visibility
+	}
+	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
+		res := tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(upd)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNoVideo
+		}
+		return s.index.VideoChangedTx(ctx, tx, id)
+	})
+	s.forget(id)
+	if err != nil {
+		return Video{}, err
+	}
+	r, err := s.row(ctx, id)
+	if err != nil {
+		return Video{}, err
+	}
+	return s.render(ctx, r)
+}
+
+// UploadSubtitle validates an uploaded SRT or WebVTT file and stores it as the video's track for
+// lang; InvalidSubtitlesError when the file cannot be read.
+func (s *Catalog) UploadSubtitle(ctx context.Context, r *videoRow, filename, lang, label string, raw []byte) (Subtitle, error) {
+	vtt, err := ToWebVTT(filename, raw)
+	if err != nil {
+		return Subtitle{}, &InvalidSubtitlesError{Reason: err.Error()}
+	}
+	lang = canonicalLang(lang)
+	if label == "" {
+		label = vodtype.LanguageLabel(lang)
+	}
+	f, err := s.AddSubtitle(ctx, r.ID, lang, label, vodtype.SourceUploaded, vtt)
+	if err != nil {
+		return Subtitle{}, err
+	}
+	return Subtitle{Lang: f.Lang, Label: f.Label, Source: f.Source, URL: s.mediaBase(r) + f.Key}, nil
+}
+
+// canonicalLang lower-cases the language and upper-cases a region: pt-br -> pt-BR.
+func canonicalLang(tag string) string {
+	parts := strings.Split(tag, "-")
+	parts[0] = strings.ToLower(parts[0])
+	for i := 1; i < len(parts); i++ {
+		if len(parts[i]) == 2 {
+			parts[i] = strings.ToUpper(parts[i])
+		} else {
+			parts[i] = strings.ToLower(parts[i])
+		}
+	}
+	return strings.Join(parts, "-")
+}
+
+// Progress returns the processing stage and progress of videos (the admin jobs list).
+func (s *Catalog) Progress(ctx context.Context, ids []string) (map[string]vodtype.Progress, error) {
+	var rows []videoRow
+	if err := s.db.Gorm.WithContext(ctx).Select("id", "stage", "progress").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	out := make(map[string]vodtype.Progress, len(rows))
+	for _, r := range rows {
+		out[r.ID] = vodtype.Progress{Stage: r.Stage, Progress: r.Progress}
+	}
+	return out, nil
+}
