@@ -13,8 +13,14 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 
+	"vod/app/httpx"
 	"vod/app/ratelimit"
+	"vod/modules/auth"
+	"vod/modules/search"
+	"vod/modules/stream"
 	"vod/modules/transcode"
+	"vod/modules/transcode/translate"
+	"vod/modules/upload"
 )
 
 // Config is every setting of the process, read once at start from defaults, config.yaml, the
@@ -125,78 +131,87 @@ type Config struct {
 	} `mapstructure:"upload"`
 }
 
-// defaults lists every key with its default; config.yaml documents the same keys. A key must be here
-// for its environment variable to be read.
-var defaults = map[string]any{
-	"role":                      "all",
-	"data_dir":                  "./data",
-	"log.format":                "auto",
-	"log.level":                 "info",
-	"http.addr":                 ":8080",
-	"http.addr_file":            "",
-	"http.public_url":           "",
-	"http.trusted_proxies":      []string{},
-	"http.body_limit":           int64(1 << 20),
-	"http.shutdown_timeout":     "20s",
-	"database.url":              "",
-	"database.max_open_conns":   20,
-	"storage.backend":           "local",
-	"storage.local_dir":         "",
-	"s3.endpoint":               "",
-	"s3.bucket":                 "vod",
-	"s3.access_key":             "",
-	"s3.secret_key":             "",
-	"s3.use_ssl":                false,
-	"s3.region":                 "",
-	"media.public_base_url":     "",
-	"media.signing_key":         "",
-	"media.private_url_ttl":     "6h",
-	"media.redirect_to_storage": false,
-	"transcode.ladder":          "360:800,480:1200,720:2400,1080:4800",
-	"transcode.segment_seconds": 4,
-	"transcode.preset":          "veryfast",
-	"transcode.max_dimension":   8192,
-	"transcode.max_streams":     16,
-	"notify.webhook_urls":       []string{},
-	"notify.webhook_secret":     "",
-	"notify.smtp_addr":          "",
-	"notify.smtp_from":          "vod@localhost",
-	"notify.smtp_username":      "",
-	"notify.smtp_password":      "",
-	"translate.provider":        "none",
-	"translate.url":             "",
-	"translate.api_key":         "",
-	"translate.targets":         []string{"bn", "hi", "fr", "es"},
-	"translate.timeout":         "30s",
-	"translate.concurrency":     4,
-	"ratelimit.upload":          "30/1h",
-	"ratelimit.metadata":        "120/1m",
-	"ratelimit.search":          "300/1m",
-	"ratelimit.api":             "1200/1m",
-	"runtime.gc_percent":        400,
-	"search.path":               "",
-	"search.apply_every":        "200ms",
-	"transcode.timeout_min":     "10m",
-	"transcode.timeout_factor":  4.0,
-	"transcode.work_dir":        "",
-	"ffmpeg.path":               "ffmpeg",
-	"ffprobe.path":              "ffprobe",
-	"queue.workers":             4,
-	"queue.poll_interval":       "1s",
-	"queue.rescue_after":        "1h",
-	"auth.issuer":               "vod",
-	"auth.audience":             "vod-api",
-	"auth.access_ttl":           "15m",
-	"auth.refresh_ttl":          "720h",
-	"auth.key_files":            []string{},
-	"auth.hash_concurrency":     2,
-	"auth.argon2_memory_kib":    19456,
-	"auth.argon2_iterations":    2,
-	"auth.login_max_failures":   5,
-	"auth.login_window":         "15m",
-	"upload.max_bytes":          int64(8 << 30),
-	"upload.max_duration":       "6h",
-	"upload.direct_upload_ttl":  "1h",
+// defaults lists every key with its default; config.yaml documents the same keys (a test checks
+// both ways). A key must be here for its environment variable to be read. Where a module owns a
+// setting, its default is the module Config's own (WithDefaults): this map only names the key.
+func defaults() map[string]any {
+	au := auth.Config{}.WithDefaults()
+	tc := transcode.Config{}.WithDefaults()
+	up := upload.Config{}.WithDefaults()
+	st := stream.Config{}.WithDefaults()
+	se := search.Config{}.WithDefaults()
+	tr := translate.Config{}.WithDefaults()
+	return map[string]any{
+		"role":                      "all",
+		"data_dir":                  "./data",
+		"log.format":                "auto",
+		"log.level":                 "info",
+		"http.addr":                 ":8080",
+		"http.addr_file":            "",
+		"http.public_url":           "",
+		"http.trusted_proxies":      []string{},
+		"http.body_limit":           int64(httpx.MaxJSONBody),
+		"http.shutdown_timeout":     20 * time.Second,
+		"database.url":              "",
+		"database.max_open_conns":   20,
+		"storage.backend":           "local",
+		"storage.local_dir":         "",
+		"s3.endpoint":               "",
+		"s3.bucket":                 "vod",
+		"s3.access_key":             "",
+		"s3.secret_key":             "",
+		"s3.use_ssl":                false,
+		"s3.region":                 "",
+		"media.public_base_url":     "",
+		"media.signing_key":         "",
+		"media.private_url_ttl":     st.PrivateURLTTL,
+		"media.redirect_to_storage": false,
+		"transcode.ladder":          tc.Ladder,
+		"transcode.segment_seconds": tc.SegmentSeconds,
+		"transcode.preset":          tc.Preset,
+		"transcode.max_dimension":   tc.Limits.MaxDimension,
+		"transcode.max_streams":     tc.Limits.MaxStreams,
+		"transcode.timeout_min":     tc.TimeoutMin,
+		"transcode.timeout_factor":  tc.TimeoutFactor,
+		"transcode.work_dir":        "",
+		"notify.webhook_urls":       []string{},
+		"notify.webhook_secret":     "",
+		"notify.smtp_addr":          "",
+		"notify.smtp_from":          "vod@localhost",
+		"notify.smtp_username":      "",
+		"notify.smtp_password":      "",
+		"translate.provider":        tr.Provider,
+		"translate.url":             "",
+		"translate.api_key":         "",
+		"translate.targets":         []string{"bn", "hi", "fr", "es"},
+		"translate.timeout":         tr.Timeout,
+		"translate.concurrency":     tr.Concurrency,
+		"ratelimit.upload":          "30/1h",
+		"ratelimit.metadata":        "120/1m",
+		"ratelimit.search":          "300/1m",
+		"ratelimit.api":             "1200/1m",
+		"runtime.gc_percent":        400,
+		"search.path":               "",
+		"search.apply_every":        se.ApplyEvery,
+		"ffmpeg.path":               tc.FFmpeg,
+		"ffprobe.path":              tc.FFprobe,
+		"queue.workers":             4,
+		"queue.poll_interval":       time.Second,
+		"queue.rescue_after":        time.Hour,
+		"auth.issuer":               au.Issuer,
+		"auth.audience":             au.Audience,
+		"auth.access_ttl":           au.AccessTTL,
+		"auth.refresh_ttl":          au.RefreshTTL,
+		"auth.key_files":            []string{},
+		"auth.hash_concurrency":     au.HashConcurrency,
+		"auth.argon2_memory_kib":    au.Argon2.MemoryKiB,
+		"auth.argon2_iterations":    au.Argon2.Iterations,
+		"auth.login_max_failures":   au.LoginMaxFails,
+		"auth.login_window":         au.LoginWindow,
+		"upload.max_bytes":          up.MaxBytes,
+		"upload.max_duration":       tc.Limits.MaxDuration,
+		"upload.direct_upload_ttl":  up.DirectTTL,
+	}
 }
 
 // flagKeys maps command-line flags to config keys.
@@ -223,7 +238,8 @@ func addConfigFlags(fs *pflag.FlagSet) {
 // loadConfig builds the Config from defaults, file, environment and flags.
 func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) {
 	v := viper.New()
-	for k, d := range defaults {
+	defs := defaults()
+	for k, d := range defs {
 		v.SetDefault(k, d)
 	}
 	path, _ := fs.GetString("config")
@@ -242,13 +258,13 @@ func loadConfig(fs *pflag.FlagSet, getenv func(string) string) (*Config, error) 
 			return nil, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
-	for k := range defaults {
+	for k := range defs {
 		env := "VOD_" + strings.ToUpper(strings.ReplaceAll(k, ".", "_"))
 		val := getenv(env)
 		if val == "" {
 			continue
 		}
-		if _, isList := defaults[k].([]string); isList {
+		if _, isList := defs[k].([]string); isList {
 			v.Set(k, splitList(val))
 		} else {
 			v.Set(k, val)
@@ -350,7 +366,7 @@ func (c *Config) validate() error {
 	if c.Media.RedirectToStorage && c.Storage.Backend != "s3" {
 		return bad("media.redirect_to_storage", "needs storage.backend s3")
 	}
-	if _, err := transcode.ParseLadder(c.Transcode.Ladder); err != nil {
+	if err := transcode.CheckLadder(c.Transcode.Ladder); err != nil {
 		return bad("transcode.ladder", err.Error())
 	}
 	if c.Transcode.SegmentSeconds < 1 || c.Transcode.SegmentSeconds > 30 {

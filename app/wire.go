@@ -106,6 +106,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	a.queue = queue.New(a.db, qcfg)
 	a.echo = newEcho(cfg, log)
 	a.echo.Use(a.metrics.Echo)
+	a.echo.Use(httpx.JSONLimit(cfg.HTTP.BodyLimit))
 	if err = a.wireModules(ctx); err != nil {
 		return nil, err
 	}

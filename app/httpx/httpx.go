@@ -123,8 +123,20 @@ func RequestID(c echo.Context) string {
 	return c.Response().Header().Get(echo.HeaderXRequestID)
 }
 
-// MaxJSONBody caps JSON request bodies.
+// MaxJSONBody caps JSON request bodies unless JSONLimit set another cap.
 const MaxJSONBody = 1 << 20
+
+const bodyLimitKey = "vod.json_limit"
+
+// JSONLimit caps the JSON bodies Bind reads to n bytes (config http.body_limit).
+func JSONLimit(n int64) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			c.Set(bodyLimitKey, n)
+			return next(c)
+		}
+	}
+}
 
 // Bind decodes a JSON body into v: 415 when it is not JSON, 413 when too large, 400 when malformed.
 func Bind(c echo.Context, v any) error {
@@ -133,11 +145,15 @@ func Bind(c echo.Context, v any) error {
 	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), echo.MIMEApplicationJSON) {
 		return E(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
 	}
-	lr := &io.LimitedReader{R: req.Body, N: MaxJSONBody + 1}
+	limit := int64(MaxJSONBody)
+	if n, ok := c.Get(bodyLimitKey).(int64); ok && n > 0 {
+		limit = n
+	}
+	lr := &io.LimitedReader{R: req.Body, N: limit + 1}
 	dec := json.NewDecoder(lr)
 	if err := dec.Decode(v); err != nil {
 		if lr.N <= 0 {
-			return E(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", MaxJSONBody))
+			return E(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit))
 		}
 		if errors.Is(err, io.EOF) {
 			return E(http.StatusBadRequest, "bad_request", "the request body is empty; a JSON object is expected")

@@ -63,6 +63,59 @@ type Config struct {
 	LoginWindow     time.Duration
 }
 
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Issuer == "" {
+		c.Issuer = "vod"
+	}
+	if c.Audience == "" {
+		c.Audience = "vod-api"
+	}
+	if c.AccessTTL == 0 {
+		c.AccessTTL = 15 * time.Minute
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if c.HashConcurrency == 0 {
+		c.HashConcurrency = 2
+	}
+	if c.Argon2.MemoryKiB == 0 {
+		c.Argon2.MemoryKiB = 19456
+	}
+	if c.Argon2.Iterations == 0 {
+		c.Argon2.Iterations = 2
+	}
+	if c.Argon2.Threads == 0 {
+		c.Argon2.Threads = 1
+	}
+	if c.LoginMaxFails == 0 {
+		c.LoginMaxFails = 5
+	}
+	if c.LoginWindow == 0 {
+		c.LoginWindow = 15 * time.Minute
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.DataDir == "" && len(c.KeyFiles) == 0:
+		return errors.New("auth: a data directory or key files are needed for the signing keys")
+	case c.AccessTTL < time.Minute || c.AccessTTL > 24*time.Hour:
+		return errors.New("auth: access token lifetime must be between 1m and 24h")
+	case c.RefreshTTL < c.AccessTTL:
+		return errors.New("auth: refresh token lifetime must be at least the access token's")
+	case c.HashConcurrency <= 0:
+		return errors.New("auth: hash concurrency must be positive")
+	case c.Argon2.MemoryKiB < 19456 || c.Argon2.Iterations < 2:
+		return errors.New("auth: argon2 parameters are below the OWASP minimum (19456 KiB, 2 iterations)")
+	case c.LoginMaxFails <= 0 || c.LoginWindow <= 0:
+		return errors.New("auth: login throttle limits must be positive")
+	}
+	return nil
+}
+
 // Domain errors; the handlers map them to HTTP in one table (http.go).
 var (
 	ErrInvalidCredentials = errors.New("the credential or password is wrong")
@@ -96,6 +149,10 @@ type Service struct {
 
 // New loads (or creates) the signing keys and builds the service.
 func New(d *db.DB, cfg Config, log *slog.Logger) (*Service, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	keys, err := loadKeys(cfg.KeyFiles, cfg.DataDir)
 	if err != nil {
 		return nil, err

@@ -34,16 +34,35 @@ type Config struct {
 	MaxBatchChars int
 }
 
+// WithDefaults returns the config with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Provider == "" {
+		c.Provider = "none"
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 4
+	}
+	if c.MaxBatchChars == 0 {
+		c.MaxBatchChars = 4000
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.Timeout <= 0 || c.Concurrency <= 0 || c.MaxBatchChars <= 0 {
+		return errors.New("translate: timeout, concurrency and batch size must be positive")
+	}
+	return nil
+}
+
 // New returns the configured provider, or nil for "none".
 func New(cfg Config) (Provider, error) {
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 30 * time.Second
-	}
-	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 4
-	}
-	if cfg.MaxBatchChars <= 0 {
-		cfg.MaxBatchChars = 4000
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
 	client := &http.Client{Timeout: cfg.Timeout}
 	base := strings.TrimRight(cfg.URL, "/")
