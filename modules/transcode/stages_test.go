@@ -1,0 +1,124 @@
+package transcode
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/require"
+
+	"vod/app/db"
+	"vod/app/vodtype"
+)
+
+// fakeCatalog records what the stages tell the catalog.
+type fakeCatalog struct {
+	mu     sync.Mutex
+	videos map[string]vodtype.PipelineVideo
+	failed map[string]string
+}
+
+func (f *fakeCatalog) PipelineVideo(_ context.Context, id string) (vodtype.PipelineVideo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.videos[id]
+	if !ok {
+		return v, vodtype.ErrNoVideo
+	}
+	return v, nil
+}
+func (f *fakeCatalog) SetProgress(context.Context, string, string, int) error { return nil }
+func (f *fakeCatalog) RecordProbeTx(context.Context, *db.Tx, string, vodtype.ProbeInfo) error {
+	return nil
+}
+func (f *fakeCatalog) Publish(context.Context, string, vodtype.Publication, func(*db.Tx) error) error {
+	return nil
+}
+func (f *fakeCatalog) Fail(_ context.Context, id, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed[id] = reason
+	return nil
+}
+func (f *fakeCatalog) BeginReprocessTx(context.Context, *db.Tx, string) (int, error) { return 0, nil }
+func (f *fakeCatalog) View(context.Context, string) (any, error)                     { return nil, nil }
+func (f *fakeCatalog) SubtitleFiles(context.Context, string) ([]vodtype.SubtitleFile, error) {
+	return nil, nil
+}
+func (f *fakeCatalog) AddSubtitleFile(context.Context, string, string, string, string, []byte) error {
+	return nil
+}
+func (f *fakeCatalog) AddNote(context.Context, string, string) error { return nil }
+
+type stageBundle struct {
+	svc     *Service
+	catalog *fakeCatalog
+}
+
+// setup builds the service's stage logic on a fake catalog (no queue: the stages' outcome rules
+// are what is tested here; the wired pipeline runs in the app's end-to-end tests).
+func setup(t *testing.T) *stageBundle {
+	t.Helper()
+	c := &fakeCatalog{videos: map[string]vodtype.PipelineVideo{}, failed: map[string]string{}}
+	cfg := Config{WorkDir: t.TempDir()}.WithDefaults()
+	require.NoError(t, cfg.validate())
+	return &stageBundle{svc: &Service{cfg: cfg, catalog: c, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, catalog: c}
+}
+
+// Every stage ends through fail: these are the three outcomes each stage can have on error.
+func TestStageFailureOutcomes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cases := []struct {
+		name          string
+		err           error
+		attempt, max  int
+		wantFailed    string
+		wantCancelled bool
+	}{
+		{"unreadable media fails the video at once", &MediaError{Reason: "no video stream"}, 1, 10, "no video stream", true},
+		{"a transient error is retried", errors.New("storage timeout"), 1, 10, "", false},
+		{"the last attempt fails the video", errors.New("storage timeout"), 10, 10, "processing failed after several attempts; try reprocessing the video", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t)
+			err := b.svc.fail(ctx, "v1", tc.attempt, tc.max, tc.err)
+			require.Error(t, err, "the job itself never succeeds on a stage error")
+			var cancel *river.JobCancelError
+			require.Equal(t, tc.wantCancelled, errors.As(err, &cancel), "a permanent error cancels the job instead of retrying")
+			require.Equal(t, tc.wantFailed, b.catalog.failed["v1"])
+		})
+	}
+}
+
+func TestStaleJobsCancelThemselves(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.catalog.videos["cur"] = vodtype.PipelineVideo{ID: "cur", Generation: 2, Status: vodtype.StatusProcessing}
+	b.catalog.videos["gone-bad"] = vodtype.PipelineVideo{ID: "gone-bad", Generation: 1, Status: vodtype.StatusFailed}
+	var cancel *river.JobCancelError
+	_, err := b.svc.stale(ctx, "deleted", 1)
+	require.ErrorAs(t, err, &cancel, "a deleted video's job cancels")
+	_, err = b.svc.stale(ctx, "cur", 1)
+	require.ErrorAs(t, err, &cancel, "a superseded generation's job cancels")
+	_, err = b.svc.stale(ctx, "gone-bad", 1)
+	require.ErrorAs(t, err, &cancel, "a failed video's job cancels")
+	v, err := b.svc.stale(ctx, "cur", 2)
+	require.NoError(t, err)
+	require.Equal(t, "cur", v.ID)
+}
+
+func TestConfigDefaultsValidate(t *testing.T) {
+	t.Parallel()
+	require.Error(t, Config{}.WithDefaults().validate(), "a work directory is required")
+	require.NoError(t, Config{WorkDir: "/tmp/x"}.WithDefaults().validate())
+	require.Error(t, Config{WorkDir: "/tmp/x", Preset: "warp"}.WithDefaults().validate())
+	_, err := New(nil, nil, nil, nil, Config{WorkDir: "/tmp/x", Ladder: "360:abc"}, nil)
+	require.ErrorContains(t, err, "ladder")
+}
