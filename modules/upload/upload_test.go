@@ -36,8 +36,8 @@ func (f *fakeCatalog) CreateVideoTx(_ context.Context, _ *db.Tx, v vodtype.NewVi
 	return nil
 }
 func (f *fakeCatalog) MarkUploadedTx(context.Context, *db.Tx, string, int64) error { return nil }
-func (f *fakeCatalog) RemoveVideo(context.Context, string) error                  { return nil }
-func (f *fakeCatalog) VideoExists(context.Context, string) (bool, error)          { return false, nil }
+func (f *fakeCatalog) RemoveVideo(context.Context, string) error                   { return nil }
+func (f *fakeCatalog) VideoExists(context.Context, string) (bool, error)           { return false, nil }
 func (f *fakeCatalog) View(_ context.Context, id string) (any, error) {
 	return map[string]string{"id": id}, nil
 }
