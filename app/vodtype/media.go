@@ -1,6 +1,7 @@
-// Package media holds the plain data types that cross module boundaries in the video pipeline (the
-// way rivertype does for River): what upload hands to the catalog, what the transcoder publishes.
-// It has no behaviour beyond language names.
+// Package vodtype holds the plain data types that cross module boundaries in the video pipeline
+// (the way rivertype does for River): what upload hands to the catalog, what the transcoder
+// publishes, the storage key layout, the validation error every module returns, and the language
+// and WebVTT helpers several modules share.
 package vodtype
 
 import (

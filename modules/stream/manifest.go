@@ -19,7 +19,7 @@ type subtitleRef struct {
 
 var repBandwidthRe = regexp.MustCompile(`(<Representation id="([^"]+)"[^>]*?bandwidth=")(\d+)(")`)
 
-// BuildMPD returns ffmpeg's MPD with measured bandwidths and a text AdaptationSet per subtitle
+// buildMPD returns ffmpeg's MPD with measured bandwidths and a text AdaptationSet per subtitle
 // language (ffmpeg cannot mux WebVTT into DASH).
 func buildMPD(base []byte, tracks []vodtype.Track, subs []subtitleRef) []byte {
 	byID := map[string]vodtype.Track{}
@@ -50,7 +50,7 @@ func buildMPD(base []byte, tracks []vodtype.Track, subs []subtitleRef) []byte {
 
 func quote(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ", "\r", " ").Replace(s) }
 
-// BuildHLSMaster writes the HLS multivariant playlist over ffmpeg's media playlists (media_ID.m3u8),
+// buildHLSMaster writes the HLS multivariant playlist over ffmpeg's media playlists (media_ID.m3u8),
 // with BANDWIDTH from measured peaks, and a SUBTITLES group.
 func buildHLSMaster(tracks []vodtype.Track, subs []subtitleRef) []byte {
 	var b strings.Builder
@@ -92,7 +92,7 @@ func buildHLSMaster(tracks []vodtype.Track, subs []subtitleRef) []byte {
 	return []byte(b.String())
 }
 
-// SubtitlePlaylist is the one-segment HLS media playlist around a WebVTT file.
+// subtitlePlaylist is the one-segment HLS media playlist around a WebVTT file.
 func subtitlePlaylist(vttName string, duration float64) []byte {
 	d := math.Ceil(math.Max(duration, 1))
 	return []byte(fmt.Sprintf("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXTINF:%.3f,\n%s\n#EXT-X-ENDLIST\n",
