@@ -366,7 +366,7 @@ func (c *Config) validate() error {
 	if c.Media.RedirectToStorage && c.Storage.Backend != "s3" {
 		return bad("media.redirect_to_storage", "needs storage.backend s3")
 	}
-	if err := transcode.CheckLadder(c.Transcode.Ladder); err != nil {
+	if _, err := transcode.ParseLadder(c.Transcode.Ladder); err != nil {
 		return bad("transcode.ladder", err.Error())
 	}
 	if c.Transcode.SegmentSeconds < 1 || c.Transcode.SegmentSeconds > 30 {

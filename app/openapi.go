@@ -13,49 +13,7 @@ import (
 // The OpenAPI document of everything the app serves. It lives in the composition root because only
 // it knows every module's routes; TestOpenAPIMatchesRoutes fails when the two drift apart.
 
-type obj = map[string]any
-
-func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
-
-func jsonBody(schema obj) obj {
-	return obj{"content": obj{"application/json": obj{"schema": schema}}}
-}
-
-func resp(desc string, schema obj) obj {
-	r := obj{"description": desc}
-	if schema != nil {
-		r["content"] = obj{"application/json": obj{"schema": schema}}
-	}
-	return r
-}
-
-func errResp(desc string) obj { return resp(desc, ref("Error")) }
-
-type opSpec struct {
-	method, path, summary, tag string
-	auth                       string // "", "required", "optional", "admin"
-	params                     []obj
-	body                       obj
-	responses                  obj
-}
-
-func pathParam(name, desc string) obj {
-	return obj{"name": name, "in": "path", "required": true, "description": desc, "schema": obj{"type": "string"}}
-}
-
-func queryParam(name, desc string, schema obj) obj {
-	return obj{"name": name, "in": "query", "required": false, "description": desc, "schema": schema}
-}
-
-var (
-	strType = obj{"type": "string"}
-	strNull = obj{"type": []string{"string", "null"}}
-	integer = obj{"type": "integer"}
-	number  = obj{"type": "number"}
-	idParam = pathParam("id", "video id (UUID)")
-	paging  = []obj{queryParam("limit", "page size, 1 to 100", obj{"type": "integer", "minimum": 1, "maximum": 100, "default": 20}),
-		queryParam("cursor", "opaque cursor from next_cursor", strType)}
-)
+type obj = httpx.Obj
 
 func schemas() obj {
 	props := func(kv ...any) obj {
@@ -65,42 +23,40 @@ func schemas() obj {
 		}
 		return o
 	}
-	object := func(required []string, p obj) obj {
-		return obj{"type": "object", "required": required, "properties": p}
-	}
+	object := httpx.Object
 	ts := obj{"type": "string", "format": "date-time"}
 	return obj{
 		"Error": object([]string{"error"}, props("error", object([]string{"code", "message"}, props(
-			"code", strType, "message", strType, "fields", obj{"type": "object", "additionalProperties": strType})))),
+			"code", httpx.StrType, "message", httpx.StrType, "fields", obj{"type": "object", "additionalProperties": httpx.StrType})))),
 		"User": object([]string{"id", "username", "email", "role", "created_at"}, props(
-			"id", strType, "username", strType, "email", strType, "first_name", strType, "last_name", strType,
+			"id", httpx.StrType, "username", httpx.StrType, "email", httpx.StrType, "first_name", httpx.StrType, "last_name", httpx.StrType,
 			"role", obj{"type": "string", "enum": []string{"user", "admin"}}, "disabled", obj{"type": "boolean"}, "created_at", ts)),
 		"Tokens": object([]string{"access_token", "refresh_token", "token_type", "expires_in", "user"}, props(
-			"access_token", strType, "refresh_token", strType, "token_type", obj{"type": "string", "enum": []string{"Bearer"}},
-			"expires_in", integer, "user", ref("User"))),
+			"access_token", httpx.StrType, "refresh_token", httpx.StrType, "token_type", obj{"type": "string", "enum": []string{"Bearer"}},
+			"expires_in", httpx.Integer, "user", httpx.Ref("User"))),
 		"Subtitle": object([]string{"lang", "label", "source", "url"}, props(
-			"lang", strType, "label", strType, "source", obj{"type": "string", "enum": []string{"embedded", "uploaded", "translated"}}, "url", strType)),
+			"lang", httpx.StrType, "label", httpx.StrType, "source", obj{"type": "string", "enum": []string{"embedded", "uploaded", "translated"}}, "url", httpx.StrType)),
 		"Video": object([]string{"id", "title", "visibility", "owner", "status", "progress"}, props(
-			"id", strType, "title", strType, "description", strType,
+			"id", httpx.StrType, "title", httpx.StrType, "description", httpx.StrType,
 			"visibility", obj{"type": "string", "enum": []string{"public", "unlisted", "private"}},
-			"owner", object([]string{"id", "username"}, props("id", strType, "username", strType)),
+			"owner", object([]string{"id", "username"}, props("id", httpx.StrType, "username", httpx.StrType)),
 			"status", obj{"type": "string", "enum": []string{"uploading", "queued", "processing", "ready", "failed"}},
-			"stage", strType, "progress", obj{"type": "integer", "minimum": 0, "maximum": 100}, "error", strNull,
-			"notes", obj{"type": "array", "items": strType}, "duration_seconds", number, "width", integer, "height", integer,
+			"stage", httpx.StrType, "progress", obj{"type": "integer", "minimum": 0, "maximum": 100}, "error", httpx.StrNull,
+			"notes", obj{"type": "array", "items": httpx.StrType}, "duration_seconds", httpx.Number, "width", httpx.Integer, "height", httpx.Integer,
 			"created_at", ts, "ready_at", obj{"type": []string{"string", "null"}, "format": "date-time"},
 			"renditions", obj{"type": "array", "items": object([]string{"width", "height", "bandwidth", "codecs"}, props(
-				"width", integer, "height", integer, "bandwidth", integer, "codecs", strType))},
-			"subtitles", obj{"type": "array", "items": ref("Subtitle")},
-			"thumbnails", object(nil, props("poster", strNull, "storyboard", strNull)),
-			"playback", object(nil, props("dash", strNull, "hls", strNull, "mp4", strNull)))),
-		"VideoList": object([]string{"items", "next_cursor"}, props("items", obj{"type": "array", "items": ref("Video")}, "next_cursor", strNull)),
+				"width", httpx.Integer, "height", httpx.Integer, "bandwidth", httpx.Integer, "codecs", httpx.StrType))},
+			"subtitles", obj{"type": "array", "items": httpx.Ref("Subtitle")},
+			"thumbnails", object(nil, props("poster", httpx.StrNull, "storyboard", httpx.StrNull)),
+			"playback", object(nil, props("dash", httpx.StrNull, "hls", httpx.StrNull, "mp4", httpx.StrNull)))),
+		"VideoList": object([]string{"items", "next_cursor"}, props("items", obj{"type": "array", "items": httpx.Ref("Video")}, "next_cursor", httpx.StrNull)),
 		"SearchResult": object([]string{"items", "next_cursor", "total"}, props(
 			"items", obj{"type": "array", "items": object([]string{"video", "score", "highlights", "cues"}, props(
-				"video", ref("Video"), "score", number,
-				"highlights", obj{"type": "object", "additionalProperties": obj{"type": "array", "items": strType}},
+				"video", httpx.Ref("Video"), "score", httpx.Number,
+				"highlights", obj{"type": "object", "additionalProperties": obj{"type": "array", "items": httpx.StrType}},
 				"cues", obj{"type": "array", "items": object([]string{"lang", "start", "end", "text"}, props(
-					"lang", strType, "start", number, "end", number, "text", strType))}))},
-			"next_cursor", strNull, "total", integer)),
+					"lang", httpx.StrType, "start", httpx.Number, "end", httpx.Number, "text", httpx.StrType))}))},
+			"next_cursor", httpx.StrNull, "total", httpx.Integer)),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"vod/app/vodtype"
 
 	"github.com/labstack/echo/v4"
 )
@@ -82,7 +83,11 @@ func ErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		var ae *Error
 		var he *echo.HTTPError
+		var fe vodtype.FieldErrors
 		switch {
+		case errors.As(err, &fe):
+			// Every module's validation failure, whatever module returned it.
+			ae = Validation(fe)
 		case errors.As(err, &ae):
 			if ae.Err != nil || ae.Status >= 500 {
 				log.Error("request failed", "request_id", RequestID(c), "code", ae.Code, "err", err)

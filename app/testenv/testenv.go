@@ -7,11 +7,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"vod/app/db"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/minio/minio-go/v7"
@@ -111,4 +113,24 @@ func Env(t testing.TB) map[string]string {
 		env["VOD_S3_BUCKET"] = s.Bucket
 	}
 	return env
+}
+
+// ModuleDB opens a fresh SQLite database in a temporary directory with one module's migrations
+// applied: the start of a module's own setup(t) bundle.
+func ModuleDB(t testing.TB, module string, migrations fs.FS) *db.DB {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "vod.db"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close() })
+	sub, err := fs.Sub(migrations, "migrations")
+	if err == nil {
+		_, err = d.Migrate(ctx, module, sub)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"vod/app/httpx"
-	"vod/app/vodtype"
 )
 
 func adminUserRoute(action string, h echo.HandlerFunc) httpx.Route {
@@ -24,14 +23,9 @@ var userBody = httpx.Object(nil, httpx.Obj{"user": httpx.Ref("User")})
 
 // httpError is the module's one map from domain errors to HTTP.
 func httpError(err error) error {
-	var (
-		throttled *ThrottledError
-		fields    vodtype.FieldErrors
-	)
+	var throttled *ThrottledError
 	unauthorized := func(code string) error { return httpx.E(http.StatusUnauthorized, code, err.Error()) }
 	switch {
-	case errors.As(err, &fields):
-		return httpx.Validation(fields)
 	case errors.As(err, &throttled):
 		secs := int(math.Ceil(throttled.Wait.Seconds()))
 		e := httpx.E(http.StatusTooManyRequests, "rate_limited", err.Error())

@@ -16,12 +16,9 @@ import (
 
 // httpError is the module's one map from domain errors to HTTP.
 func httpError(err error) error {
-	var fe vodtype.FieldErrors
 	switch {
 	case errors.Is(err, ErrNotReady):
 		return httpx.E(http.StatusServiceUnavailable, "search_unavailable", "the search index is being rebuilt; try again in a moment")
-	case errors.As(err, &fe):
-		return httpx.Validation(fe)
 	}
 	return err
 }

@@ -478,11 +478,7 @@ func (s *Catalog) View(ctx context.Context, id string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	subs, err := s.subs(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	return s.view(r, subs[id]), nil
+	return s.render(ctx, r)
 }
 
 // SearchVideo returns what search indexes about a video (ErrNoVideo when deleted).

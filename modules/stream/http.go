@@ -47,10 +47,6 @@ func httpError(err error) error {
 	case errors.As(err, &inv):
 		return httpx.E(http.StatusUnprocessableEntity, "invalid_subtitles", inv.Reason)
 	}
-	var fe vodtype.FieldErrors
-	if errors.As(err, &fe) {
-		return httpx.Validation(fe)
-	}
 	return err
 }
 

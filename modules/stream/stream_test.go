@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"vod/app/db"
 	"vod/app/notify"
 	"vod/app/storage"
+	"vod/app/testenv"
 	"vod/app/vodtype"
 )
 
@@ -64,16 +64,8 @@ type bundle struct {
 // setup builds a catalog on a fresh SQLite database and a local storage directory.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	d, err := db.Open(ctx, filepath.Join(dir, "vod.db"), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	sub, err := fs.Sub(Migrations(), "migrations")
-	require.NoError(t, err)
-	_, err = d.Migrate(ctx, "stream", sub)
-	require.NoError(t, err)
-	store, err := storage.NewLocal(filepath.Join(dir, "media"))
+	d := testenv.ModuleDB(t, "stream", Migrations())
+	store, err := storage.NewLocal(filepath.Join(t.TempDir(), "media"))
 	require.NoError(t, err)
 	b := &bundle{db: d, store: store, index: &fakeIndex{}, notifier: &fakeNotifier{}, jobs: &fakeJobs{}}
 	b.catalog, err = NewCatalog(d, store, b.index, b.notifier, b.jobs, Config{SigningKey: []byte("0123456789abcdef0123")},

@@ -13,7 +13,6 @@ import (
 
 // httpError is the module's one map from domain errors to HTTP.
 func httpError(err error) error {
-	var fe vodtype.FieldErrors
 	switch {
 	case errors.Is(err, ErrNoVideo):
 		return httpx.NotFound("video")
@@ -27,8 +26,6 @@ func httpError(err error) error {
 		return httpx.E(http.StatusConflict, "translation_unavailable", "no translation provider is configured")
 	case errors.Is(err, ErrBusy):
 		return httpx.E(http.StatusConflict, "video_busy", "the video is still being processed")
-	case errors.As(err, &fe):
-		return httpx.Validation(fe)
 	}
 	return err
 }
@@ -50,38 +47,38 @@ func (s *Service) Routes(root *httpx.Router) {
 	)
 }
 
-// owned checks that the caller may run owner-only actions on the video: a private video of someone
-// else does not exist for them (404), a visible one is forbidden (403).
-func (s *Service) owned(c echo.Context, id string) error {
+// owned returns the video when the caller may run owner-only actions on it: a private video of
+// someone else does not exist for them (404), a visible one is forbidden (403).
+func (s *Service) owned(c echo.Context, id string) (vodtype.PipelineVideo, error) {
 	v, err := s.catalog.PipelineVideo(c.Request().Context(), id)
 	if err != nil {
-		return err
+		return v, err
 	}
 	caller, _ := httpx.CallerFrom(c)
 	if caller.ID != v.OwnerID && !caller.Admin {
 		if v.Visibility == vodtype.Private {
-			return ErrNoVideo
+			return v, ErrNoVideo
 		}
-		return ErrForbidden
+		return v, ErrForbidden
 	}
-	return nil
+	return v, nil
 }
 
 func (s *Service) handleReprocess(c echo.Context) error {
-	id := c.Param("id")
-	if err := s.owned(c, id); err != nil {
-		return err
-	}
-	v, err := s.Reprocess(c.Request().Context(), id)
+	v, err := s.owned(c, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, map[string]any{"video": v})
+	view, err := s.Reprocess(c.Request().Context(), v)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"video": view})
 }
 
 func (s *Service) handleTranslate(c echo.Context) error {
 	id, lang := c.Param("id"), c.Param("lang")
-	if err := s.owned(c, id); err != nil {
+	if _, err := s.owned(c, id); err != nil {
 		return err
 	}
 	var in struct {

@@ -13,12 +13,6 @@ type Rung struct {
 	Kbps  int `json:"kbps"`
 }
 
-// CheckLadder reports what is wrong with a ladder setting, for configuration checks.
-func CheckLadder(s string) error {
-	_, err := ParseLadder(s)
-	return err
-}
-
 // ParseLadder reads "360:800,480:1200" (short side:kbps).
 func ParseLadder(s string) ([]Rung, error) {
 	var out []Rung

@@ -133,7 +133,6 @@ type Service struct {
 	queue   *queue.Queue
 	catalog Catalog
 	log     *slog.Logger
-	tcfg    TranslationConfig
 }
 
 // New builds the service and registers its workers on q.
@@ -146,7 +145,7 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 	if err != nil {
 		return nil, fmt.Errorf("transcode: ladder: %w", err)
 	}
-	s := &Service{cfg: cfg, rungs: rungs, db: d, store: store, queue: q, catalog: catalog, log: log, tcfg: cfg.Translation}
+	s := &Service{cfg: cfg, rungs: rungs, db: d, store: store, queue: q, catalog: catalog, log: log}
 	river.AddWorker(q.Workers, &probeWorker{s: s})
 	river.AddWorker(q.Workers, &encodeWorker{s: s})
 	river.AddWorker(q.Workers, &storeWorker{s: s})
@@ -176,15 +175,12 @@ var (
 // Reprocess encodes a finished video again from its kept source, as a new generation: what is
 // playing stays untouched until the new one publishes. The catalog says ErrBusy while the video is
 // still being processed.
-func (s *Service) Reprocess(ctx context.Context, id string) (any, error) {
-	v, err := s.catalog.PipelineVideo(ctx, id)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) Reprocess(ctx context.Context, v vodtype.PipelineVideo) (any, error) {
+	id := v.ID
 	if _, err := s.store.Stat(ctx, v.SourceKey); err != nil {
 		return nil, ErrSourceMissing
 	}
-	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
+	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
 		gen, err := s.catalog.BeginReprocessTx(ctx, tx, id)
 		if err != nil {
 			return err

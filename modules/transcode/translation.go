@@ -37,7 +37,7 @@ func (translateArgs) Kind() string { return "transcode.translate" }
 
 // planTx queues the translations of a freshly published video (inside the publishing transaction).
 func (s *Service) planTx(ctx context.Context, tx *db.Tx, videoID string) error {
-	if s.tcfg.Provider == nil || len(s.tcfg.Targets) == 0 {
+	if s.cfg.Translation.Provider == nil || len(s.cfg.Translation.Targets) == 0 {
 		return nil
 	}
 	_, err := s.queue.InsertTx(ctx, tx, translatePlanArgs{VideoID: videoID}, nil)
@@ -75,7 +75,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[translatePlanArgs]
 		return nil
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		for _, t := range s.tcfg.Targets {
+		for _, t := range s.cfg.Translation.Targets {
 			if own[t] || vodtype.BaseLanguage(t) == vodtype.BaseLanguage(source.Lang) {
 				continue
 			}
@@ -99,7 +99,7 @@ func (w *translateWorker) Timeout(*river.Job[translateArgs]) time.Duration { ret
 // sees plain sentences. A pair the provider lacks becomes a note on the video, not a failure.
 func (w *translateWorker) Work(ctx context.Context, job *river.Job[translateArgs]) error {
 	s, a := w.s, job.Args
-	p := s.tcfg.Provider
+	p := s.cfg.Translation.Provider
 	if p == nil {
 		return river.JobCancel(errors.New("translation is not configured"))
 	}
@@ -184,7 +184,7 @@ func (s *Service) Translate(ctx context.Context, id, lang, target string) (Trans
 	if !vodtype.ValidLanguage(target) || vodtype.BaseLanguage(target) == vodtype.BaseLanguage(lang) {
 		return TranslationRequest{}, vodtype.FieldErrors{"target": "must be a language tag other than the source's"}
 	}
-	if s.tcfg.Provider == nil {
+	if s.cfg.Translation.Provider == nil {
 		return TranslationRequest{}, ErrNoProvider
 	}
 	files, err := s.catalog.SubtitleFiles(ctx, id)
@@ -201,5 +201,5 @@ func (s *Service) Translate(ctx context.Context, id, lang, target string) (Trans
 	if _, err := s.queue.Insert(ctx, translateArgs{VideoID: id, From: lang, To: target}, &river.InsertOpts{MaxAttempts: 6}); err != nil {
 		return TranslationRequest{}, err
 	}
-	return TranslationRequest{VideoID: id, Source: lang, Target: target, Status: "queued", Provider: s.tcfg.Provider.Name()}, nil
+	return TranslationRequest{VideoID: id, Source: lang, Target: target, Status: "queued", Provider: s.cfg.Translation.Provider.Name()}, nil
 }

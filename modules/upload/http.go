@@ -29,11 +29,8 @@ func httpError(err error) error {
 		tooLarge   *TooLargeError
 		mismatch   *SizeMismatchError
 		unreadable *UnreadableMediaError
-		fields     vodtype.FieldErrors
 	)
 	switch {
-	case errors.As(err, &fields):
-		return httpx.Validation(fields)
 	case errors.As(err, &tooLarge):
 		return httpx.E(http.StatusRequestEntityTooLarge, "too_large", err.Error())
 	case errors.As(err, &mismatch):

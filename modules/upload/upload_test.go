@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"mime/multipart"
 	"net/http"
@@ -21,6 +20,7 @@ import (
 	"vod/app/httpx"
 	"vod/app/queue"
 	"vod/app/storage"
+	"vod/app/testenv"
 	"vod/app/vodtype"
 )
 
@@ -66,15 +66,8 @@ type bundle struct {
 // pipeline, behind a guard that logs every request in as user u1.
 func setup(t *testing.T, cfg Config) *bundle {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	d, err := db.Open(ctx, filepath.Join(dir, "vod.db"), 1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = d.Close() })
-	sub, err := fs.Sub(Migrations(), "migrations")
-	require.NoError(t, err)
-	_, err = d.Migrate(ctx, "upload", sub)
-	require.NoError(t, err)
+	d := testenv.ModuleDB(t, "upload", Migrations())
 	store, err := storage.NewLocal(filepath.Join(dir, "media"))
 	require.NoError(t, err)
 	b := &bundle{store: store, catalog: &fakeCatalog{}, pipeline: &fakePipeline{}, echo: echo.New()}
