@@ -16,6 +16,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
+
+	"vod/app/cli"
 )
 
 // Run is the whole program: args are os.Args, getenv reads the environment. It returns when the
@@ -92,6 +94,18 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+}
+
+func (e *env) streams() cli.Streams { return cli.Streams{Out: e.stdout, Err: e.stderr} }
+
+// withApp builds the installation without serving (no HTTP, no workers), runs fn and closes it.
+func (e *env) withApp(ctx context.Context, fn func(*App) error) error {
+	a, err := build(ctx, e.cfg, e.log, false)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	return fn(a)
 }
 
 type command struct {
@@ -199,15 +213,12 @@ func writeAddrFile(cfg *Config, ln net.Listener) {
 }
 
 func cmdReindex(ctx context.Context, e *env) error {
-	a, err := build(ctx, e.cfg, e.log, false)
-	if err != nil {
-		return err
-	}
-	defer a.close()
-	defer a.search.Close()
-	if err := a.search.Reindex(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout, "search index rebuilt")
-	return nil
+	return e.withApp(ctx, func(a *App) error {
+		defer a.search.Close()
+		if err := a.search.Reindex(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "search index rebuilt")
+		return nil
+	})
 }

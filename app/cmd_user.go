@@ -3,13 +3,11 @@ package app
 import (
 	"bufio"
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/spf13/pflag"
 
-	"vod/modules/auth"
+	"vod/app/cli"
 )
 
 func userCreateCommand() command {
@@ -22,36 +20,20 @@ func userCreateCommand() command {
 			fs.String("first-name", "Admin", "first name")
 			fs.String("last-name", "User", "last name")
 			fs.Bool("admin", false, "give the user the admin role")
-			fs.String("password-stdin", "", "")
-			_ = fs.MarkHidden("password-stdin")
 		},
 		run: func(ctx context.Context, e *env) error {
-			get := func(n string) string { v, _ := e.fs.GetString(n); return v }
-			admin, _ := e.fs.GetBool("admin")
+			var o cli.UserOptions
+			o.Username, _ = e.fs.GetString("username")
+			o.Email, _ = e.fs.GetString("email")
+			o.FirstName, _ = e.fs.GetString("first-name")
+			o.LastName, _ = e.fs.GetString("last-name")
+			o.Admin, _ = e.fs.GetBool("admin")
 			pw := e.getenv("VOD_USER_PASSWORD")
 			if pw == "" && e.stdin != nil {
-				line, err := bufio.NewReader(e.stdin).ReadString('\n')
-				if err != nil && line == "" {
-					return errors.New("no password: set VOD_USER_PASSWORD or pipe it on standard input")
-				}
+				line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 				pw = strings.TrimRight(line, "\r\n")
 			}
-			a, err := build(ctx, e.cfg, e.log, false)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			role := auth.RoleUser
-			if admin {
-				role = auth.RoleAdmin
-			}
-			u, err := a.auth.Signup(ctx, auth.SignupInput{Username: get("username"), Email: get("email"), Password: pw,
-				PasswordConfirm: pw, FirstName: get("first-name"), LastName: get("last-name")}, role)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(e.stdout, "created %s %s (%s)\n", u.Role, u.Username, u.ID)
-			return nil
+			return e.withApp(ctx, func(a *App) error { return cli.CreateUser(ctx, e.streams(), a.auth, o, pw) })
 		},
 	}
 }
