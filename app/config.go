@@ -39,7 +39,15 @@ type Config struct {
 		TrustedProxies  []string      `mapstructure:"trusted_proxies"`
 		BodyLimit       int64         `mapstructure:"body_limit"`
 		ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+		HeaderTimeout   time.Duration `mapstructure:"read_header_timeout"`
+		IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+		MinBodyRate     int64         `mapstructure:"min_body_rate"`
+		BodyRateWindow  time.Duration `mapstructure:"body_rate_window"`
 	} `mapstructure:"http"`
+	Metrics struct {
+		Addr  string `mapstructure:"addr"`
+		Token string `mapstructure:"token"`
+	} `mapstructure:"metrics"`
 	Database struct {
 		URL          string `mapstructure:"url"`
 		MaxOpenConns int    `mapstructure:"max_open_conns"`
@@ -123,6 +131,9 @@ type Config struct {
 		Argon2Time      uint32        `mapstructure:"argon2_iterations"`
 		LoginMaxFails   int           `mapstructure:"login_max_failures"`
 		LoginWindow     time.Duration `mapstructure:"login_window"`
+		ClockSkew       time.Duration `mapstructure:"clock_skew"`
+		RefreshGrace    time.Duration `mapstructure:"refresh_grace"`
+		AccountCacheTTL time.Duration `mapstructure:"account_cache_ttl"`
 	} `mapstructure:"auth"`
 	Upload struct {
 		MaxBytes        int64         `mapstructure:"max_bytes"`
@@ -152,6 +163,12 @@ func defaults() map[string]any {
 		"http.trusted_proxies":      []string{},
 		"http.body_limit":           int64(httpx.MaxJSONBody),
 		"http.shutdown_timeout":     20 * time.Second,
+		"http.read_header_timeout":  10 * time.Second,
+		"http.idle_timeout":         2 * time.Minute,
+		"http.min_body_rate":        int64(1024),
+		"http.body_rate_window":     20 * time.Second,
+		"metrics.addr":              "",
+		"metrics.token":             "",
 		"database.url":              "",
 		"database.max_open_conns":   20,
 		"storage.backend":           "local",
@@ -208,6 +225,9 @@ func defaults() map[string]any {
 		"auth.argon2_iterations":    au.Argon2.Iterations,
 		"auth.login_max_failures":   au.LoginMaxFails,
 		"auth.login_window":         au.LoginWindow,
+		"auth.clock_skew":           au.ClockSkew,
+		"auth.refresh_grace":        au.RefreshGrace,
+		"auth.account_cache_ttl":    au.AccountCacheTTL,
 		"upload.max_bytes":          up.MaxBytes,
 		"upload.max_duration":       tc.Limits.MaxDuration,
 		"upload.direct_upload_ttl":  up.DirectTTL,
@@ -320,6 +340,17 @@ func (c *Config) validate() error {
 	for _, p := range c.HTTP.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
 			return bad("http.trusted_proxies", fmt.Sprintf("%q is not an IP or CIDR", p))
+		}
+	}
+	if c.HTTP.HeaderTimeout <= 0 || c.HTTP.IdleTimeout <= 0 {
+		return bad("http.read_header_timeout", "header and idle timeouts must be positive")
+	}
+	if c.HTTP.MinBodyRate < 0 || c.HTTP.BodyRateWindow < time.Second {
+		return bad("http.min_body_rate", "must be 0 (off) or positive, with http.body_rate_window of at least 1s")
+	}
+	if c.Metrics.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Addr); err != nil {
+			return bad("metrics.addr", fmt.Sprintf("%q is not host:port", c.Metrics.Addr))
 		}
 	}
 	if c.HTTP.BodyLimit <= 0 {

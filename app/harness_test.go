@@ -57,6 +57,9 @@ func setup(t *testing.T, overrides ...map[string]string) *testApp {
 	return start(t, env)
 }
 
+// metricsToken opens /metrics on test apps.
+const metricsToken = "test-metrics-token"
+
 // testEnv is the settings of a test app on this run's database and storage.
 func testEnv(t testing.TB) map[string]string {
 	t.Helper()
@@ -65,6 +68,7 @@ func testEnv(t testing.TB) map[string]string {
 	env["VOD_HTTP_ADDR_FILE"] = filepath.Join(env["VOD_DATA_DIR"], "addr")
 	env["VOD_LOG_FORMAT"] = "text"
 	env["VOD_QUEUE_POLL_INTERVAL"] = "100ms"
+	env["VOD_METRICS_TOKEN"] = metricsToken
 	return env
 }
 

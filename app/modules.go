@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"vod/app/delegate"
 	"vod/app/httpx"
 	"vod/app/jobs"
 	"vod/app/notify"
@@ -55,6 +56,7 @@ func (a *App) authConfig() auth.Config {
 		RefreshTTL: c.RefreshTTL, KeyFiles: c.KeyFiles, HashConcurrency: c.HashConcurrency,
 		Argon2:        auth.Argon2Params{MemoryKiB: c.Argon2Memory, Iterations: c.Argon2Time, Threads: 1},
 		LoginMaxFails: c.LoginMaxFails, LoginWindow: c.LoginWindow,
+		ClockSkew: c.ClockSkew, RefreshGrace: c.RefreshGrace, AccountCacheTTL: c.AccountCacheTTL,
 	}
 }
 
@@ -87,7 +89,9 @@ func secret(configured, dataDir, name string) ([]byte, error) {
 // router so that rate limits and the OpenAPI document read the same declarations.
 func (a *App) wireModules(ctx context.Context) error {
 	cfg := a.cfg
-	authSvc, err := auth.New(a.db, a.authConfig(), a.log.With("module", "auth"))
+	// The one reverse call: deleting an account (auth) removes its videos (the catalog, built later).
+	hooks := delegate.New()
+	authSvc, err := auth.New(a.db, hooks, a.authConfig(), a.log.With("module", "auth"))
 	if err != nil {
 		return err
 	}
@@ -106,6 +110,9 @@ func (a *App) wireModules(ctx context.Context) error {
 		return err
 	}
 	a.catalog = catalog
+	hooks.Register(auth.EventUserDeleting, func(ctx context.Context, data any) error {
+		return catalog.RemoveOwnerVideos(ctx, data.(auth.UserDeleting).UserID)
+	})
 
 	provider, err := translate.New(translate.Config{Provider: cfg.Translate.Provider, URL: cfg.Translate.URL,
 		APIKey: cfg.Translate.APIKey, Timeout: cfg.Translate.Timeout, Concurrency: cfg.Translate.Concurrency})

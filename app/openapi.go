@@ -1,6 +1,7 @@
 package app
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -49,6 +50,8 @@ func schemas() obj {
 			"subtitles", obj{"type": "array", "items": httpx.Ref("Subtitle")},
 			"thumbnails", object(nil, props("poster", httpx.StrNull, "storyboard", httpx.StrNull)),
 			"playback", object(nil, props("dash", httpx.StrNull, "hls", httpx.StrNull, "mp4", httpx.StrNull)))),
+		"SourceLink": object([]string{"url", "expires_at", "filename", "size"}, props(
+			"url", httpx.StrType, "expires_at", ts, "filename", httpx.StrType, "size", httpx.Integer)),
 		"VideoList": object([]string{"items", "next_cursor"}, props("items", obj{"type": "array", "items": httpx.Ref("Video")}, "next_cursor", httpx.StrNull)),
 		"SearchResult": object([]string{"items", "next_cursor", "total"}, props(
 			"items", obj{"type": "array", "items": object([]string{"video", "score", "highlights", "cues"}, props(
@@ -102,9 +105,25 @@ func (a *App) mountOperations() {
 		httpx.Route{Method: http.MethodGet, Path: "/readyz", Handler: a.readyz,
 			Doc: httpx.Doc{Tag: "operations", Summary: "Readiness: database, storage, ffmpeg",
 				Responses: httpx.Obj{"200": httpx.Resp("ready", anyObj), "503": httpx.Resp("not ready", anyObj)}}},
-		httpx.Route{Method: http.MethodGet, Path: "/metrics", Handler: echo.WrapHandler(a.metrics.Handler()),
-			Doc: httpx.Doc{Tag: "operations", Summary: "Prometheus metrics", Responses: httpx.Obj{"200": httpx.Content("text exposition format", "text/plain", httpx.StrType)}}},
+		httpx.Route{Method: http.MethodGet, Path: "/metrics", Handler: a.metricsHandler(),
+			Doc: httpx.Doc{Tag: "operations", Summary: "Prometheus metrics, for the bearer token of metrics.token (or on metrics.addr)",
+				Responses: httpx.Obj{"200": httpx.Content("text exposition format", "text/plain", httpx.StrType), "404": httpx.ErrResp("no metrics token configured, or a wrong one")}}},
 	)
+}
+
+// metricsHandler serves /metrics on the main address only to the bearer of metrics.token; without a
+// token configured it does not exist there (metrics.addr serves it on a private address instead).
+func (a *App) metricsHandler() echo.HandlerFunc {
+	h := echo.WrapHandler(a.metrics.Handler())
+	want := []byte("Bearer " + a.cfg.Metrics.Token)
+	return func(c echo.Context) error {
+		got := []byte(c.Request().Header.Get(echo.HeaderAuthorization))
+		if a.cfg.Metrics.Token == "" || subtle.ConstantTimeCompare(got, want) != 1 {
+			return httpx.NotFound("route")
+		}
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return h(c)
+	}
 }
 
 // mountOpenAPI serves the document of every route declared so far (it is mounted last).
@@ -118,7 +137,10 @@ func (a *App) mountOpenAPI() {
 			return c.JSONBlob(http.StatusOK, doc)
 		}, Doc: httpx.Doc{Tag: "operations", Summary: "This document",
 			Responses: httpx.Obj{"200": httpx.Resp("OpenAPI document", httpx.AnyObj)}}},
-		httpx.Route{Method: http.MethodGet, Path: "/doc", Handler: func(c echo.Context) error { return c.HTML(http.StatusOK, docPage) },
+		httpx.Route{Method: http.MethodGet, Path: "/doc", Handler: func(c echo.Context) error {
+			c.Response().Header().Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+			return c.HTML(http.StatusOK, docPage)
+		},
 			Doc: httpx.Doc{Tag: "operations", Summary: "Rendered API documentation", Responses: httpx.Obj{"200": httpx.Content("HTML", "text/html", httpx.StrType)}}},
 	)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -106,6 +107,8 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	a.queue = queue.New(a.db, qcfg)
 	a.echo = newEcho(cfg, log)
 	a.echo.Use(a.metrics.Echo)
+	a.echo.Use(httpx.SecurityHeaders("/embed/"))
+	a.echo.Use(httpx.MinBodyRate(cfg.HTTP.MinBodyRate, cfg.HTTP.BodyRateWindow))
 	a.echo.Use(httpx.JSONLimit(cfg.HTTP.BodyLimit))
 	if err = a.wireModules(ctx); err != nil {
 		return nil, err
@@ -170,13 +173,28 @@ func (a *App) serve(ctx context.Context) error {
 	if a.cfg.Role != "worker" {
 		a.search.Start(bg)
 	}
-	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// No overall read or write timeout: uploads and downloads may rightly last hours. Slow clients are
+	// bounded by the header timeout, the idle timeout and the body rate (MinBodyRate).
+	srv := &http.Server{Handler: a.echo, ReadHeaderTimeout: a.cfg.HTTP.HeaderTimeout, IdleTimeout: a.cfg.HTTP.IdleTimeout}
 	for _, f := range a.shutdown {
 		srv.RegisterOnShutdown(f)
 	}
 	a.echo.Server = srv
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	var msrv *http.Server
+	if a.cfg.Metrics.Addr != "" {
+		mln, err := net.Listen("tcp", a.cfg.Metrics.Addr)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("metrics listen %s: %w", a.cfg.Metrics.Addr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.metrics.Handler())
+		msrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute}
+		go func() { serveErr <- msrv.Serve(mln) }()
+		a.log.Info("metrics are listening", "addr", mln.Addr().String())
+	}
 	writeAddrFile(a.cfg, ln)
 	a.log.Info("vod is listening", "url", "http://"+displayAddr(ln.Addr().String()), "role", a.cfg.Role,
 		"database", string(a.db.Dialect), "storage", a.store.Name())
@@ -188,6 +206,9 @@ func (a *App) serve(ctx context.Context) error {
 	a.log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
+	if msrv != nil {
+		_ = msrv.Close()
+	}
 	if herr := srv.Shutdown(sctx); herr != nil {
 		a.log.Warn("http shutdown", "err", herr)
 		_ = srv.Close()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -146,9 +147,12 @@ func JSONLimit(n int64) echo.MiddlewareFunc {
 // Bind decodes a JSON body into v: 415 when it is not JSON, 413 when too large, 400 when malformed.
 func Bind(c echo.Context, v any) error {
 	req := c.Request()
-	ct := req.Header.Get(echo.HeaderContentType)
-	if ct != "" && !strings.HasPrefix(strings.ToLower(ct), echo.MIMEApplicationJSON) {
-		return E(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
+	// The media type must be exactly application/json (parameters such as charset allowed), not
+	// anything that merely starts with it.
+	if ct := req.Header.Get(echo.HeaderContentType); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != echo.MIMEApplicationJSON {
+			return E(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json")
+		}
 	}
 	limit := int64(MaxJSONBody)
 	if n, ok := c.Get(bodyLimitKey).(int64); ok && n > 0 {
@@ -168,6 +172,14 @@ func Bind(c echo.Context, v any) error {
 			return Validation(map[string]string{te.Field: "has the wrong type; expected " + te.Type.String()})
 		}
 		return E(http.StatusBadRequest, "bad_request", "the body is not valid JSON")
+	}
+	// One JSON value and nothing after it but white space: trailing bytes mean a confused or
+	// smuggling client, not something to ignore.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if lr.N <= 0 {
+			return E(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is larger than %d bytes", limit))
+		}
+		return E(http.StatusBadRequest, "bad_request", "unexpected data after the JSON body")
 	}
 	return nil
 }

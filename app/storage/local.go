@@ -133,6 +133,13 @@ func (l *Local) Delete(_ context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	// Directories exist only for the objects in them (as on S3): prune the ones this emptied, up to
+	// the root. os.Remove refuses a directory that is not empty, so a concurrent write is safe.
+	for dir := filepath.Dir(p); dir != l.root && strings.HasPrefix(dir, l.root+string(filepath.Separator)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break
+		}
+	}
 	return nil
 }
 

@@ -117,7 +117,10 @@ func Env(t testing.TB) map[string]string {
 
 // ModuleDB opens a fresh SQLite database in a temporary directory with one module's migrations
 // applied: the start of a module's own setup(t) bundle.
-func ModuleDB(t testing.TB, module string, migrations fs.FS) *db.DB {
+//
+// prelude runs before the migrations: the stand-ins for other modules' tables a module's schema
+// refers to (stream's videos name users as their owners).
+func ModuleDB(t testing.TB, module string, migrations fs.FS, prelude ...string) *db.DB {
 	t.Helper()
 	ctx := context.Background()
 	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "vod.db"), 1)
@@ -125,6 +128,11 @@ func ModuleDB(t testing.TB, module string, migrations fs.FS) *db.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = d.Close() })
+	for _, q := range prelude {
+		if err := d.Gorm.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 	sub, err := fs.Sub(migrations, "migrations")
 	if err == nil {
 		_, err = d.Migrate(ctx, module, sub)

@@ -186,10 +186,16 @@ func ValidateFields(title, description, visibility *string) FieldErrors {
 		*title = strings.TrimSpace(*title)
 		if n := utf8.RuneCountInString(*title); n == 0 || n > 200 {
 			f["title"] = "must be 1 to 200 characters"
+		} else if HasControl(*title, false) {
+			f["title"] = ControlMessage
 		}
 	}
-	if description != nil && utf8.RuneCountInString(*description) > 5000 {
-		f["description"] = "must be at most 5000 characters"
+	if description != nil {
+		if utf8.RuneCountInString(*description) > 5000 {
+			f["description"] = "must be at most 5000 characters"
+		} else if HasControl(*description, true) {
+			f["description"] = ControlMessage
+		}
 	}
 	if visibility != nil {
 		switch *visibility {
@@ -199,6 +205,27 @@ func ValidateFields(title, description, visibility *string) FieldErrors {
 		}
 	}
 	return f
+}
+
+// ControlMessage is the field error for text with control characters.
+const ControlMessage = "must not contain control characters (NUL, ESC, ...) or invalid UTF-8"
+
+// HasControl reports whether text holds invalid UTF-8 or a control character (C0, DEL, C1), which
+// no name or title needs and which terminals, logs and some databases mistreat. multiline allows
+// line breaks and tabs (descriptions).
+func HasControl(s string, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+			return true
+		}
+	}
+	return false
 }
 
 // SearchVideo is what search indexes about a video.

@@ -4,6 +4,7 @@
 package auth
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -61,6 +62,14 @@ type Config struct {
 	Argon2          Argon2Params
 	LoginMaxFails   int
 	LoginWindow     time.Duration
+	// ClockSkew is how far an access token's times may be off (exp, nbf, iat).
+	ClockSkew time.Duration
+	// RefreshGrace is how long a spent refresh token still answers with the successor it was
+	// exchanged for (two tabs refreshing at once), instead of counting as reuse.
+	RefreshGrace time.Duration
+	// AccountCacheTTL bounds how long another process may act on an account's old state
+	// (disabled, role, deleted); this process forgets its entry at the change.
+	AccountCacheTTL time.Duration
 }
 
 // WithDefaults returns the config with every zero field set to its default.
@@ -95,6 +104,15 @@ func (c Config) WithDefaults() Config {
 	if c.LoginWindow == 0 {
 		c.LoginWindow = 15 * time.Minute
 	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = 5 * time.Second
+	}
+	if c.RefreshGrace == 0 {
+		c.RefreshGrace = 10 * time.Second
+	}
+	if c.AccountCacheTTL == 0 {
+		c.AccountCacheTTL = time.Second
+	}
 	return c
 }
 
@@ -112,6 +130,12 @@ func (c Config) validate() error {
 		return errors.New("auth: argon2 parameters are below the OWASP minimum (19456 KiB, 2 iterations)")
 	case c.LoginMaxFails <= 0 || c.LoginWindow <= 0:
 		return errors.New("auth: login throttle limits must be positive")
+	case c.ClockSkew < 0 || c.ClockSkew > time.Minute:
+		return errors.New("auth: clock skew must be between 0 and 1m")
+	case c.RefreshGrace < 0 || c.RefreshGrace > time.Minute:
+		return errors.New("auth: refresh grace must be between 0 and 1m")
+	case c.AccountCacheTTL < 0 || c.AccountCacheTTL > time.Minute:
+		return errors.New("auth: account cache TTL must be between 0 and 1m")
 	}
 	return nil
 }
@@ -121,6 +145,8 @@ var (
 	ErrInvalidCredentials = errors.New("the credential or password is wrong")
 	ErrInvalidToken       = errors.New("the token is missing, malformed, expired or revoked")
 	ErrTokenReused        = errors.New("this refresh token was already used; every session of its family has been revoked")
+	ErrTokenRevoked       = errors.New("this session has ended (logged out or revoked); log in again")
+	ErrNoAccount          = errors.New("the account of this token no longer exists")
 	ErrAccountDisabled    = errors.New("this account is disabled")
 	ErrUsernameTaken      = errors.New("that username is taken")
 	ErrEmailTaken         = errors.New("an account with that email exists")
@@ -137,6 +163,19 @@ func (e *ThrottledError) Error() string {
 	return fmt.Sprintf("too many failed logins; try again in %d seconds", int(math.Ceil(e.Wait.Seconds())))
 }
 
+// EventUserDeleting is called on the Delegate before an account is deleted, with a UserDeleting: the
+// modules that keep data for a user remove it then (videos: rows, objects, index entries, jobs).
+const EventUserDeleting = "auth.user.deleting"
+
+// UserDeleting is the data of EventUserDeleting.
+type UserDeleting struct{ UserID string }
+
+// Delegate lets auth call back into modules built after it (they depend on auth's guards), without
+// importing them: the composition root registers the handlers.
+type Delegate interface {
+	Call(ctx context.Context, event string, data any) error
+}
+
 // Service is the auth module.
 type Service struct {
 	cfg      Config
@@ -144,11 +183,13 @@ type Service struct {
 	hasher   *hasher
 	tokens   *tokenIssuer
 	throttle *throttle
+	accounts *accounts
+	delegate Delegate
 	log      *slog.Logger
 }
 
 // New loads (or creates) the signing keys and builds the service.
-func New(d *db.DB, cfg Config, log *slog.Logger) (*Service, error) {
+func New(d *db.DB, delegate Delegate, cfg Config, log *slog.Logger) (*Service, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -161,12 +202,15 @@ func New(d *db.DB, cfg Config, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	st := &store{db: d}
 	return &Service{
 		cfg:      cfg,
-		store:    &store{db: d},
+		store:    st,
 		hasher:   h,
-		tokens:   &tokenIssuer{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.AccessTTL, now: time.Now},
+		tokens:   &tokenIssuer{keys: keys, issuer: cfg.Issuer, audience: cfg.Audience, ttl: cfg.AccessTTL, skew: cfg.ClockSkew, now: time.Now},
 		throttle: newThrottle(cfg.LoginMaxFails, cfg.LoginWindow),
+		accounts: newAccounts(st, cfg.AccountCacheTTL),
+		delegate: delegate,
 		log:      log,
 	}, nil
 }

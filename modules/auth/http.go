@@ -37,6 +37,10 @@ func httpError(err error) error {
 		return unauthorized("invalid_token")
 	case errors.Is(err, ErrTokenReused):
 		return unauthorized("token_reused")
+	case errors.Is(err, ErrTokenRevoked):
+		return unauthorized("token_revoked")
+	case errors.Is(err, ErrNoAccount):
+		return unauthorized("invalid_token")
 	case errors.Is(err, errUnauthenticated):
 		return unauthorized("unauthenticated")
 	case errors.Is(err, ErrAccountDisabled):
@@ -79,6 +83,15 @@ func (s *Service) Routes(root *httpx.Router) {
 				Responses: httpx.Obj{"204": httpx.NoBody("logged out"), "422": httpx.ErrResp("no refresh token")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/auth/me", Handler: s.handleMe, Auth: httpx.User, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "auth", Summary: "The current user", Responses: httpx.Obj{"200": httpx.Resp("user", userBody), "401": httpx.ErrResp("not logged in")}}},
+		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/auth/me", Handler: s.handleDeleteMe, Auth: httpx.User, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Delete my account and everything it owns (videos, sessions)",
+				Body: httpx.JSONBody(httpx.Object([]string{"password"}, httpx.Obj{"password": httpx.StrType})),
+				Responses: httpx.Obj{"204": httpx.NoBody("deleted"), "401": httpx.ErrResp("not logged in or wrong password"),
+					"422": httpx.ErrResp("no password"), "429": httpx.ErrResp("too many wrong passwords")}}},
+		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/admin/users/:id", Handler: s.handleDeleteUser, Auth: httpx.Admin, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "admin", Summary: "Delete a user and everything it owns", Params: []httpx.Obj{httpx.PathParam("id", "user id")},
+				Responses: httpx.Obj{"204": httpx.NoBody("deleted"), "403": httpx.ErrResp("admins only"), "404": httpx.ErrResp("no such user"),
+					"409": httpx.ErrResp("not on yourself")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/.well-known/jwks.json", Handler: s.handleJWKS,
 			Doc: httpx.Doc{Tag: "auth", Summary: "Public keys that verify access tokens", Responses: httpx.Obj{"200": httpx.Resp("JWK set", httpx.AnyObj)}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/admin/users", Handler: s.handleListUsers, Auth: httpx.Admin, Limit: httpx.LimitAPI,
@@ -164,6 +177,28 @@ func (s *Service) handleMe(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"user": u})
 }
 
+func (s *Service) handleDeleteMe(c echo.Context) error {
+	var in struct {
+		Password string `json:"password"`
+	}
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	caller, _ := httpx.CallerFrom(c)
+	if err := s.DeleteAccount(c.Request().Context(), caller.ID, in.Password, c.RealIP()); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Service) handleDeleteUser(c echo.Context) error {
+	caller, _ := httpx.CallerFrom(c)
+	if err := s.DeleteUser(c.Request().Context(), caller.ID, c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 func (s *Service) handleJWKS(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "public, max-age=300")
 	return c.JSON(http.StatusOK, s.JWKS())
@@ -231,7 +266,19 @@ func (s *Service) authenticate(c echo.Context, required bool) error {
 		}
 		return nil
 	}
-	httpx.SetCaller(c, httpx.Caller{ID: cl.UserID, Username: cl.Username, Email: cl.Email, Admin: cl.Role == RoleAdmin})
+	// The token says who; the account's current state says what they may do (disabled, demoted and
+	// deleted accounts lose their access at once, not when the token expires).
+	st, err := s.accounts.get(c.Request().Context(), cl.UserID)
+	switch {
+	case err != nil:
+		return err
+	case !st.exists:
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+		return ErrNoAccount
+	case st.disabled:
+		return ErrAccountDisabled
+	}
+	httpx.SetCaller(c, httpx.Caller{ID: cl.UserID, Username: cl.Username, Email: cl.Email, Admin: st.role == RoleAdmin})
 	return nil
 }
 

@@ -56,9 +56,10 @@ func (s *Service) updateUser(c echo.Context, field string, value any) error {
 	if res.RowsAffected == 0 {
 		return ErrNoUser
 	}
+	// Access tokens are checked against the account's state on every request: drop ours now.
+	s.accounts.forget(id)
 	if field == "disabled" && value == true {
-		// Sessions end now; access tokens expire within their short lifetime.
-		if err := s.store.g(ctx).Model(&refreshRow{}).Where("user_id = ? AND revoked_at IS NULL", id).Update("revoked_at", time.Now().UTC()).Error; err != nil {
+		if err := s.store.revokeUser(ctx, id, time.Now().UTC()); err != nil {
 			return err
 		}
 	}

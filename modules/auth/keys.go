@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,9 @@ type keyring struct {
 	alg    jwa.SignatureAlgorithm
 	public jwk.Set
 	byKid  map[string]verifyKey
+	// refreshSecret keys the derivation of successor refresh tokens; it comes from the signing key,
+	// so every process of an installation has the same one and nobody else does.
+	refreshSecret []byte
 }
 
 type verifyKey struct {
@@ -76,6 +80,8 @@ func loadKeys(files []string, dataDir string) (*keyring, error) {
 		}
 		if i == 0 {
 			kr.signer, kr.alg = k, alg
+			sum := sha256.Sum256(append([]byte("vod refresh successor\x00"), raw...))
+			kr.refreshSecret = sum[:]
 		}
 	}
 	return kr, nil

@@ -60,6 +60,8 @@ func (in *SignupInput) validate() error {
 			f[name] = "is required"
 		case utf8.RuneCountInString(v) > 100:
 			f[name] = "must be at most 100 characters"
+		case vodtype.HasControl(v, false):
+			f[name] = vodtype.ControlMessage
 		}
 	}
 	if len(f) > 0 {
@@ -100,9 +102,6 @@ func (s *Service) Login(ctx context.Context, credential, password, ip string) (*
 		}
 		return nil, vodtype.FieldErrors(f)
 	}
-	if wait := s.throttle.blocked(credential, ip); wait > 0 {
-		return nil, throttled(wait)
-	}
 	if len(password) > 4096 {
 		return nil, ErrInvalidCredentials
 	}
@@ -111,22 +110,31 @@ func (s *Service) Login(ctx context.Context, credential, password, ip string) (*
 		column = "email"
 	}
 	u, err := s.store.userBy(ctx, column, credential)
-	if errors.Is(err, errNotFound) {
-		s.hasher.burn(ctx, password)
-		s.throttle.fail(credential, ip)
-		return nil, ErrInvalidCredentials
-	} else if err != nil {
+	if err != nil && !errors.Is(err, errNotFound) {
 		return nil, err
+	}
+	// The throttle counts per account, not per spelling: a username and its email are one budget.
+	account := "unknown:" + credential
+	if u != nil {
+		account = u.ID
+	}
+	if wait := s.throttle.blocked(account, ip); wait > 0 {
+		return nil, throttled(wait)
+	}
+	if u == nil {
+		s.hasher.burn(ctx, password)
+		s.throttle.fail(account, ip)
+		return nil, ErrInvalidCredentials
 	}
 	ok, stale, err := s.hasher.verify(ctx, password, u.PasswordHash)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		s.throttle.fail(credential, ip)
+		s.throttle.fail(account, ip)
 		return nil, ErrInvalidCredentials
 	}
-	s.throttle.succeed(credential, ip)
+	s.throttle.succeed(account, ip)
 	if u.Disabled {
 		return nil, ErrAccountDisabled
 	}
@@ -144,17 +152,19 @@ func throttled(wait time.Duration) error {
 	return &ThrottledError{Wait: wait}
 }
 
-// openSession issues an access token and a new refresh token in the given family.
+// openSession issues an access token and a new refresh token in a new family.
 func (s *Service) openSession(ctx context.Context, u *userRow, family string) (*Tokens, error) {
-	return s.openSessionTx(s.store.g(ctx), u, family)
+	token, _ := newRefreshToken()
+	return s.openSessionTx(s.store.g(ctx), u, family, token)
 }
 
-func (s *Service) openSessionTx(g *gorm.DB, u *userRow, family string) (*Tokens, error) {
+// openSessionTx issues an access token and stores token as the family's live refresh token.
+func (s *Service) openSessionTx(g *gorm.DB, u *userRow, family, token string) (*Tokens, error) {
 	access, err := s.tokens.issue(u.user())
 	if err != nil {
 		return nil, err
 	}
-	token, hash := newRefreshToken()
+	hash := hashRefresh(token)
 	now := time.Now().UTC()
 	if err := s.store.insertRefresh(g, &refreshRow{ID: uuid.NewString(), TokenHash: hash, FamilyID: family, UserID: u.ID,
 		ExpiresAt: now.Add(s.cfg.RefreshTTL), CreatedAt: now}); err != nil {
@@ -164,7 +174,9 @@ func (s *Service) openSessionTx(g *gorm.DB, u *userRow, family string) (*Tokens,
 		ExpiresIn: int(s.cfg.AccessTTL.Seconds()), User: u.user()}, nil
 }
 
-// Refresh spends a refresh token and returns a new pair. A token presented twice revokes its family.
+// Refresh spends a refresh token and returns a new pair. A token presented again within the grace
+// window (another tab refreshing at the same moment) gets the same successor; after the window it
+// counts as theft and revokes its whole family.
 func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	if !strings.HasPrefix(token, "rt_") || len(token) > 100 {
 		return nil, ErrInvalidToken
@@ -174,7 +186,8 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 	var out *Tokens
 	var reused *refreshRow
 	err := s.store.db.WithTx(ctx, func(tx *db.Tx) error {
-		ok, err := s.store.spendRefresh(tx.G, hash, now)
+		// The conditional update lets exactly one of several concurrent callers spend the token.
+		spent, err := s.store.spendRefresh(tx.G, hash, now)
 		if err != nil {
 			return err
 		}
@@ -184,22 +197,36 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Tokens, error) {
 		} else if err != nil {
 			return err
 		}
-		if !ok {
-			if r.UsedAt != nil || r.RevokedAt != nil {
-				reused = r
-				return ErrTokenReused
-			}
-			return ErrInvalidToken // expired
-		}
 		var u userRow
 		if err := tx.G.Where("id = ?", r.UserID).Take(&u).Error; err != nil {
-			return err
+			return ErrInvalidToken
 		}
 		if u.Disabled {
 			return ErrAccountDisabled
 		}
-		out, err = s.openSessionTx(tx.G, &u, r.FamilyID)
-		return err
+		successor := s.tokens.successorOf(token)
+		switch {
+		case spent:
+			out, err = s.openSessionTx(tx.G, &u, r.FamilyID, successor)
+			return err
+		case r.RevokedAt != nil:
+			return ErrTokenRevoked
+		case r.UsedAt == nil:
+			return ErrInvalidToken // expired
+		case now.Sub(*r.UsedAt) <= s.cfg.RefreshGrace:
+			next, err := s.store.refreshByHash(tx.G, hashRefresh(successor))
+			if err == nil && next.UsedAt == nil && next.RevokedAt == nil {
+				access, err := s.tokens.issue(u.user())
+				if err != nil {
+					return err
+				}
+				out = &Tokens{AccessToken: access, RefreshToken: successor, TokenType: "Bearer",
+					ExpiresIn: int(s.cfg.AccessTTL.Seconds()), User: u.user()}
+				return nil
+			}
+		}
+		reused = r
+		return ErrTokenReused
 	})
 	if reused != nil {
 		// Outside the failed transaction, so that the revocation sticks.
@@ -260,4 +287,72 @@ func (s *Service) UserByUsername(ctx context.Context, username string) (*User, e
 		return nil, err
 	}
 	return r.user(), nil
+}
+
+// DeleteAccount deletes the caller's own account after checking the password again.
+func (s *Service) DeleteAccount(ctx context.Context, userID, password, ip string) error {
+	u, err := s.store.userBy(ctx, "id", userID)
+	if errors.Is(err, errNotFound) {
+		return ErrNoUser
+	} else if err != nil {
+		return err
+	}
+	if wait := s.throttle.blocked(u.ID, ip); wait > 0 {
+		return throttled(wait)
+	}
+	if password == "" {
+		return vodtype.FieldErrors{"password": "is required"}
+	}
+	ok, _, err := s.hasher.verify(ctx, password, u.PasswordHash)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.throttle.fail(u.ID, ip)
+		return ErrInvalidCredentials
+	}
+	return s.deleteUser(ctx, u.ID)
+}
+
+// DeleteUser deletes another user's account (administrators).
+func (s *Service) DeleteUser(ctx context.Context, callerID, id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return ErrNoUser
+	}
+	if id == callerID {
+		return ErrSelfChange
+	}
+	if _, err := s.store.userBy(ctx, "id", id); errors.Is(err, errNotFound) {
+		return ErrNoUser
+	} else if err != nil {
+		return err
+	}
+	return s.deleteUser(ctx, id)
+}
+
+// deleteUser disables the account and ends its sessions first, so that nothing new starts for it,
+// then lets the other modules remove what they keep for it (through the delegate), then deletes the
+// row (its refresh tokens go with it). The videos table's foreign key refuses the delete while a
+// video remains (an upload that was being accepted at that moment): the cleanup runs again.
+func (s *Service) deleteUser(ctx context.Context, id string) error {
+	now := time.Now().UTC()
+	if err := s.store.g(ctx).Model(&userRow{}).Where("id = ?", id).Updates(map[string]any{"disabled": true, "updated_at": now}).Error; err != nil {
+		return err
+	}
+	if err := s.store.revokeUser(ctx, id, now); err != nil {
+		return err
+	}
+	s.accounts.forget(id)
+	var err error
+	for range 3 {
+		if err = s.delegate.Call(ctx, EventUserDeleting, UserDeleting{UserID: id}); err != nil {
+			return err
+		}
+		if err = s.store.g(ctx).Where("id = ?", id).Delete(&userRow{}).Error; err == nil {
+			s.accounts.forget(id)
+			s.log.Info("account deleted", "user", id)
+			return nil
+		}
+	}
+	return err
 }

@@ -100,6 +100,11 @@ func (s *store) revokeFamily(ctx context.Context, family string, now time.Time) 
 		Update("revoked_at", now).Error
 }
 
+// revokeUser ends every session of a user.
+func (s *store) revokeUser(ctx context.Context, userID string, now time.Time) error {
+	return s.g(ctx).Model(&refreshRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now).Error
+}
+
 func (s *store) deleteExpiredRefresh(ctx context.Context, before time.Time) error {
 	return s.g(ctx).Where("expires_at < ?", before).Delete(&refreshRow{}).Error
 }

@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// throttle counts failed logins in fixed windows under three keys: the account from one IP (tight,
-// so a guesser is slowed at once), one IP across accounts (password spraying) and the account from
-// everywhere (distributed guessing, looser). Every count expires with its window, so an attacker can
-// delay a victim's login but never lock the account for good, and the victim's own IP has its own
-// budget independent of the attacker's.
+// throttle counts failed logins in fixed windows under three keys: the account (its user id, so a
+// username and its email are one budget) from one IP, tight, so a guesser is slowed at once; one IP
+// across accounts (password spraying); and the account from everywhere (distributed guessing,
+// looser). The account-wide budget binds only addresses that have failed themselves (OWASP: lockout
+// must not become a denial of service): strangers' failures can never block the right password from
+// an address with a clean record, and every count expires with its window.
 type throttle struct {
 	mu      sync.Mutex
 	max     int
@@ -40,15 +41,28 @@ func (t *throttle) blocked(account, ip string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	live := func(k string) *bucket {
+		if b := t.buckets[k]; b != nil && !now.After(b.reset) {
+			return b
+		}
+		return nil
+	}
 	var wait time.Duration
+	failedHere := false
+	for _, k := range []string{"ai:" + account + "|" + ip, "i:" + ip} {
+		if b := live(k); b != nil && b.count > 0 {
+			failedHere = true
+		}
+	}
 	for k, limit := range t.keys(account, ip) {
-		b := t.buckets[k]
-		if b == nil || now.After(b.reset) {
+		b := live(k)
+		if b == nil || b.count < limit {
 			continue
 		}
-		if b.count >= limit {
-			wait = max(wait, b.reset.Sub(now))
+		if k == "a:"+account && !failedHere {
+			continue
 		}
+		wait = max(wait, b.reset.Sub(now))
 	}
 	return wait
 }

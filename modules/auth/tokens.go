@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -34,6 +35,7 @@ type tokenIssuer struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
+	skew     time.Duration
 	now      func() time.Time
 }
 
@@ -86,7 +88,7 @@ func (t *tokenIssuer) verify(raw string) (*Claims, error) {
 		jwt.WithRequiredClaim(jwt.NotBeforeKey),
 		jwt.WithRequiredClaim(jwt.SubjectKey),
 		jwt.WithRequiredClaim(jwt.JwtIDKey),
-		jwt.WithAcceptableSkew(30*time.Second),
+		jwt.WithAcceptableSkew(t.skew),
 		jwt.WithClock(jwt.ClockFunc(t.now)),
 	)
 	if err != nil {
@@ -113,6 +115,16 @@ func newRefreshToken() (token, hash string) {
 	_, _ = rand.Read(b)
 	token = "rt_" + base64.RawURLEncoding.EncodeToString(b)
 	return token, hashRefresh(token)
+}
+
+// successorOf is the refresh token that replaces token when it is spent. It is derived from a secret
+// that only the server has (so holding a token tells nothing about its successor), and is the same
+// every time: a request that loses a refresh race within the grace window is answered with the
+// winner's successor instead of a second session.
+func (t *tokenIssuer) successorOf(token string) string {
+	m := hmac.New(sha256.New, t.keys.refreshSecret)
+	m.Write([]byte(token))
+	return "rt_" + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func hashRefresh(token string) string {

@@ -563,3 +563,17 @@ func (s *Catalog) subs(ctx context.Context, ids ...string) (map[string][]subtitl
 	}
 	return out, nil
 }
+
+// RemoveOwnerVideos removes every video of a user (account deletion), as RemoveVideo does each.
+func (s *Catalog) RemoveOwnerVideos(ctx context.Context, ownerID string) error {
+	var ids []string
+	if err := s.db.Gorm.WithContext(ctx).Model(&videoRow{}).Where("owner_id = ?", ownerID).Pluck("id", &ids).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := s.RemoveVideo(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -139,7 +139,8 @@ func (d *Delivery) handleMedia(c echo.Context) error {
 		key, signed = k, true
 	}
 	id := vodtype.VideoIDOf(key)
-	if !storage.ValidKey(key) || id == "" {
+	// Originals are never media: they are unvalidated user bytes (see source.go).
+	if !storage.ValidKey(key) || id == "" || vodtype.IsSourceKey(key) {
 		return ErrNoMedia
 	}
 	ctx := req.Context()

@@ -75,6 +75,15 @@ func (a *API) Routes(root *httpx.Router) {
 		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/videos/:id", Handler: a.handleDelete, Auth: httpx.User, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "videos", Summary: "Delete a video everywhere (owner or admin)", Params: id,
 				Responses: httpx.Obj{"204": httpx.NoBody("deleted"), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id/source", Handler: a.handleSource, Auth: httpx.User, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "A short-lived link to download the original upload (owner or admin)", Params: id,
+				Responses: httpx.Obj{"200": httpx.Resp("link", httpx.Ref("SourceLink")), "401": httpx.ErrResp("not logged in"),
+					"403": httpx.ErrResp("not the owner"), "404": httpx.ErrResp("no such video, or no validated source")}}},
+		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id/source/:token", Handler: a.handleSourceDownload, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Download the original upload through a signed link (attachment)",
+				Params: []httpx.Obj{httpx.VideoIDParam, httpx.PathParam("token", "the signature from the link")},
+				Responses: httpx.Obj{"200": httpx.Content("the file", "application/octet-stream", httpx.StrType), "206": httpx.NoBody("a byte range"),
+					"404": httpx.ErrResp("expired or bad link, or no such file")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id/events", Handler: a.handleEvents, Auth: httpx.Optional, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "videos", Summary: "Processing status as server-sent events until ready or failed", Params: id,
 				Responses: httpx.Obj{"200": httpx.Content("event stream", "text/event-stream", httpx.StrType), "404": httpx.ErrResp("not found")}}},
@@ -307,6 +316,8 @@ func (a *API) handleAddSubtitle(c echo.Context) error {
 	}
 	if utf8.RuneCountInString(label) > 100 {
 		f["label"] = "must be at most 100 characters"
+	} else if vodtype.HasControl(label, false) {
+		f["label"] = vodtype.ControlMessage
 	}
 	file, hdr, err := req.FormFile("file")
 	if err != nil {

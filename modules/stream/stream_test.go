@@ -64,7 +64,8 @@ type bundle struct {
 // setup builds a catalog on a fresh SQLite database and a local storage directory.
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	d := testenv.ModuleDB(t, "stream", Migrations())
+	// The videos' owners are auth's users; a stand-in table holds the one owner these tests use.
+	d := testenv.ModuleDB(t, "stream", Migrations(), "CREATE TABLE users (id TEXT PRIMARY KEY)", "INSERT INTO users VALUES ('u1')")
 	store, err := storage.NewLocal(filepath.Join(t.TempDir(), "media"))
 	require.NoError(t, err)
 	b := &bundle{db: d, store: store, index: &fakeIndex{}, notifier: &fakeNotifier{}, jobs: &fakeJobs{}}
@@ -219,4 +220,33 @@ func TestUpdateValidatesFields(t *testing.T) {
 	var fe vodtype.FieldErrors
 	require.ErrorAs(t, err, &fe)
 	require.Contains(t, fe, "visibility")
+}
+
+// TestRemoveOwnerVideos: account deletion removes every video of the owner, rows and objects, and the
+// schema refuses a video whose owner does not exist.
+func TestRemoveOwnerVideos(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	a, c := b.newVideo(t, vodtype.StatusReady), b.newVideo(t, vodtype.StatusProcessing)
+	for _, id := range []string{a, c} {
+		_, err := b.store.Put(ctx, vodtype.VideoPrefix(id)+"g1/x.m4s", strings.NewReader("x"), 1, storage.PutOptions{})
+		require.NoError(t, err)
+	}
+	require.NoError(t, b.catalog.RemoveOwnerVideos(ctx, "u1"))
+	for _, id := range []string{a, c} {
+		ok, err := b.catalog.VideoExists(ctx, id)
+		require.NoError(t, err)
+		require.False(t, ok)
+		_, err = b.store.Stat(ctx, vodtype.VideoPrefix(id)+"g1/x.m4s")
+		require.Error(t, err, "objects are gone")
+	}
+	require.ElementsMatch(t, []string{a, c}, b.jobs.cancelled, "their jobs were cancelled")
+
+	err := b.db.WithTx(ctx, func(tx *db.Tx) error {
+		return b.catalog.CreateVideoTx(ctx, tx, vodtype.NewVideo{ID: uuid.Must(uuid.NewV7()).String(), OwnerID: "ghost",
+			OwnerUsername: "ghost", Title: "t", Visibility: "public"})
+	})
+	require.ErrorContains(t, err, "FOREIGN KEY")
+	b.newVideo(t, vodtype.StatusReady)
+	require.ErrorContains(t, b.db.Gorm.Exec("DELETE FROM users WHERE id = 'u1'").Error, "FOREIGN KEY", "an owner with videos cannot be deleted")
 }

@@ -53,7 +53,9 @@ func (publishArgs) Kind() string { return "transcode.publish" }
 func (s *Service) stale(ctx context.Context, id string, gen int) (vodtype.PipelineVideo, error) {
 	v, err := s.catalog.PipelineVideo(ctx, id)
 	if errors.Is(err, vodtype.ErrNoVideo) {
-		return v, river.JobCancel(fmt.Errorf("video %s was deleted", id))
+		// Deleted mid-processing: this host's work files for it go now, not at the next sweep.
+		s.dropWork(id)
+		return v, river.JobCancel(fmt.Errorf("%w: %s", errVideoGone, id))
 	} else if err != nil {
 		return v, err
 	}
@@ -84,6 +86,15 @@ func (s *Service) fail(ctx context.Context, videoID string, attempt, maxAttempts
 		_ = s.catalog.Fail(context.WithoutCancel(ctx), videoID, "processing failed after several attempts; try reprocessing the video")
 	}
 	return err
+}
+
+var errVideoGone = errors.New("the video was deleted")
+
+// dropWork removes a video's work directory on this host.
+func (s *Service) dropWork(id string) {
+	if err := os.RemoveAll(filepath.Join(s.cfg.WorkDir, id)); err != nil {
+		s.log.Warn("remove work files", "video", id, "err", err)
+	}
 }
 
 func (s *Service) workDir(id string, gen int) string {
@@ -231,6 +242,9 @@ func (s *Service) encode(ctx context.Context, a encodeArgs) error {
 		_ = s.catalog.SetProgress(ctx, a.VideoID, "transcode", 5+int(f*85))
 	})
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		if errors.Is(cause, errVideoGone) {
+			s.dropWork(a.VideoID) // again, now that ffmpeg has stopped writing
+		}
 		return cause
 	}
 	if err != nil {

@@ -24,7 +24,7 @@ func Routes(r *httpx.Router) {
 	shell := func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("Cache-Control", "no-cache")
-		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; connect-src 'self' https: http:; style-src 'self' 'unsafe-inline'; script-src 'self'")
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data: blob: https:; media-src 'self' blob: https:; connect-src 'self' https: http:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		return c.HTMLBlob(http.StatusOK, index)
