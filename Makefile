@@ -24,10 +24,9 @@ lint:
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-## bench: the benchmarks behind docs/BENCHMARKS.md
+## bench: the benchmarks behind docs/BENCHMARKS.md (the load test on PostgreSQL + MinIO)
 bench:
-	@scripts/deps.sh test
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+	@scripts/bench.sh
 
 ## docker: build the container image (needs a Docker engine)
 docker:

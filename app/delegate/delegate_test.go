@@ -12,7 +12,10 @@ func TestCallRunsHandlersInOrderAndStopsAtError(t *testing.T) {
 	d := New()
 	var got []string
 	d.Register("e", func(_ context.Context, data any) error { got = append(got, "1:"+data.(string)); return nil })
-	d.Register("e", func(_ context.Context, data any) error { got = append(got, "2:"+data.(string)); return errors.New("boom") })
+	d.Register("e", func(_ context.Context, data any) error {
+		got = append(got, "2:"+data.(string))
+		return errors.New("boom")
+	})
 	d.Register("e", func(_ context.Context, data any) error { got = append(got, "3"); return nil })
 	err := d.Call(context.Background(), "e", "x")
 	require.EqualError(t, err, "e: boom")

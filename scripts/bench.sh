@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The benchmarks behind docs/BENCHMARKS.md. Most run on the embedded default (SQLite + local
+# storage); the load test runs on the production setup (PostgreSQL + MinIO on loopback).
+# BENCH=regexp picks benchmarks (default: all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh test
+svc=$(mktemp -d /tmp/vod-services.XXXXXX)
+trap 'scripts/services.sh down "$svc"' EXIT
+scripts/services.sh up "$svc"
+BENCH=${BENCH:-.}
+echo "== benchmarks on SQLite + local storage"
+(. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT &&
+	go test -run '^$' -bench "$BENCH" -skip 'BenchmarkLoad' -benchtime 1x -timeout 60m ./...)
+echo "== load test on PostgreSQL + MinIO"
+(. "$svc/env" && go test -run '^$' -bench "BenchmarkLoad" -benchtime 1x -timeout 60m ./app/)
