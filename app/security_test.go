@@ -374,7 +374,7 @@ func TestNoLeftovers(t *testing.T) {
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(filepath.Join(work, id))
 		return os.IsNotExist(err)
-	}, 10*time.Second, 100*time.Millisecond, "work files removed")
+	}, 10*time.Second, 100*time.Millisecond, "work files removed: %v", listTree(filepath.Join(work, id)))
 
 	junk := filepath.Join(t.TempDir(), "junk.mp4")
 	require.NoError(t, os.WriteFile(junk, bytes.Repeat([]byte("not a video "), 1000), 0o644))
@@ -388,4 +388,10 @@ func TestNoLeftovers(t *testing.T) {
 			require.NotEmpty(t, sub, "no empty directory for %s", e.Name())
 		}
 	}
+}
+
+func listTree(dir string) []string {
+	var out []string
+	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { out = append(out, p); return nil })
+	return out
 }

@@ -442,9 +442,6 @@ func (s *Catalog) SubtitleFiles(ctx context.Context, videoID string) ([]vodtype.
 
 // RemoveVideo deletes a video everywhere: its jobs, rows, stored objects and index entries.
 func (s *Catalog) RemoveVideo(ctx context.Context, id string) error {
-	if err := s.jobs.CancelVideo(ctx, id); err != nil {
-		s.log.Warn("cancel jobs of deleted video", "video", id, "err", err)
-	}
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := tx.G.Where("video_id = ?", id).Delete(&subtitleRow{}).Error; err != nil {
 			return err
@@ -458,6 +455,11 @@ func (s *Catalog) RemoveVideo(ctx context.Context, id string) error {
 		return err
 	}
 	s.forget(id)
+	// Jobs are cancelled after the rows are gone, so that a running job told to stop finds its video
+	// deleted and removes its work files (a job that misses the cancel stops at its next check).
+	if err := s.jobs.CancelVideo(ctx, id); err != nil {
+		s.log.Warn("cancel jobs of deleted video", "video", id, "err", err)
+	}
 	// Objects go after the rows: if this fails, the orphan sweeper finds objects without a video.
 	if err := s.store.DeletePrefix(ctx, vodtype.VideoPrefix(id)); err != nil {
 		s.log.Warn("delete objects of deleted video", "video", id, "err", err)

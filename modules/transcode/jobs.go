@@ -97,6 +97,13 @@ func (s *Service) dropWork(id string) {
 	}
 }
 
+// dropWorkIfGone removes the work directory when the video no longer exists.
+func (s *Service) dropWorkIfGone(ctx context.Context, id string) {
+	if _, err := s.catalog.PipelineVideo(ctx, id); errors.Is(err, vodtype.ErrNoVideo) {
+		s.dropWork(id)
+	}
+}
+
 func (s *Service) workDir(id string, gen int) string {
 	return filepath.Join(s.cfg.WorkDir, id, fmt.Sprintf("g%d", gen))
 }
@@ -241,10 +248,13 @@ func (s *Service) encode(ctx context.Context, a encodeArgs) error {
 		}
 		_ = s.catalog.SetProgress(ctx, a.VideoID, "transcode", 5+int(f*85))
 	})
+	if ctx.Err() != nil {
+		// Stopped: by our own check (deleted or superseded), or on PostgreSQL by River cancelling
+		// the job of a deleted video remotely. Now that ffmpeg has stopped writing, a deleted
+		// video's work files go.
+		s.dropWorkIfGone(context.WithoutCancel(ctx), a.VideoID)
+	}
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		if errors.Is(cause, errVideoGone) {
-			s.dropWork(a.VideoID) // again, now that ffmpeg has stopped writing
-		}
 		return cause
 	}
 	if err != nil {
