@@ -161,7 +161,7 @@ func BenchmarkLoad(b *testing.B) {
 	var playlists [][]string
 	for range 3 {
 		v := a.uploadReady(owner, long, nil)
-		playlists = append(playlists, hlsSegments(b, str(v["playback"].(map[string]any)["hls"])))
+		playlists = append(playlists, hlsSegments(b, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)))
 	}
 	uploaders := make([]string, 10)
 	for i := range uploaders {

@@ -52,20 +52,24 @@ func openDB(ctx context.Context, cfg *Config) (*db.DB, error) {
 	return db.Open(ctx, cfg.Database.URL, cfg.Database.MaxOpenConns)
 }
 
-// migrateAll applies River's migrations and then each module's, in dependency order.
+// migrateAll applies River's migrations and then each module's, in dependency order, under the
+// schema lock so that processes starting together take turns.
 func migrateAll(ctx context.Context, d *db.DB) (int, error) {
-	if err := queue.Migrate(ctx, d); err != nil {
-		return 0, err
-	}
 	total := 0
-	for _, m := range moduleMigrations() {
-		n, err := d.Migrate(ctx, m.name, m.fs)
-		if err != nil {
-			return total, err
+	err := d.Exclusive(ctx, func() error {
+		if err := queue.Migrate(ctx, d); err != nil {
+			return err
 		}
-		total += n
-	}
-	return total, nil
+		for _, m := range moduleMigrations() {
+			n, err := d.Migrate(ctx, m.name, m.fs)
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		return nil
+	})
+	return total, err
 }
 
 func openStorage(ctx context.Context, cfg *Config) (storage.Storage, error) {

@@ -36,6 +36,7 @@ type DB struct {
 	SQL     *sql.DB
 	Pool    *pgxpool.Pool // nil for SQLite
 	Dialect Dialect
+	path    string // the SQLite file
 }
 
 // Open connects to a postgres:// URL or opens (creating) a SQLite file.
@@ -86,7 +87,7 @@ func Open(ctx context.Context, url string, maxConns int) (*DB, error) {
 	if err := sqlDB.PingContext(ctx); err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite}, nil
+	return &DB{Gorm: g, SQL: sqlDB, Dialect: SQLite, path: path}, nil
 }
 
 // Close releases every connection.

@@ -108,3 +108,36 @@ func (d *DB) Migrate(ctx context.Context, module string, fsys fs.FS) (int, error
 	}
 	return applied, nil
 }
+
+// schemaLock is the session advisory lock that start-up holds while it migrates (River's tables and
+// every module's). It differs from the per-migration transaction lock, which a holder of this one
+// takes on another connection.
+const schemaLock = 7470014
+
+// Exclusive runs fn while holding the installation-wide schema lock: any number of processes
+// starting at once on an empty PostgreSQL database run their migrations one after another, and the
+// later ones find nothing left to do. (CREATE TABLE IF NOT EXISTS and River's migrator are not safe
+// against concurrent runs: two of them race on the catalog and one fails.) On SQLite, processes
+// sharing the file take turns on an exclusive lock of a file beside it.
+func (d *DB) Exclusive(ctx context.Context, fn func() error) error {
+	if d.Dialect != Postgres {
+		unlock, err := lockFile(ctx, d.path+".schema-lock")
+		if err != nil {
+			return fmt.Errorf("schema lock: %w", err)
+		}
+		defer unlock()
+		return fn()
+	}
+	conn, err := d.Pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("schema lock: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, schemaLock); err != nil {
+		return fmt.Errorf("schema lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, schemaLock)
+	}()
+	return fn()
+}
