@@ -242,6 +242,11 @@ func TestClockSkew(t *testing.T) {
 	b.svc.tokens.now = func() time.Time { return now.Add(3 * time.Second) }
 	_, err = b.svc.tokens.verify(tok)
 	require.NoError(t, err, "expired 3 s ago: within the leeway")
+	_, err = b.svc.tokens.verifyCached(tok)
+	require.NoError(t, err)
+	b.svc.tokens.now = func() time.Time { return now.Add(20 * time.Second) }
+	_, err = b.svc.tokens.verifyCached(tok)
+	require.Error(t, err, "a remembered token still expires")
 }
 
 // TestDeleteAccount: the password is checked again, the other modules are asked to remove the user's

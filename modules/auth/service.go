@@ -263,7 +263,7 @@ func (s *Service) UserByID(ctx context.Context, id string) (*User, error) {
 
 // Authenticate verifies an access token.
 func (s *Service) Authenticate(raw string) (*Claims, error) {
-	return s.tokens.verify(raw)
+	return s.tokens.verifyCached(raw)
 }
 
 // JWKS is the public key set.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -37,6 +38,33 @@ type tokenIssuer struct {
 	ttl      time.Duration
 	skew     time.Duration
 	now      func() time.Time
+
+	// verified remembers tokens whose signature checked out, until they expire: a signature check is
+	// the costliest step of a logged-in viewer's request, and a token's bytes cannot change.
+	mu       sync.Mutex
+	verified map[string]*Claims
+}
+
+// verifyCached is verify with the memory of tokens already verified. Expiry is still checked on
+// every call; whether the account may still act is not the token's business (see accounts).
+func (t *tokenIssuer) verifyCached(raw string) (*Claims, error) {
+	t.mu.Lock()
+	c, ok := t.verified[raw]
+	t.mu.Unlock()
+	if ok && t.now().Before(c.Expires.Add(t.skew)) {
+		return c, nil
+	}
+	c, err := t.verify(raw)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	if t.verified == nil || len(t.verified) >= 10_000 {
+		t.verified = map[string]*Claims{}
+	}
+	t.verified[raw] = c
+	t.mu.Unlock()
+	return c, nil
 }
 
 func (t *tokenIssuer) issue(u *User) (string, error) {

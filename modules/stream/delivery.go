@@ -62,26 +62,29 @@ const viewTTL = time.Second
 
 type viewEntry struct {
 	body  []byte
+	owner string
 	until time.Time
 }
 
-func (s *Catalog) cachedView(id string) ([]byte, bool) {
+// cachedView returns a video's rendered JSON as viewers see it, and its owner's id (who, like
+// admins, always reads the database).
+func (s *Catalog) cachedView(id string) ([]byte, string, bool) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	e, ok := s.views[id]
 	if !ok || time.Now().After(e.until) {
-		return nil, false
+		return nil, "", false
 	}
-	return e.body, true
+	return e.body, e.owner, true
 }
 
-func (s *Catalog) cacheView(id string, body []byte) {
+func (s *Catalog) cacheView(id, owner string, body []byte) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
 	if len(s.views) > 10000 {
 		s.views = map[string]viewEntry{}
 	}
-	s.views[id] = viewEntry{body: body, until: time.Now().Add(viewTTL)}
+	s.views[id] = viewEntry{body: body, owner: owner, until: time.Now().Add(viewTTL)}
 }
 
 // Delivery serves stored media under /media.

@@ -137,16 +137,15 @@ func canEdit(r *videoRow, c httpx.Caller, ok bool) bool {
 	return ok && (c.ID == r.OwnerID || c.Admin)
 }
 
-// handleGet answers viewers of public and unlisted videos from a short-lived cache of the rendered
-// JSON: a popular video's page and every player ask for it. Owners, admins and private videos always
-// read the database; local edits drop the entry at once, other processes' edits within viewTTL.
+// handleGet answers viewers of public and unlisted videos, logged in or not, from a short-lived cache
+// of the rendered JSON: a popular video's page and every player ask for it. Owners, admins and
+// private videos always read the database; local edits drop the entry at once, other processes'
+// edits within viewTTL.
 func (a *API) handleGet(c echo.Context) error {
 	id := c.Param("id")
 	caller, authed := httpx.CallerFrom(c)
-	if !authed {
-		if body, ok := a.catalog.cachedView(id); ok {
-			return c.JSONBlob(http.StatusOK, body)
-		}
+	if body, owner, ok := a.catalog.cachedView(id); ok && (!authed || (caller.ID != owner && !caller.Admin)) {
+		return c.JSONBlob(http.StatusOK, body)
 	}
 	r, err := a.visible(c)
 	if err != nil {
@@ -160,8 +159,8 @@ func (a *API) handleGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if r.Visibility != vodtype.Private && r.Status == vodtype.StatusReady && (!authed || caller.ID != r.OwnerID) {
-		a.catalog.cacheView(id, body)
+	if r.Visibility != vodtype.Private && r.Status == vodtype.StatusReady && (!authed || (caller.ID != r.OwnerID && !caller.Admin)) {
+		a.catalog.cacheView(id, r.OwnerID, body)
 	}
 	return c.JSONBlob(http.StatusOK, body)
 }
