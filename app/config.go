@@ -102,6 +102,7 @@ type Config struct {
 	Transcode struct {
 		Ladder         string        `mapstructure:"ladder"`
 		SegmentSeconds int           `mapstructure:"segment_seconds"`
+		ChunkSeconds   int           `mapstructure:"chunk_seconds"`
 		Preset         string        `mapstructure:"preset"`
 		MaxDimension   int           `mapstructure:"max_dimension"`
 		MaxStreams     int           `mapstructure:"max_streams"`
@@ -185,6 +186,7 @@ func defaults() map[string]any {
 		"media.redirect_to_storage": false,
 		"transcode.ladder":          tc.Ladder,
 		"transcode.segment_seconds": tc.SegmentSeconds,
+		"transcode.chunk_seconds":   tc.ChunkSeconds,
 		"transcode.preset":          tc.Preset,
 		"transcode.max_dimension":   tc.Limits.MaxDimension,
 		"transcode.max_streams":     tc.Limits.MaxStreams,
@@ -399,6 +401,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := transcode.ParseLadder(c.Transcode.Ladder); err != nil {
 		return bad("transcode.ladder", err.Error())
+	}
+	if c.Transcode.ChunkSeconds < c.Transcode.SegmentSeconds || c.Transcode.ChunkSeconds%c.Transcode.SegmentSeconds != 0 {
+		return bad("transcode.chunk_seconds", "must be a multiple of transcode.segment_seconds")
 	}
 	if c.Transcode.SegmentSeconds < 1 || c.Transcode.SegmentSeconds > 30 {
 		return bad("transcode.segment_seconds", "must be 1 to 30")

@@ -44,6 +44,7 @@ func moduleMigrations() []migrationSet {
 		{"stream", sub(stream.Migrations(), "migrations")},
 		{"upload", sub(upload.Migrations(), "migrations")},
 		{"search", sub(search.Migrations(), "migrations")},
+		{"transcode", sub(transcode.Migrations(), "migrations")},
 		{"notify", sub(notify.Migrations(), "migrations")},
 		{"ratelimit", sub(ratelimit.Migrations(), "migrations")},
 	}
@@ -182,8 +183,9 @@ func (a *App) transcodeConfig() transcode.Config {
 	return transcode.Config{
 		FFmpeg: a.cfg.FFmpeg.Path, FFprobe: a.cfg.FFprobe.Path, WorkDir: c.WorkDir, Ladder: c.Ladder,
 		SegmentSeconds: c.SegmentSeconds, Preset: c.Preset, TimeoutMin: c.TimeoutMin, TimeoutFactor: c.TimeoutFactor,
-		OnEncoded: a.metrics.TranscodeSpeed,
-		Limits:    transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxStreams: c.MaxStreams},
+		OnEncoded: a.metrics.TranscodeSpeed, OnEncodeRun: a.metrics.EncodeRun, OnVideoEncoded: a.metrics.VideoEncoded,
+		ChunkSeconds: c.ChunkSeconds,
+		Limits:       transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxStreams: c.MaxStreams},
 	}
 }
 

@@ -34,6 +34,9 @@ type Metrics struct {
 	storageErrs *prometheus.CounterVec
 	uploadBytes prometheus.Counter
 	speed       prometheus.Histogram
+	encodeRuns  prometheus.Counter
+	encodeCPU   prometheus.Counter
+	videoCPU    prometheus.Histogram
 }
 
 // New builds the collectors; queue depth is read from the database at scrape time.
@@ -51,7 +54,11 @@ func New(d *db.DB) *Metrics {
 	m.uploadBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "vod_upload_bytes_total", Help: "Bytes of uploaded sources stored."})
 	m.speed = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vod_transcode_speed_ratio", Help: "Encode speed as a multiple of real time.",
 		Buckets: []float64{0.25, 0.5, 1, 2, 4, 8, 16, 32}})
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.jobs, m.jobDur, m.storageDur, m.storageErrs, m.uploadBytes, m.speed,
+	m.encodeRuns = prometheus.NewCounter(prometheus.CounterOpts{Name: "vod_encode_runs_total", Help: "ffmpeg encode runs (chunks and audio tracks), so that duplicate work shows."})
+	m.encodeCPU = prometheus.NewCounter(prometheus.CounterOpts{Name: "vod_encode_cpu_seconds_total", Help: "CPU seconds used by ffmpeg encode runs."})
+	m.videoCPU = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vod_video_encode_cpu_seconds", Help: "Encode CPU seconds per finished video (sum over its parts).",
+		Buckets: prometheus.ExponentialBuckets(1, 3, 10)})
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.jobs, m.jobDur, m.storageDur, m.storageErrs, m.uploadBytes, m.speed, m.encodeRuns, m.encodeCPU, m.videoCPU,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &queueDepth{db: d})
 	return m
 }
@@ -89,6 +96,12 @@ func errStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// EncodeRun records one ffmpeg encode run and its CPU seconds.
+func (m *Metrics) EncodeRun(cpu float64) { m.encodeRuns.Inc(); m.encodeCPU.Add(cpu) }
+
+// VideoEncoded records the encode CPU seconds of a finished video.
+func (m *Metrics) VideoEncoded(cpu float64, _ int) { m.videoCPU.Observe(cpu) }
 
 // TranscodeSpeed records how many seconds of video were encoded per second.
 func (m *Metrics) TranscodeSpeed(x float64) { m.speed.Observe(x) }

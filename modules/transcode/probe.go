@@ -39,7 +39,14 @@ type Probe struct {
 	Rotation   int      `json:"rotation"`
 	Format     string   `json:"format"`
 	Streams    []Stream `json:"streams"`
+	// VideoStart and AudioStart are the first timestamps of the video and the first audio stream:
+	// their difference is the A/V offset the encode must keep.
+	VideoStart float64 `json:"video_start"`
+	AudioStart float64 `json:"audio_start"`
 }
+
+// AudioOffset is how much later than the video the audio starts.
+func (p *Probe) AudioOffset() float64 { return p.AudioStart - p.VideoStart }
 
 // MediaError is a problem with the uploaded media itself: permanent, and safe to show the uploader.
 type MediaError struct{ Reason string }
@@ -101,6 +108,7 @@ type ffprobeOut struct {
 		AvgFrameRate string            `json:"avg_frame_rate"`
 		RFrameRate   string            `json:"r_frame_rate"`
 		Duration     string            `json:"duration"`
+		StartTime    string            `json:"start_time"`
 		Tags         map[string]string `json:"tags"`
 		Disposition  map[string]int    `json:"disposition"`
 		SideData     []struct {
@@ -170,12 +178,16 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 			if p.Rotation == 90 || p.Rotation == 270 {
 				p.Width, p.Height = p.Height, p.Width
 			}
-			if p.Duration <= 0 {
-				p.Duration, _ = strconv.ParseFloat(s.Duration, 64)
+			p.VideoStart, _ = strconv.ParseFloat(s.StartTime, 64)
+			// The video stream's own duration when the container gives one: a subtitle or audio
+			// track that runs longer must not stretch the video (and divide its bitrates).
+			if d, err := strconv.ParseFloat(s.Duration, 64); err == nil && d > 0 {
+				p.Duration = d
 			}
 		case "audio":
 			if p.AudioCodec == "" && s.CodecName != "" {
 				p.AudioCodec = s.CodecName
+				p.AudioStart, _ = strconv.ParseFloat(s.StartTime, 64)
 			}
 		case "subtitle":
 			st.Bitmap = !textSubtitleCodecs[s.CodecName]

@@ -44,6 +44,9 @@ type Config struct {
 	// Ladder is the bitrate ladder, "short side:kbps" rungs separated by commas.
 	Ladder         string
 	SegmentSeconds int
+	// ChunkSeconds is the length of the chunks a video's encode is cut into, a multiple of
+	// SegmentSeconds: each chunk is one job, on any worker.
+	ChunkSeconds   int
 	Preset         string
 	Limits         Limits
 	UploadParallel int
@@ -53,6 +56,10 @@ type Config struct {
 	TimeoutFactor float64
 	// OnEncoded is told the speed of each finished encode, in seconds of video per second.
 	OnEncoded func(speed float64)
+	// OnEncodeRun is told the CPU seconds of every ffmpeg encode run; OnVideoEncoded the sum for a
+	// finished video and its number of chunks.
+	OnEncodeRun    func(cpu float64)
+	OnVideoEncoded func(cpu float64, chunks int)
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
 	// Translation selects the provider and the languages every published video gets.
@@ -72,6 +79,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SegmentSeconds == 0 {
 		c.SegmentSeconds = 4
+	}
+	if c.ChunkSeconds == 0 {
+		c.ChunkSeconds = 5 * c.SegmentSeconds
 	}
 	if c.Preset == "" {
 		c.Preset = "veryfast"
@@ -100,6 +110,12 @@ func (c Config) WithDefaults() Config {
 	if c.OnEncoded == nil {
 		c.OnEncoded = func(float64) {}
 	}
+	if c.OnEncodeRun == nil {
+		c.OnEncodeRun = func(float64) {}
+	}
+	if c.OnVideoEncoded == nil {
+		c.OnVideoEncoded = func(float64, int) {}
+	}
 	return c
 }
 
@@ -109,6 +125,8 @@ func (c Config) validate() error {
 		return errors.New("transcode: work directory must be set")
 	case c.SegmentSeconds < 1 || c.SegmentSeconds > 30:
 		return fmt.Errorf("transcode: segment length %ds is not 1 to 30", c.SegmentSeconds)
+	case c.ChunkSeconds < c.SegmentSeconds || c.ChunkSeconds%c.SegmentSeconds != 0:
+		return fmt.Errorf("transcode: chunk length %ds is not a multiple of the segment length %ds", c.ChunkSeconds, c.SegmentSeconds)
 	case c.Limits.MaxDimension < 16 || c.Limits.MaxStreams < 1 || c.Limits.MaxDuration <= 0:
 		return errors.New("transcode: limits must be positive")
 	case c.TimeoutMin < time.Second || c.TimeoutFactor <= 0:
@@ -147,8 +165,10 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 	}
 	s := &Service{cfg: cfg, rungs: rungs, db: d, store: store, queue: q, catalog: catalog, log: log}
 	river.AddWorker(q.Workers, &probeWorker{s: s})
-	river.AddWorker(q.Workers, &encodeWorker{s: s})
-	river.AddWorker(q.Workers, &storeWorker{s: s})
+	river.AddWorker(q.Workers, &chunkWorker{s: s})
+	river.AddWorker(q.Workers, &audioWorker{s: s})
+	river.AddWorker(q.Workers, &assetsWorker{s: s})
+	river.AddWorker(q.Workers, &finishWorker{s: s})
 	river.AddWorker(q.Workers, &publishWorker{s: s})
 	river.AddWorker(q.Workers, &planWorker{s: s})
 	river.AddWorker(q.Workers, &translateWorker{s: s})

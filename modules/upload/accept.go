@@ -82,6 +82,13 @@ func (s *Service) pending(ctx context.Context, id string) (*uploadRow, error) {
 // accept validates a stored source (its work copy, or the stored object itself) and commits the
 // video with its first job in one transaction. The caller removes the object when it fails.
 func (s *Service) accept(ctx context.Context, nv vodtype.NewVideo, workCopy string) error {
+	if workCopy != "" {
+		// The copy only serves validation: the pipeline reads the stored source itself.
+		defer func() {
+			_ = os.Remove(workCopy)
+			_ = os.Remove(filepath.Dir(workCopy)) // only if empty
+		}()
+	}
 	input := workCopy
 	if input == "" {
 		var err error

@@ -50,6 +50,9 @@ func TestChunksJoinIntoOneTrack(t *testing.T) {
 		require.EqualValues(t, ts, f.Timescale)
 		require.Len(t, f.Segments, chunk/seg, "one segment per keyframe interval")
 		require.Zero(t, f.Segments[0].DecodeTime, "each chunk starts at zero on its own")
+		codecs, err := Codecs(f.Init)
+		require.NoError(t, err)
+		require.Regexp(t, `^avc1\.64[0-9a-f]{4}$`, codecs, "High profile")
 		parts = append(parts, f)
 	}
 	var joined bytes.Buffer

@@ -1,0 +1,132 @@
+package transcode
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// videoTimescale is the timescale of a video track: a whole number of ticks per frame at the output
+// rate (fps x 1000, fps having three decimals), so that a chunk's place on the timeline is exact.
+func videoTimescale(fps float64) uint32 { return uint32(math.Round(fps * 1000)) }
+
+// ChunkSpec is one chunk's encode: its time range of the source decoded once and every rung
+// encoded from it, each into a fragmented MP4 with one fragment per segment.
+type ChunkSpec struct {
+	FFmpeg     string
+	Input      string
+	OutDir     string
+	Probe      *Probe
+	Renditions []Rendition
+	SegmentSec int
+	Preset     string
+	Start      float64
+	Duration   float64
+}
+
+func (s *ChunkSpec) fps() float64 {
+	return (&EncodeSpec{Probe: s.Probe}).fps()
+}
+
+// Output is the file of rung i.
+func (s *ChunkSpec) Output(i int) string { return filepath.Join(s.OutDir, fmt.Sprintf("r%d.mp4", i)) }
+
+// Args builds the argument list. Input seeking (-ss before -i) decodes from the keyframe before the
+// start and drops what precedes it, so the chunk's first frame is the first at or after its start.
+// B-frames are off: with them every chunk's pictures would start a reorder delay after the chunk's
+// decode time, and the audio, encoded in its own job, would have to know that delay (see
+// docs/PIPELINE.md).
+func (s *ChunkSpec) Args() []string {
+	n := len(s.Renditions)
+	fps := strconv.FormatFloat(s.fps(), 'f', -1, 64)
+	var g strings.Builder
+	fmt.Fprintf(&g, "[0:v]fps=%s,split=%d", fps, n)
+	for i := range n {
+		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	g.WriteString(";")
+	for i, r := range s.Renditions {
+		if i > 0 {
+			g.WriteString(";")
+		}
+		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,format=yuv420p[v%d]", i, r.Width, r.Height, i)
+	}
+	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist,
+		"-ss", strconv.FormatFloat(s.Start, 'f', 6, 64), "-i", s.Input,
+		"-filter_complex", g.String()}
+	for i, r := range s.Renditions {
+		args = append(args, "-map", fmt.Sprintf("[v%d]", i), "-an", "-sn", "-dn",
+			"-t", strconv.FormatFloat(s.Duration, 'f', 6, 64),
+			"-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high", "-bf", "0",
+			"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
+			"-x264-params", "scenecut=0:open_gop=0",
+			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", s.SegmentSec),
+			"-b:v", fmt.Sprintf("%dk", r.Kbps), "-maxrate:v", fmt.Sprintf("%dk", r.Kbps*107/100), "-bufsize:v", fmt.Sprintf("%dk", r.Kbps*3/2),
+			"-video_track_timescale", strconv.Itoa(int(videoTimescale(s.fps()))),
+			"-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-use_editlist", "0",
+			"-f", "mp4", s.Output(i))
+	}
+	return args
+}
+
+// AudioSpec encodes a whole audio track (splitting audio leaves gaps at the joins) into one
+// fragmented MP4 with a fragment per segment duration. Offset is how much later than the video the
+// audio starts in the source (negative: earlier): it is padded or trimmed so that the track starts
+// with the video, never left to an edit list, which players ignore.
+type AudioSpec struct {
+	FFmpeg     string
+	Input      string
+	Output     string
+	Stream     int // audio stream number (0:a:N)
+	SegmentSec int
+	Offset     float64
+	Duration   float64
+}
+
+// Args builds the argument list.
+func (s *AudioSpec) Args() []string {
+	filter := "aresample=48000"
+	switch {
+	case s.Offset > 0.0005:
+		filter = fmt.Sprintf("adelay=delays=%d:all=1,aresample=48000", int(math.Round(s.Offset*1000)))
+	case s.Offset < -0.0005:
+		filter = fmt.Sprintf("atrim=start=%.6f,asetpts=PTS-STARTPTS,aresample=48000", -s.Offset)
+	}
+	return []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist,
+		"-i", s.Input, "-map", fmt.Sprintf("0:a:%d", s.Stream), "-vn", "-sn", "-dn",
+		"-af", filter, "-t", strconv.FormatFloat(s.Duration, 'f', 6, 64),
+		"-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
+		"-frag_duration", strconv.Itoa(s.SegmentSec * 1_000_000),
+		"-movflags", "+empty_moov+default_base_moof", "-use_editlist", "0",
+		"-f", "mp4", s.Output}
+}
+
+// runFFmpeg runs one ffmpeg and returns the CPU seconds it used (user + system), which the
+// per-video figures add up.
+func runFFmpeg(ctx context.Context, ffmpeg string, args []string) (float64, error) {
+	cmd := execCommand(ctx, ffmpeg, args...)
+	var stderr tailBuffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	cpu := 0.0
+	if st := cmd.ProcessState; st != nil {
+		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return cpu, ctx.Err()
+		}
+		return cpu, fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
+	}
+	return cpu, nil
+}

@@ -1,0 +1,255 @@
+package transcode
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/riverqueue/river"
+	"gorm.io/gorm/clause"
+
+	"vod/app/db"
+	"vod/app/queue"
+	"vod/app/vodtype"
+)
+
+// Migrations are this module's tables: the encode runs and their parts (the fan-in).
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Migrations returns the module's versioned SQL files.
+func Migrations() embed.FS { return migrations }
+
+// The parts of one encode (docs/PIPELINE.md): every video chunk, the audio and the assets run as
+// their own jobs, on any worker, and hand off only through storage and these rows.
+const (
+	partAudio  = "audio"
+	partAssets = "assets"
+)
+
+func chunkPart(i int) string { return fmt.Sprintf("c%d", i) }
+
+type runRow struct {
+	VideoID    string `gorm:"primaryKey"`
+	Generation int    `gorm:"primaryKey"`
+	Parts      int
+	Pending    int
+	CreatedAt  time.Time
+}
+
+func (runRow) TableName() string { return "transcode_runs" }
+
+type partRow struct {
+	VideoID    string `gorm:"primaryKey"`
+	Generation int    `gorm:"primaryKey"`
+	Part       string `gorm:"primaryKey"`
+	Done       bool
+	Result     string
+	CPUSeconds float64
+	Runs       int
+}
+
+func (partRow) TableName() string { return "transcode_parts" }
+
+// segInfo is one stored media segment.
+type segInfo struct {
+	Number   int    `json:"n"`
+	Duration uint64 `json:"d"` // in the track's timescale
+	Size     int    `json:"s"`
+}
+
+// trackResult is what a part stored of one track (a rung, or the audio).
+type trackResult struct {
+	ID        string    `json:"id"`
+	Timescale uint32    `json:"timescale"`
+	Codecs    string    `json:"codecs,omitempty"`
+	Segments  []segInfo `json:"segments"`
+}
+
+// partResult is a part's row result.
+type partResult struct {
+	Tracks []trackResult `json:"tracks,omitempty"`
+	// Assets.
+	PosterKey     string                 `json:"poster_key,omitempty"`
+	StoryboardKey string                 `json:"storyboard_key,omitempty"`
+	Subtitles     []vodtype.SubtitleFile `json:"subtitles,omitempty"`
+	Notes         []string               `json:"notes,omitempty"`
+}
+
+// chunkPlan cuts a video's timeline into chunks of whole segments.
+type chunkPlan struct {
+	Index    int     `json:"index"`
+	Start    float64 `json:"start"`
+	Duration float64 `json:"duration"`
+	// FirstSegment is the video-wide number of the chunk's first segment, from 1.
+	FirstSegment int `json:"first_segment"`
+}
+
+func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
+	var out []chunkPlan
+	for i, start := 0, 0.0; start < duration-1e-6; i++ {
+		d := math.Min(float64(chunkSec), duration-start)
+		out = append(out, chunkPlan{Index: i, Start: start, Duration: d, FirstSegment: int(math.Round(start/float64(segSec))) + 1})
+		start += float64(chunkSec)
+	}
+	return out
+}
+
+// startRunTx records a run and its parts and inserts every part's job, in the probe's transaction.
+func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition) error {
+	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds)
+	parts := []string{partAssets}
+	if p.HasAudio() {
+		parts = append(parts, partAudio)
+	}
+	for _, c := range chunks {
+		parts = append(parts, chunkPart(c.Index))
+	}
+	g := tx.G.WithContext(ctx)
+	// A retried probe finds its run already there: start it again from nothing.
+	if err := g.Where("video_id = ? AND generation = ?", a.VideoID, a.Generation).Delete(&partRow{}).Error; err != nil {
+		return err
+	}
+	if err := g.Where("video_id = ? AND generation = ?", a.VideoID, a.Generation).Delete(&runRow{}).Error; err != nil {
+		return err
+	}
+	if err := g.Create(&runRow{VideoID: a.VideoID, Generation: a.Generation, Parts: len(parts), Pending: len(parts), CreatedAt: time.Now().UTC()}).Error; err != nil {
+		return err
+	}
+	for _, name := range parts {
+		if err := g.Create(&partRow{VideoID: a.VideoID, Generation: a.Generation, Part: name, Result: "{}"}).Error; err != nil {
+			return err
+		}
+	}
+	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends}
+	// The first chunk goes first (it is what a viewer needs first), the rest in timeline order.
+	for _, c := range chunks {
+		prio := 2
+		if c.Index == 0 {
+			prio = 1
+		}
+		if _, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio}); err != nil {
+			return err
+		}
+	}
+	if p.HasAudio() {
+		if _, err := s.queue.InsertTx(ctx, tx, audioArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 1}); err != nil {
+			return err
+		}
+	}
+	_, err := s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3})
+	return err
+}
+
+// partDoneTx records a finished part and, when it was the last, inserts the finish job: the whole
+// fan-in. Marking the row done only if it was not makes a re-run count once; the run row is locked
+// (FOR UPDATE on PostgreSQL; SQLite has one writer) so that of several parts finishing at once on
+// several workers exactly one sees pending reach zero.
+func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part string, res partResult, cpu float64) error {
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	g := tx.G.WithContext(ctx)
+	upd := g.Model(&partRow{}).Where("video_id = ? AND generation = ? AND part = ? AND NOT done", b.VideoID, b.Generation, part).
+		Updates(map[string]any{"done": true, "result": string(raw), "cpu_seconds": cpu})
+	if upd.Error != nil {
+		return upd.Error
+	}
+	if upd.RowsAffected == 0 {
+		return nil // counted before (a re-run after a crash between commit and acknowledgement)
+	}
+	var run runRow
+	q := g.Where("video_id = ? AND generation = ?", b.VideoID, b.Generation)
+	if s.db.Dialect == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&run).Error; err != nil {
+		return err
+	}
+	run.Pending--
+	if err := g.Model(&runRow{}).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Update("pending", run.Pending).Error; err != nil {
+		return err
+	}
+	if run.Pending > 0 {
+		return nil
+	}
+	_, err = s.queue.InsertTx(ctx, tx, finishArgs{partBase: b}, &river.InsertOpts{MaxAttempts: 10, Priority: 1})
+	return err
+}
+
+// completePart commits a part's result with its job's completion, then reports progress.
+func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu float64) error {
+	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if err := s.partDoneTx(ctx, tx, b, part, res, cpu); err != nil {
+			return err
+		}
+		return queue.CompleteTx(ctx, tx, job)
+	})
+	if err != nil {
+		return err
+	}
+	var run runRow
+	if s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Take(&run).Error == nil && run.Parts > 0 {
+		_ = s.catalog.SetProgress(ctx, b.VideoID, "transcode", 5+85*(run.Parts-run.Pending)/run.Parts)
+	}
+	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu*100)/100, "attempt", job.Attempt)
+	return nil
+}
+
+// parts reads every part's result of a run.
+func (s *Service) parts(ctx context.Context, b partBase) (map[string]partResult, float64, error) {
+	var rows []partRow
+	if err := s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Find(&rows).Error; err != nil {
+		return nil, 0, err
+	}
+	out := map[string]partResult{}
+	cpu := 0.0
+	for _, r := range rows {
+		if !r.Done {
+			return nil, 0, fmt.Errorf("part %s of video %s is not done", r.Part, b.VideoID)
+		}
+		var pr partResult
+		if err := json.Unmarshal([]byte(r.Result), &pr); err != nil {
+			return nil, 0, err
+		}
+		out[r.Part] = pr
+		cpu += r.CPUSeconds
+	}
+	return out, cpu, nil
+}
+
+// forgetRuns drops a video's run rows once it is published.
+func (s *Service) forgetRunsTx(ctx context.Context, tx *db.Tx, videoID string) error {
+	g := tx.G.WithContext(ctx)
+	if err := g.Where("video_id = ?", videoID).Delete(&partRow{}).Error; err != nil {
+		return err
+	}
+	return g.Where("video_id = ?", videoID).Delete(&runRow{}).Error
+}
+
+// scratch makes a directory for one job's files under the video's work directory; the caller
+// removes it when the job ends, whatever the outcome.
+func (s *Service) scratch(videoID, kind string) (string, func(), error) {
+	parent := filepath.Join(s.cfg.WorkDir, videoID)
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return "", nil, err
+	}
+	dir, err := os.MkdirTemp(parent, kind+"-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() {
+		_ = os.RemoveAll(dir)
+		_ = os.Remove(parent) // only if empty: other jobs of the video may be running here
+	}, nil
+}
+
+var errPartsMissing = errors.New("transcode: a part's output is missing")

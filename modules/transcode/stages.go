@@ -1,0 +1,591 @@
+package transcode
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"vod/app/db"
+	"vod/app/queue"
+	"vod/app/storage"
+	"vod/app/vodtype"
+	"vod/modules/transcode/cmaf"
+)
+
+// partBase is what every part of a run knows.
+type partBase struct {
+	VideoID    string      `json:"video_id"`
+	Generation int         `json:"generation"`
+	Probe      *Probe      `json:"probe"`
+	Renditions []Rendition `json:"renditions"`
+}
+
+type chunkArgs struct {
+	partBase
+	Chunk chunkPlan `json:"chunk"`
+}
+
+func (chunkArgs) Kind() string { return "transcode.chunk" }
+
+type audioArgs struct{ partBase }
+
+func (audioArgs) Kind() string { return "transcode.audio" }
+
+type assetsArgs struct{ partBase }
+
+func (assetsArgs) Kind() string { return "transcode.assets" }
+
+type finishArgs struct{ partBase }
+
+func (finishArgs) Kind() string { return "transcode.finish" }
+
+// audioID is the representation id of the audio: after the rungs, as ffmpeg numbered them.
+func audioID(b partBase) string { return fmt.Sprint(len(b.Renditions)) }
+
+// source returns what ffmpeg reads the source from: the stored file itself on local storage, a
+// presigned URL on S3 (ffmpeg reads the ranges it needs; no worker's disk is involved).
+func (s *Service) source(ctx context.Context, v vodtype.PipelineVideo) (string, error) {
+	if p, ok := storage.LocalPath(s.store, v.SourceKey); ok {
+		return p, nil
+	}
+	return s.store.PresignGet(ctx, v.SourceKey, 6*time.Hour)
+}
+
+// partTimeout sizes a part's timeout from the seconds of media it encodes.
+func (s *Service) partTimeout(seconds float64) time.Duration {
+	return max(s.cfg.TimeoutMin, time.Duration(seconds*s.cfg.TimeoutFactor*float64(time.Second)))
+}
+
+// --- chunk ---
+
+type chunkWorker struct {
+	river.WorkerDefaults[chunkArgs]
+	s *Service
+}
+
+func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
+	return w.s.partTimeout(job.Args.Chunk.Duration)
+}
+
+func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
+	s, a := w.s, job.Args
+	res, cpu, err := s.encodeChunk(ctx, a)
+	if err != nil {
+		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+	}
+	return completePart(ctx, s, job, a.partBase, chunkPart(a.Chunk.Index), res, cpu)
+}
+
+// encodeChunk encodes one chunk of every rung and stores its segments at their place on the video's
+// timeline.
+func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, float64, error) {
+	v, err := s.stale(ctx, a.VideoID, a.Generation)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	in, err := s.source(ctx, v)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	dir, done, err := s.scratch(a.VideoID, chunkPart(a.Chunk.Index))
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	defer done()
+	spec := &ChunkSpec{FFmpeg: s.cfg.FFmpeg, Input: in, OutDir: dir, Probe: a.Probe, Renditions: a.Renditions,
+		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, Start: a.Chunk.Start, Duration: a.Chunk.Duration}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// A deleted or superseded video stops the encode.
+	go func() {
+		t := time.NewTicker(s.cfg.ProgressEvery * 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if _, err := s.stale(ctx, a.VideoID, a.Generation); err != nil && ctx.Err() == nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	started := time.Now()
+	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args())
+	s.cfg.OnEncodeRun(cpu)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return partResult{}, cpu, cause
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			return partResult{}, cpu, &MediaError{Reason: "the video could not be decoded: the file may be damaged"}
+		}
+		return partResult{}, cpu, err
+	}
+	if d := time.Since(started).Seconds(); d > 0 {
+		s.cfg.OnEncoded(a.Chunk.Duration / d)
+	}
+	fps := spec.fps()
+	ts := videoTimescale(fps)
+	// The chunk's first frame is the first at or after its start: its place on the timeline in whole
+	// frames.
+	firstFrame := uint64(math.Ceil(a.Chunk.Start*fps - 1e-6))
+	frameTicks := uint64(math.Round(float64(ts) / fps))
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o750); err != nil {
+		return partResult{}, cpu, err
+	}
+	var res partResult
+	for i := range a.Renditions {
+		raw, err := os.ReadFile(spec.Output(i))
+		if err != nil {
+			return partResult{}, cpu, err
+		}
+		f, err := cmaf.Parse(raw)
+		if err != nil {
+			return partResult{}, cpu, err
+		}
+		if len(f.Segments) == 0 {
+			return partResult{}, cpu, &MediaError{Reason: fmt.Sprintf("no video could be decoded between %.1fs and %.1fs: the file may be damaged", a.Chunk.Start, a.Chunk.Start+a.Chunk.Duration)}
+		}
+		tr := trackResult{ID: fmt.Sprint(i), Timescale: f.Timescale}
+		if a.Chunk.Index == 0 {
+			if tr.Codecs, err = cmaf.Codecs(f.Init); err != nil {
+				return partResult{}, cpu, err
+			}
+			if err := os.WriteFile(filepath.Join(out, "init-"+tr.ID+".m4s"), f.Init, 0o640); err != nil {
+				return partResult{}, cpu, err
+			}
+		}
+		at := firstFrame * frameTicks
+		for k, seg := range f.Segments {
+			n := a.Chunk.FirstSegment + k
+			moved, err := cmaf.Shift(seg, at, uint32(n))
+			if err != nil {
+				return partResult{}, cpu, err
+			}
+			if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("seg-%s-%05d.m4s", tr.ID, n)), moved.Data, 0o640); err != nil {
+				return partResult{}, cpu, err
+			}
+			tr.Segments = append(tr.Segments, segInfo{Number: n, Duration: seg.Duration, Size: len(moved.Data)})
+			at += seg.Duration
+		}
+		res.Tracks = append(res.Tracks, tr)
+	}
+	if err := s.storeDir(ctx, a.VideoID, out, vodtype.GenerationPrefix(a.VideoID, a.Generation)); err != nil {
+		return partResult{}, cpu, err
+	}
+	return res, cpu, nil
+}
+
+// --- audio ---
+
+type audioWorker struct {
+	river.WorkerDefaults[audioArgs]
+	s *Service
+}
+
+func (w *audioWorker) Timeout(job *river.Job[audioArgs]) time.Duration {
+	// AAC encodes at tens of times real time.
+	return w.s.partTimeout(job.Args.Probe.Duration / 10)
+}
+
+func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error {
+	s, a := w.s, job.Args
+	res, cpu, err := s.encodeAudio(ctx, a)
+	if err != nil {
+		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+	}
+	return completePart(ctx, s, job, a.partBase, partAudio, res, cpu)
+}
+
+func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
+	v, err := s.stale(ctx, a.VideoID, a.Generation)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	in, err := s.source(ctx, v)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	dir, done, err := s.scratch(a.VideoID, partAudio)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	defer done()
+	spec := &AudioSpec{FFmpeg: s.cfg.FFmpeg, Input: in, Output: filepath.Join(dir, "audio.mp4"), SegmentSec: s.cfg.SegmentSeconds,
+		Offset: a.Probe.AudioOffset(), Duration: a.Probe.Duration}
+	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args())
+	s.cfg.OnEncodeRun(cpu)
+	if err != nil {
+		if ctx.Err() == nil {
+			return partResult{}, cpu, &MediaError{Reason: "the audio could not be decoded: the file may be damaged"}
+		}
+		return partResult{}, cpu, err
+	}
+	raw, err := os.ReadFile(spec.Output)
+	if err != nil {
+		return partResult{}, cpu, err
+	}
+	f, err := cmaf.Parse(raw)
+	if err != nil {
+		return partResult{}, cpu, err
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o750); err != nil {
+		return partResult{}, cpu, err
+	}
+	tr := trackResult{ID: audioID(a.partBase), Timescale: f.Timescale, Codecs: "mp4a.40.2"}
+	if err := os.WriteFile(filepath.Join(out, "init-"+tr.ID+".m4s"), f.Init, 0o640); err != nil {
+		return partResult{}, cpu, err
+	}
+	for k, seg := range f.Segments {
+		// A last fragment of a frame or two is noise that DASH players never ask for: it joins the
+		// one before by being dropped only when it is under 100 ms.
+		if k == len(f.Segments)-1 && k > 0 && float64(seg.Duration)/float64(f.Timescale) < 0.1 {
+			break
+		}
+		n := k + 1
+		if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("seg-%s-%05d.m4s", tr.ID, n)), seg.Data, 0o640); err != nil {
+			return partResult{}, cpu, err
+		}
+		tr.Segments = append(tr.Segments, segInfo{Number: n, Duration: seg.Duration, Size: len(seg.Data)})
+	}
+	if err := s.storeDir(ctx, a.VideoID, out, vodtype.GenerationPrefix(a.VideoID, a.Generation)); err != nil {
+		return partResult{}, cpu, err
+	}
+	return partResult{Tracks: []trackResult{tr}}, cpu, nil
+}
+
+// --- assets: subtitles, poster, storyboard ---
+
+type assetsWorker struct {
+	river.WorkerDefaults[assetsArgs]
+	s *Service
+}
+
+func (w *assetsWorker) Timeout(job *river.Job[assetsArgs]) time.Duration {
+	return w.s.partTimeout(job.Args.Probe.Duration / 2)
+}
+
+func (w *assetsWorker) Work(ctx context.Context, job *river.Job[assetsArgs]) error {
+	s, a := w.s, job.Args
+	res, cpu, err := s.makeAssets(ctx, a)
+	if err != nil {
+		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+	}
+	return completePart(ctx, s, job, a.partBase, partAssets, res, cpu)
+}
+
+// assetArgs decodes the source once at low cost for what is not a rung: the storyboard sprite, the
+// poster and the text subtitles as WebVTT.
+func assetArgs(in string, p *Probe, rends []Rendition, dir string) []string {
+	spec := &EncodeSpec{Probe: p, Renditions: rends, ThumbWidth: 160}
+	sb := spec.storyboard()
+	pw, ph := rends[len(rends)-1].Width, rends[len(rends)-1].Height
+	g := fmt.Sprintf("[0:v]split=2[sb][sp];[sb]fps=1/%s,scale=w=%d:h=%d,tile=%dx%d[sbo];[sp]trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d[po]",
+		trimFloat(sb.Interval), sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns, spec.posterAt(), pw, ph)
+	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-protocol_whitelist", protocolsFor(in), "-format_whitelist", formatWhitelist,
+		"-i", in, "-filter_complex", g,
+		"-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(dir, "storyboard.jpg"),
+		"-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(dir, "poster.jpg")}
+	for i, st := range p.TextSubtitles() {
+		// Cue times relative to the video's first frame, as the segments are.
+		args = append(args, "-map", fmt.Sprintf("0:%d", st.Index), "-c:s", "webvtt", "-f", "webvtt",
+			"-output_ts_offset", fmt.Sprintf("%.6f", -p.VideoStart), filepath.Join(dir, fmt.Sprintf("sub-%d.vtt", i)))
+	}
+	return args
+}
+
+func trimFloat(f float64) string {
+	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
+}
+
+func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, float64, error) {
+	v, err := s.stale(ctx, a.VideoID, a.Generation)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	in, err := s.source(ctx, v)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	dir, done, err := s.scratch(a.VideoID, partAssets)
+	if err != nil {
+		return partResult{}, 0, err
+	}
+	defer done()
+	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, assetArgs(in, a.Probe, a.Renditions, dir))
+	if err != nil && ctx.Err() != nil {
+		return partResult{}, cpu, err
+	}
+	var res partResult
+	if err != nil {
+		// Images and subtitles are extras: a video without them still plays.
+		s.log.Warn("assets failed", "video", a.VideoID, "err", err)
+		res.Notes = append(res.Notes, "no poster, storyboard or embedded subtitles could be made")
+	}
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o750); err != nil {
+		return partResult{}, cpu, err
+	}
+	keep := func(name string) bool {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		return err == nil && fi.Size() > 0 && os.Rename(filepath.Join(dir, name), filepath.Join(out, name)) == nil
+	}
+	if keep("poster.jpg") {
+		res.PosterKey = prefix + "poster.jpg"
+	}
+	if keep("storyboard.jpg") {
+		spec := &EncodeSpec{Probe: a.Probe, Renditions: a.Renditions, ThumbWidth: 160}
+		vtt := StoryboardVTT(spec.storyboard(), "storyboard.jpg", a.Probe.Duration)
+		if err := os.WriteFile(filepath.Join(out, "storyboard.vtt"), vtt, 0o640); err != nil {
+			return partResult{}, cpu, err
+		}
+		res.StoryboardKey = prefix + "storyboard.vtt"
+	}
+	seen := map[string]int{}
+	for i, st := range a.Probe.TextSubtitles() {
+		raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("sub-%d.vtt", i)))
+		if err != nil {
+			continue
+		}
+		cues, err := vodtype.ParseCues(raw)
+		if err != nil {
+			res.Notes = append(res.Notes, fmt.Sprintf("subtitle stream %d (%s) has no readable cues and was skipped", st.Index, st.Codec))
+			continue
+		}
+		lang := vodtype.LanguageTag(st.Language)
+		seen[lang]++
+		if seen[lang] > 1 {
+			lang = fmt.Sprintf("%s-x-%d", lang, seen[lang])
+		}
+		// Embedded tracks live in the generation: reprocessing replaces them.
+		if err := os.WriteFile(filepath.Join(out, "subs-"+lang+".vtt"), vodtype.WriteVTT(cues), 0o640); err != nil {
+			return partResult{}, cpu, err
+		}
+		label := vodtype.LanguageLabel(lang)
+		if st.Title != "" {
+			label = st.Title
+		}
+		res.Subtitles = append(res.Subtitles, vodtype.SubtitleFile{Lang: lang, Label: label, Source: vodtype.SourceEmbedded, Key: prefix + "subs-" + lang + ".vtt"})
+	}
+	for _, st := range a.Probe.Streams {
+		if st.Type == "subtitle" && st.Bitmap {
+			res.Notes = append(res.Notes, fmt.Sprintf("subtitle stream %d (%s) is a bitmap format and was skipped", st.Index, st.Codec))
+		}
+	}
+	if err := s.storeDir(ctx, a.VideoID, out, prefix); err != nil {
+		return partResult{}, cpu, err
+	}
+	return res, cpu, nil
+}
+
+// --- finish: manifests, progressive MP4, then publish ---
+
+type finishWorker struct {
+	river.WorkerDefaults[finishArgs]
+	s *Service
+}
+
+func (w *finishWorker) Timeout(job *river.Job[finishArgs]) time.Duration {
+	return w.s.partTimeout(job.Args.Probe.Duration / 10)
+}
+
+func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) error {
+	s, a := w.s, job.Args
+	pub, err := s.finish(ctx, a)
+	if err != nil {
+		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+	}
+	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if _, err := s.queue.InsertTx(ctx, tx, publishArgs{VideoID: a.VideoID, Publication: *pub}, nil); err != nil {
+			return err
+		}
+		return queue.CompleteTx(ctx, tx, job)
+	})
+}
+
+func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publication, error) {
+	if _, err := s.stale(ctx, a.VideoID, a.Generation); err != nil {
+		return nil, err
+	}
+	parts, cpu, err := s.parts(ctx, a.partBase)
+	if err != nil {
+		return nil, err
+	}
+	// Join the chunks' records into one per track.
+	video := map[string]*trackResult{}
+	var audio *trackResult
+	chunks := 0
+	for name, p := range parts {
+		for i := range p.Tracks {
+			t := p.Tracks[i]
+			if name == partAudio {
+				audio = &t
+				continue
+			}
+			if video[t.ID] == nil {
+				video[t.ID] = &trackResult{ID: t.ID, Timescale: t.Timescale}
+			}
+			v := video[t.ID]
+			if t.Codecs != "" {
+				v.Codecs = t.Codecs
+			}
+			v.Segments = append(v.Segments, t.Segments...)
+		}
+		if strings.HasPrefix(name, "c") {
+			chunks++
+		}
+	}
+	var tracks []*trackResult
+	for i := range a.Renditions {
+		t := video[fmt.Sprint(i)]
+		if t == nil || len(t.Segments) == 0 || t.Codecs == "" {
+			return nil, fmt.Errorf("%w: rung %d", errPartsMissing, i)
+		}
+		sort.Slice(t.Segments, func(x, y int) bool { return t.Segments[x].Number < t.Segments[y].Number })
+		for k, sg := range t.Segments {
+			if sg.Number != k+1 {
+				return nil, fmt.Errorf("%w: rung %d has no segment %d", errPartsMissing, i, k+1)
+			}
+		}
+		tracks = append(tracks, t)
+	}
+	duration := trackSeconds(tracks[0])
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	fps := (&EncodeSpec{Probe: a.Probe}).fps()
+	var pubTracks []vodtype.Track
+	for i, t := range tracks {
+		pubTracks = append(pubTracks, measure(t, "video", a.Renditions[i].Width, a.Renditions[i].Height, fps))
+	}
+	if audio != nil {
+		pubTracks = append(pubTracks, measure(audio, "audio", 0, 0, 0))
+	}
+	dir, done, err := s.scratch(a.VideoID, "finish")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o750); err != nil {
+		return nil, err
+	}
+	all := append([]*trackResult{}, tracks...)
+	if audio != nil {
+		all = append(all, audio)
+	}
+	files := map[string][]byte{"stream.mpd": buildBaseMPD(tracks, audio, a.Renditions, duration, s.cfg.SegmentSeconds)}
+	for _, t := range all {
+		files["media_"+t.ID+".m3u8"] = buildMediaPlaylist(t)
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(out, name), b, 0o640); err != nil {
+			return nil, err
+		}
+	}
+	pub := &vodtype.Publication{Generation: a.Generation, Prefix: prefix, BaseMPDKey: prefix + "stream.mpd",
+		Tracks: pubTracks, Duration: duration}
+	// The progressive download: the rung nearest 720p and the audio, from their stored segments,
+	// remuxed without encoding.
+	if err := s.progressiveMP4(ctx, a, pubTracks, dir, out); err != nil {
+		s.log.Warn("progressive mp4 failed", "video", a.VideoID, "err", err)
+		pub.Notes = append(pub.Notes, "no progressive MP4 download could be made")
+	} else {
+		pub.MP4Key = prefix + "download.mp4"
+	}
+	if as, ok := parts[partAssets]; ok {
+		pub.PosterKey, pub.StoryboardKey, pub.Subtitles = as.PosterKey, as.StoryboardKey, as.Subtitles
+		pub.Notes = append(pub.Notes, as.Notes...)
+	}
+	if err := s.storeDir(ctx, a.VideoID, out, prefix); err != nil {
+		return nil, err
+	}
+	s.log.Info("encode finished", "video", a.VideoID, "generation", a.Generation, "chunks", chunks,
+		"encode_cpu_seconds", math.Round(cpu*100)/100, "duration", math.Round(duration*1000)/1000)
+	s.cfg.OnVideoEncoded(cpu, chunks)
+	return pub, nil
+}
+
+func trackSeconds(t *trackResult) float64 {
+	var total uint64
+	for _, s := range t.Segments {
+		total += s.Duration
+	}
+	return float64(total) / float64(t.Timescale)
+}
+
+// measure computes a track's bandwidths from its segments' real sizes and durations.
+func measure(t *trackResult, kind string, w, h int, fps float64) vodtype.Track {
+	var bits, peak float64
+	for _, s := range t.Segments {
+		b := float64(s.Size) * 8
+		bits += b
+		// A very short last segment would overstate the peak.
+		peak = math.Max(peak, b/math.Max(float64(s.Duration)/float64(t.Timescale), 1))
+	}
+	return vodtype.Track{ID: t.ID, Kind: kind, Width: w, Height: h, Codecs: t.Codecs, FrameRate: fps,
+		Peak: int(math.Ceil(peak)), Average: int(math.Ceil(bits / math.Max(trackSeconds(t), 0.001)))}
+}
+
+// progressiveMP4 downloads the segments of the rung nearest 720p and of the audio into dir and
+// remuxes them into out/download.mp4.
+func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vodtype.Track, dir, out string) error {
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	src := filepath.Join(dir, "mp4src")
+	if err := os.Mkdir(src, 0o750); err != nil {
+		return err
+	}
+	var want []vodtype.Track
+	var best *vodtype.Track
+	for i := range tracks {
+		t := &tracks[i]
+		if t.Kind == "audio" {
+			want = append(want, *t)
+		} else if best == nil || math.Abs(float64(min(t.Width, t.Height)-720)) < math.Abs(float64(min(best.Width, best.Height)-720)) {
+			best = t
+		}
+	}
+	if best == nil {
+		return errors.New("no video track")
+	}
+	want = append(want, *best)
+	for _, t := range want {
+		err := s.store.List(ctx, prefix, func(o storage.Object) error {
+			name := strings.TrimPrefix(o.Key, prefix)
+			if name != "init-"+t.ID+".m4s" && !strings.HasPrefix(name, "seg-"+t.ID+"-") {
+				return nil
+			}
+			rc, _, err := s.store.Get(ctx, o.Key, 0, -1)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			var buf bytes.Buffer
+			if _, err := buf.ReadFrom(rc); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(src, name), buf.Bytes(), 0o640)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := remuxMP4(ctx, s.cfg.FFmpeg, src, tracks); err != nil {
+		return err
+	}
+	return os.Rename(filepath.Join(src, "download.mp4"), filepath.Join(out, "download.mp4"))
+}
