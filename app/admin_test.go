@@ -36,7 +36,7 @@ func TestAdmin(t *testing.T) {
 	}
 
 	v := a.uploadReady(user, clip(t, "noaudio"), map[string]string{"visibility": "private"})
-	r := a.do("GET", "/api/v1/admin/jobs?kind=transcode.encode&state=completed", nil, boss)
+	r := a.do("GET", "/api/v1/admin/jobs?kind=transcode.chunk&state=completed", nil, boss)
 	require.Equal(t, 200, r.Status, "%s", r.Body)
 	jobs := r.JSON(t)["items"].([]any)
 	require.Len(t, jobs, 1)
@@ -55,7 +55,7 @@ func TestAdmin(t *testing.T) {
 		answers[string(r.Body)] = true
 		for _, it := range r.JSON(t)["items"].([]any) {
 			j := it.(map[string]any)
-			if j["video_id"] == longID && j["kind"] == "transcode.encode" && j["stage"] == "transcode" && j["progress"].(float64) >= 5 {
+			if j["video_id"] == longID && j["kind"] == "transcode.chunk" && j["stage"] == "transcode" && j["progress"].(float64) >= 5 {
 				return true
 			}
 		}

@@ -39,7 +39,7 @@ func jobsCommand() map[string]command {
 	return map[string]command{
 		"list": {args: "[--state S] [--kind K] [--limit N]", help: "List River jobs, newest first.", flags: func(fs *pflag.FlagSet) {
 			fs.String("state", "", "available, running, retryable, scheduled, completed, cancelled, discarded")
-			fs.String("kind", "", "job kind, e.g. transcode.encode")
+			fs.String("kind", "", "job kind, e.g. transcode.chunk")
 			fs.Int("limit", 50, "how many")
 		}, run: func(ctx context.Context, e *env) error {
 			var o cli.JobsOptions

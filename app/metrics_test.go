@@ -34,8 +34,11 @@ func TestMetricsMove(t *testing.T) {
 	after := string(a.do("GET", "/metrics", nil, metricsToken).Body)
 	require.Greater(t, metricValue(t, after, `vod_http_requests_total\{method="POST",route="/api/v1/videos",status="202"\}`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_http_requests_total\{method="GET",route="/api/v1/videos/:id",status="404"\}`), 0.0)
-	require.Greater(t, metricValue(t, after, `vod_jobs_total\{kind="transcode.encode",outcome="completed"\}`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_jobs_total\{kind="transcode.chunk",outcome="completed"\}`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_transcode_speed_ratio_count`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_encode_runs_total`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_encode_cpu_seconds_total`), 0.0)
+	require.Greater(t, metricValue(t, after, `vod_video_encode_cpu_seconds_count`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_upload_bytes_total`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_storage_operation_duration_seconds_count\{backend="[a-z0-9]+",op="put"\}`), 0.0)
 }

@@ -157,11 +157,11 @@ func TestIngestWaitHonoursContext(t *testing.T) {
 
 func TestJobs(t *testing.T) {
 	b := setup(t)
-	b.queue.rows = []*rivertype.JobRow{{ID: 7, Kind: "transcode.encode", State: rivertype.JobStateRetryable, Attempt: 2, MaxAttempts: 5,
+	b.queue.rows = []*rivertype.JobRow{{ID: 7, Kind: "transcode.chunk", State: rivertype.JobStateRetryable, Attempt: 2, MaxAttempts: 5,
 		EncodedArgs: []byte(`{"video_id":"v1"}`), Errors: []rivertype.AttemptError{{Error: strings.Repeat("é", 80)}}}}
-	require.NoError(t, ListJobs(context.Background(), b.streams(), b.queue, JobsOptions{State: "retryable", Kind: "transcode.encode", Limit: 5}))
+	require.NoError(t, ListJobs(context.Background(), b.streams(), b.queue, JobsOptions{State: "retryable", Kind: "transcode.chunk", Limit: 5}))
 	out := b.out.String()
-	require.Contains(t, out, "transcode.encode")
+	require.Contains(t, out, "transcode.chunk")
 	require.Contains(t, out, "2/5")
 	require.Contains(t, out, "v1")
 	require.Contains(t, out, strings.Repeat("é", 59)+"…", "long errors are cut on a rune boundary")

@@ -109,7 +109,7 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
 	rends := PlanLadder(p.Width, p.Height, s.rungs)
-	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.catalog.RecordProbeTx(ctx, tx, a.VideoID, vodtype.ProbeInfo{Duration: p.Duration, Width: p.Width, Height: p.Height,
 			FPS: p.FPS, VideoCodec: p.VideoCodec, AudioCodec: p.AudioCodec, Rotation: p.Rotation, Size: p.Size}); err != nil {
 			return err
@@ -119,6 +119,10 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 		}
 		return queue.CompleteTx(ctx, tx, job)
 	})
+	if err == nil {
+		_ = s.catalog.SetProgress(ctx, a.VideoID, "transcode", 5)
+	}
+	return err
 }
 
 // remuxMP4 makes the progressive download from already-encoded segments of one rung (the one

@@ -490,7 +490,7 @@ async function myVideos() {
 async function adminPage() {
   if (!requireLogin()) return;
   const state = h("select", { "aria-label": "Job state" }, ...["", "running", "available", "retryable", "scheduled", "completed", "cancelled", "discarded"].map((x) => h("option", { value: x }, x || "any state")));
-  const kind = h("input", { placeholder: "kind, e.g. transcode.encode", "aria-label": "Job kind" });
+  const kind = h("input", { placeholder: "kind, e.g. transcode.chunk", "aria-label": "Job kind" });
   const jobs = h("tbody", { "data-testid": "jobs" });
   const videos = h("tbody");
   const users = h("tbody");
