@@ -1,0 +1,168 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// fetch GETs a URL of the app (absolute or relative) and returns the body.
+func (a *testApp) fetch(t *testing.T, u string) []byte {
+	t.Helper()
+	if strings.HasPrefix(u, "/") {
+		u = a.URL + u
+	}
+	res, err := http.Get(u)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode, "%s: %s", u, b)
+	return b
+}
+
+// hlsTrack reads an HLS media playlist: its tags, its init segment and its segments with durations.
+type hlsTrack struct {
+	text     string
+	init     string
+	segments []string
+	extinf   []float64
+}
+
+func readHLS(t *testing.T, body []byte) hlsTrack {
+	var h hlsTrack
+	h.text = string(body)
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		switch {
+		case strings.HasPrefix(l, "#EXT-X-MAP:URI="):
+			h.init = strings.Trim(strings.TrimPrefix(l, "#EXT-X-MAP:URI="), `"`)
+		case strings.HasPrefix(l, "#EXTINF:"):
+			v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimPrefix(l, "#EXTINF:"), ","), 64)
+			require.NoError(t, err)
+			h.extinf = append(h.extinf, v)
+		case l != "" && !strings.HasPrefix(l, "#"):
+			h.segments = append(h.segments, l)
+		}
+	}
+	return h
+}
+
+// assemble downloads a track's init and media segments into one file.
+func (a *testApp) assemble(t *testing.T, base string, h hlsTrack, path string) {
+	t.Helper()
+	var buf bytes.Buffer
+	buf.Write(a.fetch(t, base+h.init))
+	for _, s := range h.segments {
+		buf.Write(a.fetch(t, base+s))
+	}
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+func ffprobeLines(t *testing.T, args ...string) []string {
+	t.Helper()
+	out, err := exec.Command("ffprobe", append([]string{"-v", "error"}, args...)...).Output()
+	require.NoError(t, err)
+	return strings.FieldsFunc(string(out), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' || r == '\r' })
+}
+
+// TestChunkedOutput reads a chunked encode back as a player would: a 12 s clip whose audio starts
+// 0.5 s after its video, cut into three 4 s chunks of two 2 s segments. Every rung has every frame
+// once with keyframes at the same times, the manifests list exactly the stored segments with their
+// real durations, and the audio keeps its offset to within a frame.
+func TestChunkedOutput(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_TRANSCODE_CHUNK_SECONDS": "4", "VOD_TRANSCODE_SEGMENT_SECONDS": "2"})
+	tok := a.token("chunky")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "delayed.mkv")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=12",
+		"-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=11.5",
+		"-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", src)
+	v := a.uploadReady(tok, src, nil)
+	require.InDelta(t, 12.0, v["duration_seconds"].(float64), 0.05, "the video stream's duration")
+
+	hls := strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)
+	base := hls[:strings.LastIndex(hls, "/")+1]
+	master := string(a.fetch(t, hls))
+	require.Contains(t, master, "#EXT-X-VERSION:7")
+	variants := regexp.MustCompile(`(?m)^(media_\d+\.m3u8)$`).FindAllString(master, -1)
+	require.NotEmpty(t, variants, master)
+	audioURI := regexp.MustCompile(`TYPE=AUDIO[^\n]*URI="([^"]+)"`).FindStringSubmatch(master)
+	require.NotNil(t, audioURI, master)
+
+	var keyTimes []string
+	for i, name := range variants {
+		h := readHLS(t, a.fetch(t, base+name))
+		require.Contains(t, h.text, "#EXT-X-PLAYLIST-TYPE:VOD")
+		require.Contains(t, h.text, "#EXT-X-VERSION:7")
+		require.Contains(t, h.text, "#EXT-X-ENDLIST")
+		require.Len(t, h.segments, 6, "three chunks of two segments")
+		sum := 0.0
+		for _, d := range h.extinf {
+			require.InDelta(t, 2.0, d, 0.001)
+			sum += d
+		}
+		require.InDelta(t, 12.0, sum, 0.001)
+		file := filepath.Join(dir, name+".mp4")
+		a.assemble(t, base, h, file)
+		frames := ffprobeLines(t, "-count_frames", "-select_streams", "v", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", file)
+		require.Equal(t, []string{"360"}, frames, "every frame of the source once, none duplicated")
+		keys := ffprobeLines(t, "-select_streams", "v", "-skip_frame", "nokey", "-show_entries", "frame=pts_time", "-of", "csv=p=0", file)
+		if i == 0 {
+			keyTimes = keys
+			require.Len(t, keys, 6)
+			for k, kt := range keys {
+				f, _ := strconv.ParseFloat(kt, 64)
+				require.InDelta(t, float64(2*k), f, 0.001, "keyframe %d on its segment boundary: %v", k, keys)
+			}
+		} else {
+			require.Equal(t, keyTimes, keys, "keyframes at the same times in every rung")
+		}
+	}
+
+	// The audio: its own segments, and the source's half second of delay kept as silence.
+	ah := readHLS(t, a.fetch(t, base+audioURI[1]))
+	afile := filepath.Join(dir, "audio.mp4")
+	a.assemble(t, base, ah, afile)
+	first := ffprobeLines(t, "-select_streams", "a", "-show_entries", "packet=pts_time", "-read_intervals", "%+#1", "-of", "csv=p=0", afile)
+	require.NotEmpty(t, first)
+	f0, _ := strconv.ParseFloat(first[0], 64)
+	require.InDelta(t, 0.0, f0, 0.001, "audio starts with the video")
+	out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", afile, "-af", "silencedetect=n=-40dB:d=0.2", "-f", "null", "-").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	m := regexp.MustCompile(`silence_end: ([0-9.]+)`).FindStringSubmatch(string(out))
+	require.NotNil(t, m, "%s", out)
+	end, _ := strconv.ParseFloat(m[1], 64)
+	require.InDelta(t, 0.5, end, 1.0/30, "the tone starts half a second in, within one frame")
+	asum := 0.0
+	for _, d := range ah.extinf {
+		asum += d
+	}
+	require.InDelta(t, 12.0, asum, 0.1, "no stray audio tail")
+
+	// DASH: the same segments, the duration rounded up, not down.
+	mpd := string(a.fetch(t, str(v["playback"].(map[string]any)["dash"])))
+	dm := regexp.MustCompile(`mediaPresentationDuration="PT([0-9.]+)S"`).FindStringSubmatch(mpd)
+	require.NotNil(t, dm, mpd)
+	d, _ := strconv.ParseFloat(dm[1], 64)
+	require.GreaterOrEqual(t, d, 12.0)
+	require.Less(t, d, 12.1)
+	require.Contains(t, mpd, "<SegmentTimeline>")
+	decodes(t, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), a.URL))
+
+	// Honest figures: one encode run per chunk and the audio, no more.
+	body := string(a.do("GET", "/metrics", nil, metricsToken).Body)
+	require.Equal(t, 4.0, metricValue(t, body, `vod_encode_runs_total`), "3 chunks + 1 audio")
+}
