@@ -40,6 +40,9 @@ type Queue struct {
 	lite    *river.Client[*sql.Tx]
 	Workers *river.Workers
 	working bool
+	id      string
+	stopW   context.CancelFunc
+	watched chan struct{}
 }
 
 // Migrate applies River's own migrations.
@@ -59,13 +62,16 @@ func Migrate(ctx context.Context, d *db.DB) error {
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	return nil
+	return migrateOwn(ctx, d)
 }
 
 // New prepares a queue. Modules add their workers to q.Workers and periodic jobs with AddPeriodic,
 // then Init creates the client.
 func New(d *db.DB, cfg Config) *Queue {
-	return &Queue{db: d, cfg: cfg, Workers: river.NewWorkers(), working: cfg.Workers > 0}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Queue{db: d, cfg: cfg, Workers: river.NewWorkers(), working: cfg.Workers > 0, id: clientID()}
 }
 
 // AddPeriodic schedules a job kind to be inserted periodically (by the leader only).
@@ -75,6 +81,7 @@ func (q *Queue) AddPeriodic(j *river.PeriodicJob) { q.cfg.Periodic = append(q.cf
 func (q *Queue) Init() error {
 	cfg, workers, d := q.cfg, q.Workers, q.db
 	rc := &river.Config{
+		ID:                   q.id,
 		Logger:               cfg.Logger,
 		FetchPollInterval:    cfg.PollInterval,
 		FetchCooldown:        min(cfg.PollInterval, 100*time.Millisecond),
@@ -109,10 +116,24 @@ func (q *Queue) Start(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
-	if q.pg != nil {
-		return q.pg.Start(ctx)
+	if n, err := q.recoverOrphans(ctx, true); err != nil {
+		return fmt.Errorf("recover jobs: %w", err)
+	} else if n > 0 {
+		q.cfg.Logger.Warn("jobs left running by a stopped process made available again", "jobs", n)
 	}
-	return q.lite.Start(ctx)
+	var err error
+	if q.pg != nil {
+		err = q.pg.Start(ctx)
+	} else {
+		err = q.lite.Start(ctx)
+	}
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	q.stopW, q.watched = cancel, make(chan struct{})
+	go func() { defer close(q.watched); q.watch(wctx) }()
+	return nil
 }
 
 // Stop waits for running jobs to finish or ctx to end, then cancels what is left.
@@ -120,6 +141,13 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if !q.working {
 		return nil
 	}
+	// The heartbeat stops after the jobs: while they finish, nobody may take them for dead.
+	defer func() {
+		if q.stopW != nil {
+			q.stopW()
+			<-q.watched
+		}
+	}()
 	var err error
 	if q.pg != nil {
 		err = q.pg.Stop(ctx)
