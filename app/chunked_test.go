@@ -17,7 +17,7 @@ import (
 )
 
 // fetch GETs a URL of the app (absolute or relative) and returns the body.
-func (a *testApp) fetch(t *testing.T, u string) []byte {
+func (a *testApp) fetch(t testing.TB, u string) []byte {
 	t.Helper()
 	if strings.HasPrefix(u, "/") {
 		u = a.URL + u
@@ -39,7 +39,7 @@ type hlsTrack struct {
 	extinf   []float64
 }
 
-func readHLS(t *testing.T, body []byte) hlsTrack {
+func readHLS(t testing.TB, body []byte) hlsTrack {
 	var h hlsTrack
 	h.text = string(body)
 	sc := bufio.NewScanner(bytes.NewReader(body))
@@ -60,7 +60,7 @@ func readHLS(t *testing.T, body []byte) hlsTrack {
 }
 
 // assemble downloads a track's init and media segments into one file.
-func (a *testApp) assemble(t *testing.T, base string, h hlsTrack, path string) {
+func (a *testApp) assemble(t testing.TB, base string, h hlsTrack, path string) {
 	t.Helper()
 	var buf bytes.Buffer
 	buf.Write(a.fetch(t, base+h.init))
@@ -70,7 +70,7 @@ func (a *testApp) assemble(t *testing.T, base string, h hlsTrack, path string) {
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
 }
 
-func ffprobeLines(t *testing.T, args ...string) []string {
+func ffprobeLines(t testing.TB, args ...string) []string {
 	t.Helper()
 	out, err := exec.Command("ffprobe", append([]string{"-v", "error"}, args...)...).Output()
 	require.NoError(t, err)

@@ -26,7 +26,7 @@ var (
 )
 
 // vodBinary builds the vod binary once per test run.
-func vodBinary(t *testing.T) string {
+func vodBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "vod-bin-")
@@ -53,7 +53,7 @@ type proc struct {
 }
 
 // startProc starts `vod serve` with env in its own data directory and waits for its address.
-func startProc(t *testing.T, env map[string]string) *proc {
+func startProc(t testing.TB, env map[string]string) *proc {
 	t.Helper()
 	_ = os.Remove(env["VOD_HTTP_ADDR_FILE"])
 	cmd := exec.Command(vodBinary(t), "serve")
@@ -79,7 +79,7 @@ func startProc(t *testing.T, env map[string]string) *proc {
 	return p
 }
 
-func (p *proc) wait(t *testing.T) {
+func (p *proc) wait(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
@@ -96,14 +96,14 @@ func (p *proc) wait(t *testing.T) {
 	t.Fatalf("process did not start:\n%s", b)
 }
 
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	_, _ = p.cmd.Process.Wait()
 }
 
 // clusterEnv is the environment of one process of a scale-out installation: shared database,
 // storage and keys, its own data directory and role.
-func clusterEnv(t *testing.T, base map[string]string, role string) map[string]string {
+func clusterEnv(t testing.TB, base map[string]string, role string) map[string]string {
 	env := map[string]string{}
 	for k, v := range base {
 		env[k] = v
@@ -115,7 +115,7 @@ func clusterEnv(t *testing.T, base map[string]string, role string) map[string]st
 }
 
 // chunkJobs reads the chunk jobs of the installation straight from River's table.
-func chunkJobs(t *testing.T, dbURL string) (n, reran int) {
+func chunkJobs(t testing.TB, dbURL string) (n, reran int) {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ scripts/services.sh up "$svc"
 BENCH=${BENCH:-.}
 echo "== benchmarks on SQLite + local storage"
 (. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT &&
-	go test -run '^$' -bench "$BENCH" -skip 'BenchmarkLoad' -benchtime 1x -timeout 60m ./...)
-echo "== load test on PostgreSQL + MinIO"
-(. "$svc/env" && go test -run '^$' -bench "BenchmarkLoad" -benchtime 1x -timeout 60m ./app/)
+	go test -run '^$' -bench "$BENCH" -skip 'BenchmarkLoad|BenchmarkScale' -benchtime 1x -timeout 60m ./...)
+echo "== load test and scale-out on PostgreSQL + MinIO (real processes)"
+(. "$svc/env" && VOD_BENCH_LONG_MINUTES=${VOD_BENCH_LONG_MINUTES:-10} \
+	go test -run '^$' -bench "BenchmarkLoad|BenchmarkScale" -benchtime 1x -timeout 120m ./app/)

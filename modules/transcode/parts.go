@@ -186,7 +186,7 @@ func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part st
 }
 
 // completePart commits a part's result with its job's completion, then reports progress.
-func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu float64) error {
+func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu float64, started time.Time) error {
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.partDoneTx(ctx, tx, b, part, res, cpu); err != nil {
 			return err
@@ -200,7 +200,8 @@ func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.J
 	if s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Take(&run).Error == nil && run.Parts > 0 {
 		_ = s.catalog.SetProgress(ctx, b.VideoID, "transcode", 5+85*(run.Parts-run.Pending)/run.Parts)
 	}
-	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu*100)/100, "attempt", job.Attempt)
+	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu*100)/100,
+		"seconds", math.Round(time.Since(started).Seconds()*100)/100, "attempt", job.Attempt)
 	return nil
 }
 

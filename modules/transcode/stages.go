@@ -78,11 +78,12 @@ func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
 
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
 	s, a := w.s, job.Args
+	started := time.Now()
 	res, cpu, err := s.encodeChunk(ctx, a)
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	return completePart(ctx, s, job, a.partBase, chunkPart(a.Chunk.Index), res, cpu)
+	return completePart(ctx, s, job, a.partBase, chunkPart(a.Chunk.Index), res, cpu, started)
 }
 
 // encodeChunk encodes one chunk of every rung and stores its segments at their place on the video's
@@ -203,11 +204,12 @@ func (w *audioWorker) Timeout(job *river.Job[audioArgs]) time.Duration {
 
 func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error {
 	s, a := w.s, job.Args
+	started := time.Now()
 	res, cpu, err := s.encodeAudio(ctx, a)
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	return completePart(ctx, s, job, a.partBase, partAudio, res, cpu)
+	return completePart(ctx, s, job, a.partBase, partAudio, res, cpu, started)
 }
 
 func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
@@ -281,11 +283,12 @@ func (w *assetsWorker) Timeout(job *river.Job[assetsArgs]) time.Duration {
 
 func (w *assetsWorker) Work(ctx context.Context, job *river.Job[assetsArgs]) error {
 	s, a := w.s, job.Args
+	started := time.Now()
 	res, cpu, err := s.makeAssets(ctx, a)
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
-	return completePart(ctx, s, job, a.partBase, partAssets, res, cpu)
+	return completePart(ctx, s, job, a.partBase, partAssets, res, cpu, started)
 }
 
 // assetArgs decodes the source once at low cost for what is not a rung: the storyboard sprite, the

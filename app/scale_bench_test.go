@@ -1,0 +1,123 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"vod/app/testenv"
+)
+
+// scaleRun is one video processed by an installation of 1 API and n worker processes.
+type scaleRun struct {
+	wall       time.Duration
+	cpu        float64
+	chunks     int
+	chunkSecs  []float64
+	encodeRuns int
+}
+
+var (
+	encodeDoneRe = regexp.MustCompile(`msg="encode finished".*chunks=(\d+) encode_cpu_seconds=([0-9.]+)`)
+	chunkDoneRe  = regexp.MustCompile(`msg="part done".*part=c\d+ cpu_seconds=[0-9.]+ seconds=([0-9.]+)`)
+	partDoneRe   = regexp.MustCompile(`msg="part done".*part=(c\d+|audio) `)
+)
+
+// runScale processes src on a fresh installation with n worker processes (each working two jobs at
+// once, one per core of this machine) and reads the figures back from the workers' logs.
+func runScale(b *testing.B, src string, n int) scaleRun {
+	base := testEnv(b)
+	base["VOD_LOG_FORMAT"] = "text"
+	base["VOD_MEDIA_SIGNING_KEY"] = "bench-shared-signing-key-0123456789"
+	base["VOD_QUEUE_WORKERS"] = "2"
+	api := startProc(b, clusterEnv(b, base, "api"))
+	var workers []*proc
+	for range n {
+		workers = append(workers, startProc(b, clusterEnv(b, base, "worker")))
+	}
+	api.wait(b)
+	for _, w := range workers {
+		w.wait(b)
+	}
+	a := &testApp{t: b, URL: api.url, Env: api.env}
+	tok := a.token("scale")
+	r := a.upload(tok, src, nil)
+	require.Equal(b, 202, r.Status, "%s", r.Body)
+	t0 := time.Now()
+	id := str(r.JSON(b)["video"].(map[string]any)["id"])
+	v := a.waitFor(id, tok, 2*time.Hour)
+	require.Equal(b, "ready", v["status"], "%v", v["error"])
+	out := scaleRun{wall: time.Since(t0)}
+	for _, w := range workers {
+		raw, _ := os.ReadFile(w.logs)
+		logs := string(raw)
+		if m := encodeDoneRe.FindStringSubmatch(logs); m != nil {
+			out.chunks, _ = strconv.Atoi(m[1])
+			out.cpu, _ = strconv.ParseFloat(m[2], 64)
+		}
+		for _, m := range chunkDoneRe.FindAllStringSubmatch(logs, -1) {
+			s, _ := strconv.ParseFloat(m[1], 64)
+			out.chunkSecs = append(out.chunkSecs, s)
+		}
+		out.encodeRuns += len(partDoneRe.FindAllString(logs, -1))
+	}
+	for _, p := range append(workers, api) {
+		p.kill(b)
+	}
+	return out
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+// BenchmarkScale: the 60 s 1080p clip with one and with two worker processes (PostgreSQL + MinIO,
+// real processes on this one 2-core machine): wall time upload-complete → ready, encode CPU seconds
+// per video (which must not grow with the workers: no duplicate work), per-chunk times. With
+// VOD_BENCH_LONG_MINUTES (make bench sets 10), the same for a source of that many minutes.
+func BenchmarkScale(b *testing.B) {
+	if !testenv.Postgres() || !testenv.S3() {
+		b.Skip("needs PostgreSQL and S3 (make bench)")
+	}
+	dir := b.TempDir()
+	mk := func(name string, seconds int) string {
+		p := filepath.Join(dir, name)
+		ffmpegRun(b, "-f", "lavfi", "-i", fmt.Sprintf("testsrc2=size=1920x1080:rate=30:duration=%d", seconds),
+			"-f", "lavfi", "-i", fmt.Sprintf("sine=frequency=440:sample_rate=48000:duration=%d", seconds),
+			"-c:v", "libx264", "-preset", "ultrafast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", p)
+		return p
+	}
+	sources := map[string]string{"60s": mk("60s.mp4", 60)}
+	order := []string{"60s"}
+	if m, _ := strconv.Atoi(os.Getenv("VOD_BENCH_LONG_MINUTES")); m > 0 {
+		name := fmt.Sprintf("%dmin", m)
+		sources[name] = mk(name+".mp4", m*60)
+		order = append(order, name)
+	}
+	b.ResetTimer()
+	for _, name := range order {
+		one := runScale(b, sources[name], 1)
+		two := runScale(b, sources[name], 2)
+		fmt.Printf("%s 1080p: 1 worker %s (%.1f encode CPU s, %d chunks, %d encode runs, chunk %.1fs on average); 2 workers %s (%.1f encode CPU s, %d encode runs, chunk %.1fs); CPU ratio %.3f\n",
+			name, one.wall.Round(100*time.Millisecond), one.cpu, one.chunks, one.encodeRuns, mean(one.chunkSecs),
+			two.wall.Round(100*time.Millisecond), two.cpu, two.encodeRuns, mean(two.chunkSecs), two.cpu/one.cpu)
+		key := strings.ReplaceAll(name, " ", "")
+		b.ReportMetric(one.wall.Seconds(), key+"-1worker-s")
+		b.ReportMetric(two.wall.Seconds(), key+"-2workers-s")
+		b.ReportMetric(two.cpu/one.cpu, key+"-cpu-ratio")
+	}
+}
