@@ -14,6 +14,7 @@ import (
 	"vod/app/httpx"
 	"vod/app/jobs"
 	"vod/app/notify"
+	"vod/app/queue"
 	"vod/app/ratelimit"
 	"vod/modules/auth"
 	"vod/modules/search"
@@ -40,6 +41,7 @@ func sub(f fs.FS, dir string) fs.FS {
 // moduleMigrations lists each module's migrations in dependency order.
 func moduleMigrations() []migrationSet {
 	return []migrationSet{
+		{"queue", queue.Migrations()},
 		{"auth", sub(auth.Migrations(), "migrations")},
 		{"stream", sub(stream.Migrations(), "migrations")},
 		{"upload", sub(upload.Migrations(), "migrations")},

@@ -62,7 +62,7 @@ func Migrate(ctx context.Context, d *db.DB) error {
 	if err != nil {
 		return fmt.Errorf("river migrations: %w", err)
 	}
-	return migrateOwn(ctx, d)
+	return nil
 }
 
 // New prepares a queue. Modules add their workers to q.Workers and periodic jobs with AddPeriodic,

@@ -26,13 +26,10 @@ const (
 	deadAfter = 30 * time.Second
 )
 
-func migrateOwn(ctx context.Context, d *db.DB) error {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return err
-	}
-	_, err = d.Migrate(ctx, "queue", sub)
-	return err
+// Migrations are the queue's own tables (the heartbeats), applied after River's.
+func Migrations() fs.FS {
+	sub, _ := fs.Sub(migrations, "migrations")
+	return sub
 }
 
 // clientID names this process's River client, which River records in the jobs it runs
