@@ -96,8 +96,13 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 	var out []chunkPlan
 	for i, start := 0, 0.0; start < duration-1e-6; i++ {
 		d := math.Min(float64(chunkSec), duration-start)
+		// A tail shorter than half a segment (a container that lasts a few frames longer than
+		// its chunks) joins the last chunk rather than becoming a chunk with nothing to decode.
+		if rest := duration - start - d; rest > 0 && rest < float64(segSec)/2 {
+			d += rest
+		}
 		out = append(out, chunkPlan{Index: i, Start: start, Duration: d, FirstSegment: int(math.Round(start/float64(segSec))) + 1})
-		start += float64(chunkSec)
+		start += d
 	}
 	return out
 }

@@ -122,3 +122,17 @@ func TestConfigDefaultsValidate(t *testing.T) {
 	_, err := New(nil, nil, nil, nil, Config{WorkDir: "/tmp/x", Ladder: "360:abc"}, nil)
 	require.ErrorContains(t, err, "ladder")
 }
+
+// TestPlanChunks: chunks are whole segments, numbered on the video's timeline, and a sliver at the
+// end joins the last chunk instead of becoming an empty one.
+func TestPlanChunks(t *testing.T) {
+	c := planChunks(60.02, 20, 4)
+	require.Len(t, c, 3)
+	require.InDelta(t, 20.02, c[2].Duration, 1e-9)
+	require.Equal(t, []int{1, 6, 11}, []int{c[0].FirstSegment, c[1].FirstSegment, c[2].FirstSegment})
+	c = planChunks(42, 20, 4)
+	require.Len(t, c, 3)
+	require.Equal(t, 40.0, c[2].Start)
+	require.Equal(t, 2.0, c[2].Duration, "half a segment or more is a chunk of its own")
+	require.Len(t, planChunks(3, 20, 4), 1)
+}
