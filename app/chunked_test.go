@@ -166,3 +166,27 @@ func TestChunkedOutput(t *testing.T) {
 	body := string(a.do("GET", "/metrics", nil, metricsToken).Body)
 	require.Equal(t, 4.0, metricValue(t, body, `vod_encode_runs_total`), "3 chunks + 1 audio")
 }
+
+// TestSubtitlesFollowTheVideo: when a source's video starts after zero, the published timeline
+// starts at its first frame, and embedded subtitle cues move with it (they used to land late by the
+// video's start time).
+func TestSubtitlesFollowTheVideo(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("subtimer")
+	dir := t.TempDir()
+	srt := filepath.Join(dir, "en.srt")
+	require.NoError(t, os.WriteFile(srt, []byte("1\n00:00:01,500 --> 00:00:02,500\nHalf a second into the picture\n"), 0o644))
+	src := filepath.Join(dir, "late.mkv")
+	ffmpegRun(t, "-itsoffset", "1", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-i", srt,
+		"-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
+	v := a.uploadReady(tok, src, nil)
+	subs := v["subtitles"].([]any)
+	require.Len(t, subs, 1)
+	vtt := string(a.fetch(t, strings.TrimPrefix(str(subs[0].(map[string]any)["url"]), a.URL)))
+	m := regexp.MustCompile(`(\d\d):(\d\d)\.(\d\d\d) -->`).FindStringSubmatch(vtt)
+	require.NotNil(t, m, vtt)
+	sec, _ := strconv.Atoi(m[2])
+	ms, _ := strconv.Atoi(m[3])
+	require.InDelta(t, 0.5, float64(sec)+float64(ms)/1000, 0.041, "the cue is half a second after the first frame: %s", vtt)
+}
