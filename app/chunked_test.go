@@ -176,10 +176,13 @@ func TestSubtitlesFollowTheVideo(t *testing.T) {
 	tok := a.token("subtimer")
 	dir := t.TempDir()
 	srt := filepath.Join(dir, "en.srt")
-	require.NoError(t, os.WriteFile(srt, []byte("1\n00:00:01,500 --> 00:00:02,500\nHalf a second into the picture\n"), 0o644))
+	require.NoError(t, os.WriteFile(srt, []byte("1\n00:00:01,000 --> 00:00:02,000\nHalf a second into the picture\n"), 0o644))
 	src := filepath.Join(dir, "late.mkv")
-	ffmpegRun(t, "-itsoffset", "1", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4", "-i", srt,
-		"-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
+	// The audio starts at 0, the video half a second later, the cue a second in.
+	ffmpegRun(t, "-itsoffset", "0.5", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
+		"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4.5", "-i", srt,
+		"-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+		"-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
 	v := a.uploadReady(tok, src, nil)
 	subs := v["subtitles"].([]any)
 	require.Len(t, subs, 1)

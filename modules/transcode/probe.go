@@ -43,6 +43,8 @@ type Probe struct {
 	// their difference is the A/V offset the encode must keep.
 	VideoStart float64 `json:"video_start"`
 	AudioStart float64 `json:"audio_start"`
+	// Start is the container's start: ffmpeg counts every output from it.
+	Start float64 `json:"start"`
 }
 
 // AudioOffset is how much later than the video the audio starts.
@@ -117,6 +119,7 @@ type ffprobeOut struct {
 	} `json:"streams"`
 	Format struct {
 		FormatName string `json:"format_name"`
+		StartTime  string `json:"start_time"`
 		Duration   string `json:"duration"`
 		Size       string `json:"size"`
 	} `json:"format"`
@@ -145,6 +148,7 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 		return nil, mediaErr("the file has %d streams; at most %d are accepted", len(o.Streams), lim.MaxStreams)
 	}
 	p := &Probe{Format: o.Format.FormatName}
+	p.Start, _ = strconv.ParseFloat(o.Format.StartTime, 64)
 	p.Size, _ = strconv.ParseInt(o.Format.Size, 10, 64)
 	p.Duration, _ = strconv.ParseFloat(o.Format.Duration, 64)
 	videoFound := false

@@ -305,9 +305,10 @@ func assetArgs(in string, p *Probe, rends []Rendition, dir string) []string {
 		"-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(dir, "storyboard.jpg"),
 		"-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(dir, "poster.jpg")}
 	for i, st := range p.TextSubtitles() {
-		// Cue times relative to the video's first frame, as the segments are.
+		// Cue times relative to the video's first frame, as the segments are: ffmpeg counts them
+		// from the container's start, which is earlier when another stream starts first.
 		args = append(args, "-map", fmt.Sprintf("0:%d", st.Index), "-c:s", "webvtt", "-f", "webvtt",
-			"-output_ts_offset", fmt.Sprintf("%.6f", -p.VideoStart), filepath.Join(dir, fmt.Sprintf("sub-%d.vtt", i)))
+			"-output_ts_offset", fmt.Sprintf("%.6f", -(p.VideoStart-p.Start)), filepath.Join(dir, fmt.Sprintf("sub-%d.vtt", i)))
 	}
 	return args
 }
