@@ -1,19 +1,16 @@
 package transcode
 
 import (
-	"context"
 	"fmt"
 	"math"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 )
 
-// EncodeSpec is one ffmpeg run: every rung, the subtitles, the poster and the storyboard from a
-// single decode of the source.
+// EncodeSpec is the single-pass encode (every rung, the subtitles, the poster and the storyboard
+// from one decode): the baseline the pipeline benchmark compares the chunked encode with, and the
+// home of the storyboard and poster geometry the assets job uses.
 type EncodeSpec struct {
 	FFmpeg     string
 	Input      string
@@ -120,57 +117,6 @@ func (s *EncodeSpec) Args() []string {
 			filepath.Join(s.OutDir, fmt.Sprintf("sub-%d.vtt", i)))
 	}
 	return args
-}
-
-// Run executes the encode, calling progress every half second with the fraction done. The
-// fraction comes from the first rendition's finished segments: ffmpeg's own -progress report waits
-// until every output has started, and the storyboard sprite only starts at the end. A cancelled ctx
-// kills ffmpeg.
-func (s *EncodeSpec) Run(ctx context.Context, progress func(float64)) error {
-	if err := os.MkdirAll(s.OutDir, 0o750); err != nil {
-		return err
-	}
-	cmd := exec.CommandContext(ctx, s.FFmpeg, s.Args()...)
-	cmd.WaitDelay = 5 * time.Second
-	var stderr tailBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start ffmpeg: %w", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	var err error
-	for waiting := true; waiting; {
-		select {
-		case err = <-done:
-			waiting = false
-		case <-tick.C:
-			if progress != nil && s.Probe.Duration > 0 {
-				progress(math.Min(float64(s.segmentsDone()*s.SegmentSec)/s.Probe.Duration, 1))
-			}
-		}
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
-	}
-	return nil
-}
-
-// segmentsDone counts the media segments of the first rendition written so far.
-func (s *EncodeSpec) segmentsDone() int {
-	entries, _ := os.ReadDir(s.OutDir)
-	n := 0
-	for _, e := range entries {
-		if name := e.Name(); strings.HasPrefix(name, "seg-0-") && strings.HasSuffix(name, ".m4s") {
-			n++
-		}
-	}
-	return n
 }
 
 // tailBuffer keeps the last 4 KiB of ffmpeg's stderr for error messages.
