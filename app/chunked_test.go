@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -192,4 +193,31 @@ func TestSubtitlesFollowTheVideo(t *testing.T) {
 	sec, _ := strconv.Atoi(m[2])
 	ms, _ := strconv.Atoi(m[3])
 	require.InDelta(t, 0.5, float64(sec)+float64(ms)/1000, 0.041, "the cue is half a second after the first frame: %s", vtt)
+}
+
+// TestSegmentsStoredWhileEncoding: a chunk's first segments are in storage while its ffmpeg is still
+// running, not only after the chunk is done.
+func TestSegmentsStoredWhileEncoding(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_TRANSCODE_CHUNK_SECONDS": "28"})
+	if a.Env["VOD_STORAGE_BACKEND"] == "s3" {
+		t.Skip("watches the local storage directory")
+	}
+	tok := a.token("streamer")
+	r := a.upload(tok, clip(t, "long"), nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	seg := filepath.Join(a.Env["VOD_DATA_DIR"], "media", "videos", id, "g1", "seg-0-00001.m4s")
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(seg)
+		if err != nil {
+			return false
+		}
+		// The chunk is still encoding: its scratch output is still being written, and its last
+		// segment does not exist yet.
+		running, _ := filepath.Glob(filepath.Join(a.Env["VOD_DATA_DIR"], "work", id, "c0-*", "r0.mp4"))
+		_, lastErr := os.Stat(strings.Replace(seg, "00001", "00007", 1))
+		return len(running) > 0 && os.IsNotExist(lastErr)
+	}, 60*time.Second, 10*time.Millisecond, "the first segment was stored during the encode")
+	a.waitFor(id, tok, 2*time.Minute)
 }

@@ -110,17 +110,41 @@ func (s *AudioSpec) Args() []string {
 }
 
 // runFFmpeg runs one ffmpeg and returns the CPU seconds it used (user + system), which the
-// per-video figures add up.
-func runFFmpeg(ctx context.Context, ffmpeg string, args []string) (float64, error) {
+// per-video figures add up. While it runs, tick (when given) is called every interval: the chunk
+// job uses it to store segments as they are finished.
+func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func() error) (float64, error) {
 	cmd := execCommand(ctx, ffmpeg, args...)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	var err, tickErr error
+	for waiting := true; waiting; {
+		select {
+		case err = <-done:
+			waiting = false
+		case <-t.C:
+			for _, f := range tick {
+				if e := f(); e != nil && tickErr == nil {
+					tickErr = e
+					_ = cmd.Process.Kill()
+				}
+			}
+		}
+	}
 	cpu := 0.0
 	if st := cmd.ProcessState; st != nil {
 		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
 			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		}
+	}
+	if tickErr != nil {
+		return cpu, tickErr
 	}
 	if err != nil {
 		if ctx.Err() != nil {

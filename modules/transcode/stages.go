@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -122,72 +123,120 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 			}
 		}
 	}()
-	started := time.Now()
-	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args())
-	s.cfg.OnEncodeRun(cpu)
-	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-		return partResult{}, cpu, cause
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			return partResult{}, cpu, &MediaError{Reason: "the video could not be decoded: the file may be damaged"}
-		}
-		return partResult{}, cpu, err
-	}
-	if d := time.Since(started).Seconds(); d > 0 {
-		s.cfg.OnEncoded(a.Chunk.Duration / d)
-	}
 	fps := spec.fps()
 	ts := videoTimescale(fps)
 	// The chunk's first frame is the first at or after its start: its place on the timeline in whole
 	// frames.
 	firstFrame := uint64(math.Ceil(a.Chunk.Start*fps - 1e-6))
 	frameTicks := uint64(math.Round(float64(ts) / fps))
-	out := filepath.Join(dir, "out")
-	if err := os.Mkdir(out, 0o750); err != nil {
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	rungs := make([]*rungOutput, len(a.Renditions))
+	for i := range rungs {
+		rungs[i] = &rungOutput{path: spec.Output(i), at: firstFrame * frameTicks, next: a.Chunk.FirstSegment,
+			track: trackResult{ID: fmt.Sprint(i), Timescale: ts}}
+	}
+	// Segments go to storage as ffmpeg finishes them, not after the chunk: the first ones are
+	// playable while the rest encode.
+	pump := func() error {
+		for _, r := range rungs {
+			if err := s.pumpRung(ctx, r, prefix, a.Chunk.Index == 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	started := time.Now()
+	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args(), pump)
+	s.cfg.OnEncodeRun(cpu)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		return partResult{}, cpu, cause
+	}
+	if err != nil {
+		if ctx.Err() == nil && !errors.Is(err, errStore) {
+			return partResult{}, cpu, &MediaError{Reason: "the video could not be decoded: the file may be damaged"}
+		}
 		return partResult{}, cpu, err
+	}
+	if err := pump(); err != nil {
+		return partResult{}, cpu, err
+	}
+	if d := time.Since(started).Seconds(); d > 0 {
+		s.cfg.OnEncoded(a.Chunk.Duration / d)
 	}
 	var res partResult
-	for i := range a.Renditions {
-		raw, err := os.ReadFile(spec.Output(i))
-		if err != nil {
-			return partResult{}, cpu, err
-		}
-		f, err := cmaf.Parse(raw)
-		if err != nil {
-			return partResult{}, cpu, err
-		}
-		if len(f.Segments) == 0 {
+	for _, r := range rungs {
+		if len(r.track.Segments) == 0 {
 			return partResult{}, cpu, &MediaError{Reason: fmt.Sprintf("no video could be decoded between %.1fs and %.1fs: the file may be damaged", a.Chunk.Start, a.Chunk.Start+a.Chunk.Duration)}
 		}
-		tr := trackResult{ID: fmt.Sprint(i), Timescale: f.Timescale}
-		if a.Chunk.Index == 0 {
-			if tr.Codecs, err = cmaf.Codecs(f.Init); err != nil {
-				return partResult{}, cpu, err
-			}
-			if err := os.WriteFile(filepath.Join(out, "init-"+tr.ID+".m4s"), f.Init, 0o640); err != nil {
-				return partResult{}, cpu, err
-			}
-		}
-		at := firstFrame * frameTicks
-		for k, seg := range f.Segments {
-			n := a.Chunk.FirstSegment + k
-			moved, err := cmaf.Shift(seg, at, uint32(n))
-			if err != nil {
-				return partResult{}, cpu, err
-			}
-			if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("seg-%s-%05d.m4s", tr.ID, n)), moved.Data, 0o640); err != nil {
-				return partResult{}, cpu, err
-			}
-			tr.Segments = append(tr.Segments, segInfo{Number: n, Duration: seg.Duration, Size: len(moved.Data)})
-			at += seg.Duration
-		}
-		res.Tracks = append(res.Tracks, tr)
-	}
-	if err := s.storeDir(ctx, a.VideoID, out, vodtype.GenerationPrefix(a.VideoID, a.Generation)); err != nil {
-		return partResult{}, cpu, err
+		res.Tracks = append(res.Tracks, r.track)
 	}
 	return res, cpu, nil
+}
+
+// rungOutput follows one rung's output file while ffmpeg writes it.
+type rungOutput struct {
+	path  string
+	read  int64
+	split cmaf.Splitter
+	init  bool
+	at    uint64 // where the next segment starts on the video's timeline
+	next  int    // its number
+	track trackResult
+}
+
+var errStore = errors.New("transcode: storing a segment failed")
+
+// pumpRung reads what ffmpeg added to a rung's file and stores every segment completed since, moved
+// to its place on the timeline; the first chunk also stores the init segment.
+func (s *Service) pumpRung(ctx context.Context, r *rungOutput, prefix string, first bool) error {
+	f, err := os.Open(r.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(r.read, io.SeekStart); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	r.read += int64(len(b))
+	r.split.Write(b)
+	segs, err := r.split.Next()
+	if err != nil {
+		return err
+	}
+	put := func(key string, data []byte) error {
+		if _, err := s.store.Put(ctx, prefix+key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{ContentType: vodtype.ContentType(key)}); err != nil {
+			return fmt.Errorf("%w: %s: %v", errStore, key, err)
+		}
+		return nil
+	}
+	if first && !r.init && r.split.Timescale != 0 {
+		if r.track.Codecs, err = cmaf.Codecs(r.split.Init); err != nil {
+			return err
+		}
+		if err := put("init-"+r.track.ID+".m4s", r.split.Init); err != nil {
+			return err
+		}
+		r.init = true
+	}
+	for _, seg := range segs {
+		moved, err := cmaf.Shift(seg, r.at, uint32(r.next))
+		if err != nil {
+			return err
+		}
+		if err := put(fmt.Sprintf("seg-%s-%05d.m4s", r.track.ID, r.next), moved.Data); err != nil {
+			return err
+		}
+		r.track.Segments = append(r.track.Segments, segInfo{Number: r.next, Duration: seg.Duration, Size: len(moved.Data)})
+		r.at += seg.Duration
+		r.next++
+	}
+	return nil
 }
 
 // --- audio ---

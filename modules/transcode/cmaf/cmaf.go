@@ -304,3 +304,87 @@ func Codecs(init []byte) (string, error) {
 	}
 	return "", errors.New("cmaf: no moov")
 }
+
+// Splitter cuts a fragmented MP4 that is still being written into its init segment and media
+// segments as they complete, so that each segment can be stored while the encode goes on. Feed it
+// the file's new bytes with Write; Next returns the segments completed since the last call.
+type Splitter struct {
+	buf       []byte
+	pre       int // bytes of styp/sidx/prft waiting for their moof
+	Init      []byte
+	Timescale uint32
+}
+
+// Write appends bytes read from the file.
+func (s *Splitter) Write(p []byte) { s.buf = append(s.buf, p...) }
+
+// Next returns every segment complete so far (a moof with its whole mdat) and keeps the rest.
+func (s *Splitter) Next() ([]Segment, error) {
+	var out []Segment
+	for {
+		n, typ, ok, err := s.peek(s.pre)
+		if err != nil || !ok {
+			return out, err
+		}
+		switch typ {
+		case "ftyp":
+			s.Init = append(s.Init, s.buf[:n]...)
+			s.buf = s.buf[n:]
+		case "moov":
+			s.Init = append(s.Init, s.buf[:n]...)
+			f, err := Parse(s.Init)
+			if err != nil {
+				return out, err
+			}
+			s.Timescale = f.Timescale
+			s.buf = s.buf[n:]
+		case "styp", "sidx", "prft", "emsg":
+			s.pre += n
+		case "moof":
+			m, mtyp, ok, err := s.peek(s.pre + n)
+			if err != nil || !ok {
+				return out, err
+			}
+			if mtyp != "mdat" {
+				return out, errors.New("cmaf: a moof without its mdat")
+			}
+			end := s.pre + n + m
+			data := append([]byte(nil), s.buf[:end]...)
+			seg := Segment{Data: data}
+			top, err := boxes(data, s.pre, s.pre+n)
+			if err != nil {
+				return out, err
+			}
+			if err := readFragment(data, top[0], &seg); err != nil {
+				return out, err
+			}
+			out = append(out, seg)
+			s.buf, s.pre = s.buf[end:], 0
+		default:
+			// free, skip and the like
+			s.buf = append(s.buf[:s.pre], s.buf[s.pre+n:]...)
+		}
+	}
+}
+
+// peek reads the box header at off: its whole size and type, and whether all of it is buffered.
+func (s *Splitter) peek(off int) (int, string, bool, error) {
+	if len(s.buf)-off < 8 {
+		return 0, "", false, nil
+	}
+	size := uint64(binary.BigEndian.Uint32(s.buf[off:]))
+	typ := string(s.buf[off+4 : off+8])
+	if size == 1 {
+		if len(s.buf)-off < 16 {
+			return 0, "", false, nil
+		}
+		size = binary.BigEndian.Uint64(s.buf[off+8:])
+	}
+	if size < 8 || size > 1<<34 {
+		return 0, "", false, fmt.Errorf("cmaf: box %q has a bad size %d", typ, size)
+	}
+	if uint64(len(s.buf)-off) < size {
+		return 0, typ, false, nil
+	}
+	return int(size), typ, true, nil
+}

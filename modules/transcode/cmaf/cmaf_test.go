@@ -114,3 +114,36 @@ func TestParseRefusesGarbage(t *testing.T) {
 	_, err = Parse([]byte{0, 0, 1, 0, 'm', 'o', 'o', 'v'})
 	require.Error(t, err, "a size past the end")
 }
+
+// TestSplitterFollowsAGrowingFile: fed a file a few bytes at a time, the splitter yields the same
+// init and segments as parsing the whole file, each as soon as it is complete.
+func TestSplitterFollowsAGrowingFile(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	out := filepath.Join(t.TempDir(), "f.mp4")
+	run(t, "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=6", "-c:v", "libx264", "-preset", "ultrafast",
+		"-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-use_editlist", "0", out)
+	raw, err := os.ReadFile(out)
+	require.NoError(t, err)
+	whole, err := Parse(raw)
+	require.NoError(t, err)
+	var sp Splitter
+	var got []Segment
+	for i := 0; i < len(raw); i += 777 {
+		sp.Write(raw[i:min(i+777, len(raw))])
+		segs, err := sp.Next()
+		require.NoError(t, err)
+		got = append(got, segs...)
+	}
+	require.Equal(t, whole.Init, sp.Init)
+	require.Equal(t, whole.Timescale, sp.Timescale)
+	require.Len(t, got, len(whole.Segments))
+	for i := range got {
+		require.Equal(t, whole.Segments[i], got[i])
+	}
+	var bad Splitter
+	bad.Write([]byte{0, 0, 0, 3, 'b', 'a', 'd', '!'})
+	_, err = bad.Next()
+	require.Error(t, err)
+}
