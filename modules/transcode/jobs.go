@@ -40,8 +40,14 @@ func (publishArgs) Kind() string { return "transcode.publish" }
 func (s *Service) stale(ctx context.Context, id string, gen int) (vodtype.PipelineVideo, error) {
 	v, err := s.catalog.PipelineVideo(ctx, id)
 	if errors.Is(err, vodtype.ErrNoVideo) {
-		// Deleted mid-processing: this host's work files for it go now, not at the next sweep.
+		// Deleted mid-processing: this host's work files and the run's rows go now, not at the
+		// next sweep.
 		s.dropWork(id)
+		if s.db != nil {
+			if err := s.db.WithTx(ctx, func(tx *db.Tx) error { return s.forgetRunsTx(ctx, tx, id) }); err != nil {
+				s.log.Warn("forget runs of deleted video", "video", id, "err", err)
+			}
+		}
 		return v, river.JobCancel(fmt.Errorf("%w: %s", errVideoGone, id))
 	} else if err != nil {
 		return v, err

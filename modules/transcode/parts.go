@@ -241,6 +241,49 @@ func (s *Service) forgetRunsTx(ctx context.Context, tx *db.Tx, videoID string) e
 	return g.Where("video_id = ?", videoID).Delete(&runRow{}).Error
 }
 
+// sweepArgs removes the rows of runs whose video is gone (deleted while its jobs waited, so that
+// none of them saw it) or that were left behind more than a day ago.
+type sweepArgs struct{}
+
+func (sweepArgs) Kind() string { return "transcode.sweep" }
+
+type sweepWorker struct {
+	river.WorkerDefaults[sweepArgs]
+	s *Service
+}
+
+func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 5 * time.Minute }
+
+func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
+	_, err := w.s.sweepRuns(ctx, time.Now().Add(-24*time.Hour))
+	return err
+}
+
+// sweepRuns forgets the runs of videos that no longer exist, and those started before old whose
+// video is not processing any more. It returns how many videos it cleaned.
+func (s *Service) sweepRuns(ctx context.Context, old time.Time) (int, error) {
+	var runs []runRow
+	if err := s.db.Gorm.WithContext(ctx).Find(&runs).Error; err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range runs {
+		v, err := s.catalog.PipelineVideo(ctx, r.VideoID)
+		gone := errors.Is(err, vodtype.ErrNoVideo)
+		if err != nil && !gone {
+			return n, err
+		}
+		if !gone && (r.CreatedAt.After(old) || v.Status == vodtype.StatusProcessing || v.Status == vodtype.StatusQueued) {
+			continue
+		}
+		if err := s.db.WithTx(ctx, func(tx *db.Tx) error { return s.forgetRunsTx(ctx, tx, r.VideoID) }); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
 // scratch makes a directory for one job's files under the video's work directory; the caller
 // removes it when the job ends, whatever the outcome.
 func (s *Service) scratch(videoID, kind string) (string, func(), error) {

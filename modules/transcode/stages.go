@@ -384,6 +384,12 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, flo
 	if err != nil && ctx.Err() != nil {
 		return partResult{}, cpu, err
 	}
+	if err != nil {
+		// Deleted or superseded meanwhile (its source gone): that is the reason, not the media.
+		if _, serr := s.stale(ctx, a.VideoID, a.Generation); serr != nil {
+			return partResult{}, cpu, serr
+		}
+	}
 	var res partResult
 	if err != nil {
 		// Images and subtitles are extras: a video without them still plays.

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
 	"vod/app/db"
+	"vod/app/testenv"
 	"vod/app/vodtype"
 )
 
@@ -135,4 +137,32 @@ func TestPlanChunks(t *testing.T) {
 	require.Equal(t, 40.0, c[2].Start)
 	require.Equal(t, 2.0, c[2].Duration, "half a segment or more is a chunk of its own")
 	require.Len(t, planChunks(3, 20, 4), 1)
+}
+
+// TestSweepRuns: the rows of an encode whose video was deleted while its jobs waited (so none of
+// them noticed) are swept; a running encode's are kept, and old ones of settled videos go.
+func TestSweepRuns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t)
+	b.svc.db = testenv.ModuleDB(t, "transcode", Migrations())
+	now := time.Now().UTC()
+	for _, r := range []runRow{
+		{VideoID: "gone", Generation: 1, Parts: 2, Pending: 2, CreatedAt: now},
+		{VideoID: "busy", Generation: 1, Parts: 2, Pending: 1, CreatedAt: now.Add(-48 * time.Hour)},
+		{VideoID: "fresh", Generation: 1, Parts: 2, Pending: 1, CreatedAt: now},
+		{VideoID: "stale", Generation: 1, Parts: 2, Pending: 1, CreatedAt: now.Add(-48 * time.Hour)},
+	} {
+		require.NoError(t, b.svc.db.Gorm.Create(&r).Error)
+		require.NoError(t, b.svc.db.Gorm.Create(&partRow{VideoID: r.VideoID, Generation: 1, Part: "c0", Result: "{}"}).Error)
+	}
+	b.catalog.videos["busy"] = vodtype.PipelineVideo{ID: "busy", Status: vodtype.StatusProcessing}
+	b.catalog.videos["fresh"] = vodtype.PipelineVideo{ID: "fresh", Status: vodtype.StatusReady}
+	b.catalog.videos["stale"] = vodtype.PipelineVideo{ID: "stale", Status: vodtype.StatusFailed}
+	n, err := b.svc.sweepRuns(ctx, now.Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	var left []string
+	require.NoError(t, b.svc.db.Gorm.Model(&partRow{}).Order("video_id").Pluck("video_id", &left).Error)
+	require.Equal(t, []string{"busy", "fresh"}, left)
 }

@@ -169,6 +169,9 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 	river.AddWorker(q.Workers, &audioWorker{s: s})
 	river.AddWorker(q.Workers, &assetsWorker{s: s})
 	river.AddWorker(q.Workers, &finishWorker{s: s})
+	river.AddWorker(q.Workers, &sweepWorker{s: s})
+	q.AddPeriodic(river.NewPeriodicJob(river.PeriodicInterval(time.Hour),
+		func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	river.AddWorker(q.Workers, &publishWorker{s: s})
 	river.AddWorker(q.Workers, &planWorker{s: s})
 	river.AddWorker(q.Workers, &translateWorker{s: s})
