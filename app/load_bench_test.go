@@ -1,12 +1,10 @@
 package app
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -48,33 +46,19 @@ func pct(l []time.Duration, p int) time.Duration {
 	return l[min(len(l)-1, len(l)*p/100)]
 }
 
-// hlsSegments reads a master playlist and returns the segment URLs of its first variant.
-func hlsSegments(b *testing.B, master string) []string {
-	get := func(u string) (*url.URL, []string) {
-		res, err := http.Get(u)
-		require.NoError(b, err)
-		defer res.Body.Close()
-		require.Equal(b, 200, res.StatusCode, u)
-		base, _ := url.Parse(u)
-		var out []string
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-				ref, _ := url.Parse(l)
-				out = append(out, base.ResolveReference(ref).String())
-			}
-			if l := sc.Text(); strings.HasPrefix(l, "#EXT-X-MAP:URI=") {
-				ref, _ := url.Parse(strings.Trim(strings.TrimPrefix(l, "#EXT-X-MAP:URI="), `"`))
-				out = append(out, base.ResolveReference(ref).String())
-			}
-		}
-		return base, out
-	}
-	_, variants := get(master)
+// hlsSegments reads a master playlist (a path on the app) and returns the URLs a viewer of its first
+// variant fetches: the master, the media playlist, the init segment and every media segment.
+func hlsSegments(b *testing.B, a *testApp, master string) []string {
+	base := a.URL + master[:strings.LastIndex(master, "/")+1]
+	variants := readHLS(b, a.fetch(b, master)).segments
 	require.NotEmpty(b, variants)
-	_, segs := get(variants[0])
-	require.NotEmpty(b, segs)
-	return append([]string{master, variants[0]}, segs...)
+	media := readHLS(b, a.fetch(b, base+variants[0]))
+	require.NotEmpty(b, media.segments)
+	out := []string{a.URL + master, base + variants[0], base + media.init}
+	for _, seg := range media.segments {
+		out = append(out, base+seg)
+	}
+	return out
 }
 
 // viewer plays videos at playback pace: the manifests, then one segment every pace, looping.
@@ -161,7 +145,7 @@ func BenchmarkLoad(b *testing.B) {
 	var playlists [][]string
 	for range 3 {
 		v := a.uploadReady(owner, long, nil)
-		playlists = append(playlists, hlsSegments(b, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)))
+		playlists = append(playlists, hlsSegments(b, a, strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)))
 	}
 	uploaders := make([]string, 10)
 	for i := range uploaders {

@@ -9,10 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vod/app/testenv"
 
 	"github.com/stretchr/testify/require"
-
-	"vod/app/testenv"
 )
 
 // scaleRun is one video processed by an installation of 1 API and n worker processes.
@@ -33,9 +32,10 @@ var (
 // runScale processes src on a fresh installation with n worker processes (each working two jobs at
 // once, one per core of this machine) and reads the figures back from the workers' logs.
 func runScale(b *testing.B, src string, n int) scaleRun {
-	base := testEnv(b)
-	base["VOD_LOG_FORMAT"] = "text"
-	base["VOD_MEDIA_SIGNING_KEY"] = "bench-shared-signing-key-0123456789"
+	base := clusterBase(b)
+	// The production chunk and segment lengths, not the tests' short ones.
+	delete(base, "VOD_TRANSCODE_CHUNK_SECONDS")
+	delete(base, "VOD_TRANSCODE_SEGMENT_SECONDS")
 	base["VOD_QUEUE_WORKERS"] = "2"
 	api := startProc(b, clusterEnv(b, base, "api"))
 	var workers []*proc

@@ -101,6 +101,20 @@ func (p *proc) kill(t testing.TB) {
 	_, _ = p.cmd.Process.Wait()
 }
 
+// clusterBase is what every process of a test installation shares: PostgreSQL, S3, the media
+// signing key, and short chunks so that a 30 s clip has eight. Without PostgreSQL and S3 there is
+// nothing several processes could share, and the test is skipped.
+func clusterBase(t testing.TB) map[string]string {
+	if !testenv.Postgres() || !testenv.S3() {
+		t.Skip("several processes need PostgreSQL and S3 storage")
+	}
+	base := testEnv(t)
+	base["VOD_MEDIA_SIGNING_KEY"] = "cluster-shared-signing-key-0123456789"
+	base["VOD_TRANSCODE_CHUNK_SECONDS"] = "4"
+	base["VOD_TRANSCODE_SEGMENT_SECONDS"] = "2"
+	return base
+}
+
 // clusterEnv is the environment of one process of a scale-out installation: shared database,
 // storage and keys, its own data directory and role.
 func clusterEnv(t testing.TB, base map[string]string, role string) map[string]string {
@@ -130,13 +144,7 @@ func chunkJobs(t testing.TB, dbURL string) (n, reran int) {
 // search on the API finds them.
 func TestScaleOut(t *testing.T) {
 	t.Parallel()
-	if !testenv.Postgres() || !testenv.S3() {
-		t.Skip("scale-out needs PostgreSQL and S3 storage")
-	}
-	base := testEnv(t)
-	base["VOD_MEDIA_SIGNING_KEY"] = "scale-out-shared-signing-key-0123456789"
-	base["VOD_TRANSCODE_CHUNK_SECONDS"] = "4"
-	base["VOD_TRANSCODE_SEGMENT_SECONDS"] = "2"
+	base := clusterBase(t)
 	base["VOD_TRANSCODE_PRESET"] = "ultrafast"
 	base["VOD_QUEUE_WORKERS"] = "2"
 	procs := []*proc{
@@ -179,13 +187,7 @@ func TestScaleOut(t *testing.T) {
 // the video, redoing only what the dead one was running, with the default rescue settings.
 func TestWorkerKilledMidChunk(t *testing.T) {
 	t.Parallel()
-	if !testenv.Postgres() || !testenv.S3() {
-		t.Skip("needs PostgreSQL and S3 storage for several processes")
-	}
-	base := testEnv(t)
-	base["VOD_MEDIA_SIGNING_KEY"] = "kill-test-shared-signing-key-0123456789"
-	base["VOD_TRANSCODE_CHUNK_SECONDS"] = "4"
-	base["VOD_TRANSCODE_SEGMENT_SECONDS"] = "2"
+	base := clusterBase(t)
 	base["VOD_QUEUE_WORKERS"] = "1"
 	api := startProc(t, clusterEnv(t, base, "api"))
 	w1 := startProc(t, clusterEnv(t, base, "worker"))

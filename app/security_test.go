@@ -163,17 +163,7 @@ func TestSourcesAreNeverMedia(t *testing.T) {
 	r := a.do("POST", "/api/v1/uploads", map[string]any{"title": "x", "filename": "x.html", "size": len(page), "visibility": "public"}, tok)
 	require.Equal(t, 201, r.Status, "%s", r.Body)
 	up := r.JSON(t)
-	u := str(up["upload_url"])
-	if strings.HasPrefix(u, "/") {
-		u = a.URL + u
-	}
-	req, _ := http.NewRequest(str(up["method"]), u, bytes.NewReader(page))
-	for k, v := range up["headers"].(map[string]any) {
-		req.Header.Set(k, str(v))
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
+	a.putUpload(up, bytes.NewReader(page), int64(len(page)))
 	id := str(up["video_id"])
 	require.Equal(t, 404, a.do("GET", "/media/videos/"+id+"/source", nil, "").Status)
 	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+id+"/source", nil, tok).Status, "not before it passed validation")
@@ -273,21 +263,9 @@ func TestSlowClients(t *testing.T) {
 	r := a.do("POST", "/api/v1/uploads", map[string]any{"title": "slow", "filename": "clip.mp4", "size": fi.Size()}, tok)
 	require.Equal(t, 201, r.Status, "%s", r.Body)
 	up := r.JSON(t)
-	u := str(up["upload_url"])
-	if strings.HasPrefix(u, "/") {
-		u = a.URL + u
-	}
 	f, _ := os.Open(path)
 	defer f.Close()
-	req, _ := http.NewRequest(str(up["method"]), u, &paced{r: f, rate: 50 << 10})
-	req.ContentLength = fi.Size()
-	for k, v := range up["headers"].(map[string]any) {
-		req.Header.Set(k, str(v))
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, 200, a.putUpload(up, &paced{r: f, rate: 50 << 10}, fi.Size()))
 	require.Equal(t, 202, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok).Status)
 }
 

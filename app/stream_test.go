@@ -8,12 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -141,6 +139,26 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	}, 10*time.Second, 100*time.Millisecond, "generation 1 removed")
 }
 
+// putUpload sends a body to a direct upload's URL (a presigned storage URL, or the app's own)
+// with the headers the creation answered, and returns the status.
+func (a *testApp) putUpload(up map[string]any, body io.Reader, size int64) int {
+	a.t.Helper()
+	u := str(up["upload_url"])
+	if strings.HasPrefix(u, "/") {
+		u = a.URL + u
+	}
+	req, err := http.NewRequest(str(up["method"]), u, body)
+	require.NoError(a.t, err)
+	req.ContentLength = size
+	for k, v := range up["headers"].(map[string]any) {
+		req.Header.Set(k, str(v))
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	res.Body.Close()
+	return res.StatusCode
+}
+
 func TestDirectUpload(t *testing.T) {
 	t.Parallel()
 	a := setup(t)
@@ -155,21 +173,9 @@ func TestDirectUpload(t *testing.T) {
 	require.Equal(t, "uploading", v["status"])
 	require.Equal(t, 409, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok).Status, "nothing uploaded yet")
 
-	u := str(up["upload_url"])
-	if strings.HasPrefix(u, "/") {
-		u = a.URL + u
-	}
 	f, _ := os.Open(path)
 	defer f.Close()
-	req, _ := http.NewRequest(str(up["method"]), u, f)
-	req.ContentLength = fi.Size()
-	for k, v := range up["headers"].(map[string]any) {
-		req.Header.Set(k, str(v))
-	}
-	res, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, 200, a.putUpload(up, f, fi.Size()))
 
 	require.Equal(t, 404, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, a.token("thief")).Status)
 	r = a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok)
@@ -277,35 +283,11 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and waits for River's rescuer")
 	}
-	bin := vodBinary(t)
-
-	env := map[string]string{}
-	for k, v := range setupEnv(t) {
-		env[k] = v
-	}
+	env := testEnv(t)
 	env["VOD_TRANSCODE_PRESET"] = "ultrafast"
-	start := func() (*exec.Cmd, string) {
-		_ = os.Remove(env["VOD_HTTP_ADDR_FILE"])
-		cmd := exec.Command(bin, "serve")
-		for k, v := range env {
-			cmd.Env = append(cmd.Env, k+"="+v)
-		}
-		cmd.Env = append(cmd.Env, "PATH="+os.Getenv("PATH"))
-		logf, _ := os.Create(filepath.Join(env["VOD_DATA_DIR"], fmt.Sprintf("log-%d", time.Now().UnixNano())))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		require.NoError(t, cmd.Start())
-		t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			if b, err := os.ReadFile(env["VOD_HTTP_ADDR_FILE"]); err == nil && len(b) > 0 {
-				return cmd, "http://" + string(b)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		t.Fatal("process did not start")
-		return nil, ""
-	}
-	cmd, url := start()
+	p := startProc(t, env)
+	p.wait(t)
+	url := p.url
 	a := &testApp{t: t, URL: url, Env: env}
 	tok := a.token("crash")
 	r := a.upload(tok, clip(t, "long"), map[string]string{"title": "crash test"})
@@ -316,10 +298,11 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(env["VOD_DATA_DIR"], "work", id, "c*-*", "r0.mp4"))
 		return len(m) > 0
 	}, 60*time.Second, 20*time.Millisecond)
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	_, _ = cmd.Process.Wait()
+	p.kill(t)
 
-	_, a.URL = start()
+	p = startProc(t, env)
+	p.wait(t)
+	a.URL = p.url
 	restarted := time.Now()
 	v := a.waitFor(id, tok, 3*time.Minute)
 	require.Equal(t, "ready", v["status"], "%v", v["error"])
@@ -336,12 +319,6 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	for _, k := range keys {
 		require.NotContains(t, k, ".tmp", "no partial output")
 	}
-}
-
-// setupEnv is the environment setup() would use, without starting an app.
-func setupEnv(t *testing.T) map[string]string {
-	env := testEnv(t)
-	return env
 }
 
 // TestMediaRedirectToStorage: with media.redirect_to_storage, media GETs answer with a presigned

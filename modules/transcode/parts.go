@@ -128,10 +128,12 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 	if err := g.Create(&runRow{VideoID: a.VideoID, Generation: a.Generation, Parts: len(parts), Pending: len(parts), CreatedAt: time.Now().UTC()}).Error; err != nil {
 		return err
 	}
-	for _, name := range parts {
-		if err := g.Create(&partRow{VideoID: a.VideoID, Generation: a.Generation, Part: name, Result: "{}"}).Error; err != nil {
-			return err
-		}
+	rows := make([]partRow, len(parts))
+	for i, name := range parts {
+		rows[i] = partRow{VideoID: a.VideoID, Generation: a.Generation, Part: name, Result: "{}"}
+	}
+	if err := g.Create(&rows).Error; err != nil {
+		return err
 	}
 	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends}
 	// The first chunk goes first (it is what a viewer needs first), the rest in timeline order.
@@ -157,19 +159,21 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 // fan-in. Marking the row done only if it was not makes a re-run count once; the run row is locked
 // (FOR UPDATE on PostgreSQL; SQLite has one writer) so that of several parts finishing at once on
 // several workers exactly one sees pending reach zero.
-func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part string, res partResult, cpu float64) error {
+//
+// It returns how many parts of the run are done and how many there are (0, 0 for a re-run).
+func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part string, res partResult, cpu float64) (done, total int, err error) {
 	raw, err := json.Marshal(res)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	g := tx.G.WithContext(ctx)
 	upd := g.Model(&partRow{}).Where("video_id = ? AND generation = ? AND part = ? AND NOT done", b.VideoID, b.Generation, part).
 		Updates(map[string]any{"done": true, "result": string(raw), "cpu_seconds": cpu})
 	if upd.Error != nil {
-		return upd.Error
+		return 0, 0, upd.Error
 	}
 	if upd.RowsAffected == 0 {
-		return nil // counted before (a re-run after a crash between commit and acknowledgement)
+		return 0, 0, nil // counted before (a re-run after a crash between commit and acknowledgement)
 	}
 	var run runRow
 	q := g.Where("video_id = ? AND generation = ?", b.VideoID, b.Generation)
@@ -177,23 +181,24 @@ func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part st
 		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
 	}
 	if err := q.Take(&run).Error; err != nil {
-		return err
+		return 0, 0, err
 	}
 	run.Pending--
 	if err := g.Model(&runRow{}).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Update("pending", run.Pending).Error; err != nil {
-		return err
+		return 0, 0, err
 	}
-	if run.Pending > 0 {
-		return nil
+	if run.Pending == 0 {
+		_, err = s.queue.InsertTx(ctx, tx, finishArgs{partBase: b}, &river.InsertOpts{MaxAttempts: 10, Priority: 1})
 	}
-	_, err = s.queue.InsertTx(ctx, tx, finishArgs{partBase: b}, &river.InsertOpts{MaxAttempts: 10, Priority: 1})
-	return err
+	return run.Parts - run.Pending, run.Parts, err
 }
 
 // completePart commits a part's result with its job's completion, then reports progress.
 func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu float64, started time.Time) error {
+	var done, total int
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := s.partDoneTx(ctx, tx, b, part, res, cpu); err != nil {
+		var err error
+		if done, total, err = s.partDoneTx(ctx, tx, b, part, res, cpu); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)
@@ -201,9 +206,8 @@ func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.J
 	if err != nil {
 		return err
 	}
-	var run runRow
-	if s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Take(&run).Error == nil && run.Parts > 0 {
-		_ = s.catalog.SetProgress(ctx, b.VideoID, "transcode", 5+85*(run.Parts-run.Pending)/run.Parts)
+	if total > 0 {
+		_ = s.catalog.SetProgress(ctx, b.VideoID, "transcode", 5+85*done/total)
 	}
 	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu*100)/100,
 		"seconds", math.Round(time.Since(started).Seconds()*100)/100, "attempt", job.Attempt)

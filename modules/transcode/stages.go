@@ -61,6 +61,30 @@ func (s *Service) source(ctx context.Context, v vodtype.PipelineVideo) (string, 
 	return s.store.PresignGet(ctx, v.SourceKey, 6*time.Hour)
 }
 
+// begin is how every part starts: its video still current, where ffmpeg reads the source, and a
+// scratch directory the caller removes with done.
+func (s *Service) begin(ctx context.Context, b partBase, part string) (in, dir string, done func(), err error) {
+	v, err := s.stale(ctx, b.VideoID, b.Generation)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if in, err = s.source(ctx, v); err != nil {
+		return "", "", nil, err
+	}
+	dir, done, err = s.scratch(b.VideoID, part)
+	return in, dir, done, err
+}
+
+// workPart runs a part's work and records its result, or hands its error to fail.
+func workPart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, work func() (partResult, float64, error)) error {
+	started := time.Now()
+	res, cpu, err := work()
+	if err != nil {
+		return s.fail(ctx, b.VideoID, job.Attempt, job.MaxAttempts, err)
+	}
+	return completePart(ctx, s, job, b, part, res, cpu, started)
+}
+
 // partTimeout sizes a part's timeout from the seconds of media it encodes.
 func (s *Service) partTimeout(seconds float64) time.Duration {
 	return max(s.cfg.TimeoutMin, time.Duration(seconds*s.cfg.TimeoutFactor*float64(time.Second)))
@@ -78,27 +102,14 @@ func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
 }
 
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
-	s, a := w.s, job.Args
-	started := time.Now()
-	res, cpu, err := s.encodeChunk(ctx, a)
-	if err != nil {
-		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
-	}
-	return completePart(ctx, s, job, a.partBase, chunkPart(a.Chunk.Index), res, cpu, started)
+	a := job.Args
+	return workPart(ctx, w.s, job, a.partBase, chunkPart(a.Chunk.Index), func() (partResult, float64, error) { return w.s.encodeChunk(ctx, a) })
 }
 
 // encodeChunk encodes one chunk of every rung and stores its segments at their place on the video's
 // timeline.
 func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, float64, error) {
-	v, err := s.stale(ctx, a.VideoID, a.Generation)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	in, err := s.source(ctx, v)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	dir, done, err := s.scratch(a.VideoID, chunkPart(a.Chunk.Index))
+	in, dir, done, err := s.begin(ctx, a.partBase, chunkPart(a.Chunk.Index))
 	if err != nil {
 		return partResult{}, 0, err
 	}
@@ -252,25 +263,12 @@ func (w *audioWorker) Timeout(job *river.Job[audioArgs]) time.Duration {
 }
 
 func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error {
-	s, a := w.s, job.Args
-	started := time.Now()
-	res, cpu, err := s.encodeAudio(ctx, a)
-	if err != nil {
-		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
-	}
-	return completePart(ctx, s, job, a.partBase, partAudio, res, cpu, started)
+	a := job.Args
+	return workPart(ctx, w.s, job, a.partBase, partAudio, func() (partResult, float64, error) { return w.s.encodeAudio(ctx, a) })
 }
 
 func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
-	v, err := s.stale(ctx, a.VideoID, a.Generation)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	in, err := s.source(ctx, v)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	dir, done, err := s.scratch(a.VideoID, partAudio)
+	in, dir, done, err := s.begin(ctx, a.partBase, partAudio)
 	if err != nil {
 		return partResult{}, 0, err
 	}
@@ -331,13 +329,8 @@ func (w *assetsWorker) Timeout(job *river.Job[assetsArgs]) time.Duration {
 }
 
 func (w *assetsWorker) Work(ctx context.Context, job *river.Job[assetsArgs]) error {
-	s, a := w.s, job.Args
-	started := time.Now()
-	res, cpu, err := s.makeAssets(ctx, a)
-	if err != nil {
-		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
-	}
-	return completePart(ctx, s, job, a.partBase, partAssets, res, cpu, started)
+	a := job.Args
+	return workPart(ctx, w.s, job, a.partBase, partAssets, func() (partResult, float64, error) { return w.s.makeAssets(ctx, a) })
 }
 
 // assetArgs decodes the source once at low cost for what is not a rung: the storyboard sprite, the
@@ -367,15 +360,7 @@ func trimFloat(f float64) string {
 }
 
 func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, float64, error) {
-	v, err := s.stale(ctx, a.VideoID, a.Generation)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	in, err := s.source(ctx, v)
-	if err != nil {
-		return partResult{}, 0, err
-	}
-	dir, done, err := s.scratch(a.VideoID, partAssets)
+	in, dir, done, err := s.begin(ctx, a.partBase, partAssets)
 	if err != nil {
 		return partResult{}, 0, err
 	}
@@ -622,26 +607,36 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 		return errors.New("no video track")
 	}
 	want = append(want, *best)
-	for _, t := range want {
-		err := s.store.List(ctx, prefix, func(o storage.Object) error {
-			name := strings.TrimPrefix(o.Key, prefix)
-			if name != "init-"+t.ID+".m4s" && !strings.HasPrefix(name, "seg-"+t.ID+"-") {
-				return nil
+	wanted := func(name string) bool {
+		for _, t := range want {
+			if name == "init-"+t.ID+".m4s" || strings.HasPrefix(name, "seg-"+t.ID+"-") {
+				return true
 			}
-			rc, _, err := s.store.Get(ctx, o.Key, 0, -1)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			var buf bytes.Buffer
-			if _, err := buf.ReadFrom(rc); err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(src, name), buf.Bytes(), 0o640)
-		})
+		}
+		return false
+	}
+	err := s.store.List(ctx, prefix, func(o storage.Object) error {
+		name := strings.TrimPrefix(o.Key, prefix)
+		if !wanted(name) {
+			return nil
+		}
+		rc, _, err := s.store.Get(ctx, o.Key, 0, -1)
 		if err != nil {
 			return err
 		}
+		defer rc.Close()
+		f, err := os.Create(filepath.Join(src, name))
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(f, rc); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	})
+	if err != nil {
+		return err
 	}
 	if err := remuxMP4(ctx, s.cfg.FFmpeg, src, tracks); err != nil {
 		return err
