@@ -199,7 +199,7 @@ func TestSubtitlesFollowTheVideo(t *testing.T) {
 // running, not only after the chunk is done.
 func TestSegmentsStoredWhileEncoding(t *testing.T) {
 	t.Parallel()
-	a := setup(t, map[string]string{"VOD_TRANSCODE_CHUNK_SECONDS": "28"})
+	a := setup(t, map[string]string{"VOD_TRANSCODE_CHUNK_SECONDS": "28", "VOD_TRANSCODE_SEGMENT_SECONDS": "2"})
 	if a.Env["VOD_STORAGE_BACKEND"] == "s3" {
 		t.Skip("watches the local storage directory")
 	}
@@ -207,7 +207,9 @@ func TestSegmentsStoredWhileEncoding(t *testing.T) {
 	r := a.upload(tok, clip(t, "long"), nil)
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	id := str(r.JSON(t)["video"].(map[string]any)["id"])
-	seg := filepath.Join(a.Env["VOD_DATA_DIR"], "media", "videos", id, "g1", "seg-0-00001.m4s")
+	// The first chunks are short (one segment, so that playback can start early): 2, 2, 4 and 6 s;
+	// c4 holds the other 16 s, segments 8 to 15.
+	seg := filepath.Join(a.Env["VOD_DATA_DIR"], "media", "videos", id, "g1", "seg-0-00008.m4s")
 	require.Eventually(t, func() bool {
 		_, err := os.Stat(seg)
 		if err != nil {
@@ -215,8 +217,8 @@ func TestSegmentsStoredWhileEncoding(t *testing.T) {
 		}
 		// The chunk is still encoding: its scratch output is still being written, and its last
 		// segment does not exist yet.
-		running, _ := filepath.Glob(filepath.Join(a.Env["VOD_DATA_DIR"], "work", id, "c0-*", "r0.mp4"))
-		_, lastErr := os.Stat(strings.Replace(seg, "00001", "00007", 1))
+		running, _ := filepath.Glob(filepath.Join(a.Env["VOD_DATA_DIR"], "work", id, "c4-*", "r0.mp4"))
+		_, lastErr := os.Stat(strings.Replace(seg, "00008", "00015", 1))
 		return len(running) > 0 && os.IsNotExist(lastErr)
 	}, 60*time.Second, 10*time.Millisecond, "the first segment was stored during the encode")
 	a.waitFor(id, tok, 2*time.Minute)

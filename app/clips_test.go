@@ -68,6 +68,11 @@ func clip(t *testing.T, kind string) string {
 		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", base)...)
 		out += ".mp4"
 		ffmpegRun(t, "-i", base, "-c", "copy", "-metadata:s:v:0", "rotate=90", out)
+	case "live":
+		// 480p for 40 s: two rungs, encoded faster than real time but not in an instant, so that
+		// a viewer starts while it processes.
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("854x480", "30", "40"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=40"), enc...), "-c:a", "aac", "-shortest", out)...)
 	case "long":
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("640x360", "30", "30"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30"), enc...), "-c:a", "aac", "-shortest", out)...)

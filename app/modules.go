@@ -149,7 +149,7 @@ func (a *App) wireModules(ctx context.Context) error {
 	authSvc.Routes(r)
 	uploadSvc.Routes(r)
 	videoAPI.Routes(r)
-	stream.NewDelivery(catalog, a.store).Routes(r)
+	stream.NewDelivery(catalog, a.store, transcodeSvc).Routes(r)
 	transcodeSvc.Routes(r)
 	jobs.New(a.queue, catalog).Routes(r)
 	player.Routes(r)

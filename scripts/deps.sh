@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what vod's tests and server need and are missing: ffmpeg, PostgreSQL 15, Chromium, Apertium
 # from Debian's packages, and MinIO built from the Go module proxy into a cache that outlives clones.
+# The test suite also drives players we did not write (dash.js, hls.js, Shaka Player, pinned in
+# app/testdata/players) in Chromium: npm ci installs them into the same cache.
 # Usage: scripts/deps.sh [run|test]   (run: ffmpeg only)
 set -euo pipefail
+cd "$(dirname "$0")/.."
 what=${1:-test}
 TOOLS=${VOD_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/vod-tools}
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
@@ -25,6 +28,7 @@ if [ "$what" = test ]; then
   [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
   command -v curl >/dev/null || missing+=(curl)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver fonts-dejavu-core)
+  command -v npm >/dev/null || missing+=(nodejs npm)
   command -v apertium-apy >/dev/null && [ -f /usr/share/apertium/modes/eng-spa.mode ] || missing+=(apertium-apy apertium-eng-spa)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
@@ -38,4 +42,16 @@ if [ "$what" = test ] && [ ! -x "$TOOLS/bin/minio" ]; then
   echo "deps: building MinIO $MINIO_VERSION into $TOOLS/bin (a few minutes, once)" >&2
   mkdir -p "$TOOLS/bin"
   GOBIN="$TOOLS/bin" GOFLAGS=-mod=mod go install "github.com/minio/minio@$MINIO_VERSION"
+fi
+
+if [ "$what" = test ]; then
+  players="$TOOLS/players"
+  want=$(sha256sum app/testdata/players/package-lock.json | cut -c1-16)
+  if [ "$(cat "$players/.lock" 2>/dev/null)" != "$want" ]; then
+    echo "deps: installing the test players (npm ci) into $players" >&2
+    rm -rf "$players" && mkdir -p "$players"
+    cp app/testdata/players/package.json app/testdata/players/package-lock.json "$players/"
+    (cd "$players" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    echo "$want" >"$players/.lock"
+  fi
 fi

@@ -58,7 +58,7 @@ type Config struct {
 // Event is something that happened to a video.
 type Event struct {
 	ID        string    `json:"id"`
-	Type      string    `json:"type"` // video.ready or video.failed
+	Type      string    `json:"type"` // video.playable, video.ready or video.failed
 	Timestamp time.Time `json:"timestamp"`
 	Data      EventData `json:"data"`
 }
@@ -70,6 +70,8 @@ type EventData struct {
 	OwnerID string `json:"owner_id"`
 	Status  string `json:"status"`
 	Error   string `json:"error,omitempty"`
+	// AvailableSeconds is how far a processing video can be watched (video.playable).
+	AvailableSeconds float64 `json:"available_seconds,omitempty"`
 }
 
 // Users looks up the uploader's address (implemented by auth).
@@ -119,7 +121,8 @@ func (n *Notifier) VideoEventTx(ctx context.Context, tx *db.Tx, typ string, data
 			return err
 		}
 	}
-	if n.cfg.SMTP.Addr != "" {
+	// Mail says a video is done; that it can be watched early is for webhooks and the web app.
+	if n.cfg.SMTP.Addr != "" && typ != "video.playable" {
 		if _, err := n.queue.InsertTx(ctx, tx, emailArgs{Event: ev}, &river.InsertOpts{MaxAttempts: 8}); err != nil {
 			return err
 		}

@@ -96,6 +96,28 @@ func (s *Catalog) SetProgress(ctx context.Context, id, stage string, progress in
 		Updates(map[string]any{"status": vodtype.StatusProcessing, "stage": stage, "progress": min(max(progress, 0), 100), "updated_at": time.Now().UTC()}).Error
 }
 
+// SetAvailableTx records how far a generation still processing can be watched, inside the
+// pipeline's transaction; the first time it is playable, video.playable is sent.
+func (s *Catalog) SetAvailableTx(ctx context.Context, tx *db.Tx, id string, generation int, seconds float64) error {
+	r, err := s.lockVideo(tx, id)
+	if err != nil {
+		return err
+	}
+	if r.Generation != generation || (r.Status != vodtype.StatusProcessing && r.Status != vodtype.StatusQueued) || seconds <= r.AvailableSeconds {
+		return nil
+	}
+	if err := tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(map[string]any{"available_seconds": seconds, "status": vodtype.StatusProcessing,
+		"updated_at": time.Now().UTC()}).Error; err != nil {
+		return err
+	}
+	s.forget(id)
+	if r.AvailableSeconds > 0 {
+		return nil
+	}
+	return s.notifier.VideoEventTx(ctx, tx, "video.playable", notify.EventData{VideoID: id, Title: r.Title, OwnerID: r.OwnerID,
+		Status: vodtype.StatusProcessing, AvailableSeconds: seconds})
+}
+
 // RecordProbeTx stores what the probe found.
 func (s *Catalog) RecordProbeTx(ctx context.Context, tx *db.Tx, id string, p vodtype.ProbeInfo) error {
 	return tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(map[string]any{
@@ -136,7 +158,7 @@ func (s *Catalog) BeginReprocessTx(ctx context.Context, tx *db.Tx, id string) (i
 	}
 	gen := r.Generation + 1
 	err = tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(map[string]any{
-		"generation": gen, "status": vodtype.StatusQueued, "stage": "", "progress": 0, "error": "",
+		"generation": gen, "status": vodtype.StatusQueued, "stage": "", "progress": 0, "error": "", "available_seconds": 0,
 		"updated_at": time.Now().UTC(),
 	}).Error
 	if err != nil {
@@ -276,7 +298,7 @@ func (s *Catalog) Publish(ctx context.Context, id string, p vodtype.Publication,
 			"status": vodtype.StatusReady, "stage": "", "progress": 100, "error": "", "tracks": string(tracks),
 			"media_prefix": p.Prefix, "base_mpd_key": p.BaseMPDKey, "poster_key": p.PosterKey,
 			"storyboard_key": p.StoryboardKey, "mp4_key": p.MP4Key, "notes": string(notes),
-			"duration_seconds": p.Duration, "ready_at": now, "updated_at": now,
+			"duration_seconds": p.Duration, "available_seconds": p.Duration, "ready_at": now, "updated_at": now,
 		}
 		if err := tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(updates).Error; err != nil {
 			return err
@@ -327,7 +349,7 @@ func (s *Catalog) writeManifests(ctx context.Context, m manifestState) error {
 	if err := s.put(ctx, m.prefix+"manifest.mpd", buildMPD(base, tracks, refs), "application/dash+xml"); err != nil {
 		return err
 	}
-	return s.put(ctx, m.prefix+"master.m3u8", buildHLSMaster(tracks, refs), "application/vnd.apple.mpegurl")
+	return s.put(ctx, m.prefix+"master.m3u8", hlsMaster(tracks, refs), "application/vnd.apple.mpegurl")
 }
 
 func (s *Catalog) put(ctx context.Context, key string, b []byte, contentType string) error {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -91,11 +92,38 @@ func (s *Catalog) cacheView(id, owner string, body []byte) {
 type Delivery struct {
 	catalog *Catalog
 	store   storage.Storage
+	live    LiveManifests
+}
+
+// LiveManifests renders the manifests of a video that is still processing (implemented by
+// transcode, which knows which segments exist); ok is false for any other key.
+type LiveManifests interface {
+	LiveManifestAt(ctx context.Context, key string) (b []byte, ok bool, err error)
 }
 
 // NewDelivery builds /media delivery over the catalog's access rules and URL signing.
-func NewDelivery(catalog *Catalog, store storage.Storage) *Delivery {
-	return &Delivery{catalog: catalog, store: store}
+func NewDelivery(catalog *Catalog, store storage.Storage, live LiveManifests) *Delivery {
+	return &Delivery{catalog: catalog, store: store, live: live}
+}
+
+// liveManifest serves a processing video's manifest, if key is one: never cached longer than it
+// takes a chunk to finish, whoever caches it.
+func (d *Delivery) liveManifest(c echo.Context, key string, signed bool) (bool, error) {
+	switch path.Ext(key) {
+	case ".mpd", ".m3u8":
+	default:
+		return false, nil
+	}
+	b, ok, err := d.live.LiveManifestAt(c.Request().Context(), key)
+	if err != nil || !ok {
+		return false, err
+	}
+	h := c.Response().Header()
+	h.Set("Cache-Control", "no-cache")
+	if signed {
+		h.Set("Cache-Control", "private, no-cache")
+	}
+	return true, c.Blob(http.StatusOK, vodtype.ContentType(key), b)
 }
 
 // Routes declares /media for GET, HEAD and the CORS preflight.
@@ -155,6 +183,9 @@ func (d *Delivery) handleMedia(c echo.Context) error {
 		if !exists || vis == vodtype.Private {
 			return ErrNoMedia
 		}
+	}
+	if ok, err := d.liveManifest(c, key, signed); ok || err != nil {
+		return err
 	}
 	if s.cfg.RedirectToStorage {
 		if u, err := d.store.PresignGet(ctx, key, 15*time.Minute); err == nil {

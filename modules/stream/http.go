@@ -226,6 +226,8 @@ type statusEvent struct {
 	Stage    string  `json:"stage"`
 	Progress int     `json:"progress"`
 	Error    *string `json:"error"`
+	// AvailableSeconds grows while the video processes (watchable from the first seconds).
+	AvailableSeconds float64 `json:"available_seconds"`
 }
 
 // handleEvents streams the video's status as server-sent events until it is ready or failed. It
@@ -248,11 +250,14 @@ func (a *API) handleEvents(c echo.Context) error {
 	defer keepalive.Stop()
 	first := true
 	for {
-		ev := statusEvent{ID: r.ID, Status: r.Status, Stage: r.Stage, Progress: r.Progress}
+		ev := statusEvent{ID: r.ID, Status: r.Status, Stage: r.Stage, Progress: r.Progress, AvailableSeconds: r.AvailableSeconds}
+		if r.Status == vodtype.StatusReady {
+			ev.AvailableSeconds = r.DurationSeconds
+		}
 		if r.Error != "" {
 			ev.Error = ptr(r.Error)
 		}
-		if first || ev.Status != last.Status || ev.Stage != last.Stage || ev.Progress != last.Progress {
+		if first || ev != last {
 			b, _ := json.Marshal(ev)
 			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
 				return nil

@@ -34,8 +34,10 @@ func buildMPD(base []byte, tracks []vodtype.Track, subs []subtitleRef) []byte {
 		return m
 	})
 	var b strings.Builder
-	for i, sub := range subs {
-		fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"%d\" contentType=\"text\" mimeType=\"text/vtt\" lang=\"%s\">\n", 100+i, html.EscapeString(sub.Lang))
+	// Text sets carry no id: dash.js names a subtitle TextTrack after its set's id when there is
+	// one (players showed "100"), else after its language.
+	for _, sub := range subs {
+		fmt.Fprintf(&b, "\t\t<AdaptationSet contentType=\"text\" mimeType=\"text/vtt\" lang=\"%s\">\n", html.EscapeString(sub.Lang))
 		b.WriteString("\t\t\t<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\n")
 		fmt.Fprintf(&b, "\t\t\t<Label>%s</Label>\n", html.EscapeString(sub.Label))
 		fmt.Fprintf(&b, "\t\t\t<Representation id=\"sub-%s\" bandwidth=\"256\">\n", html.EscapeString(sub.Lang))
@@ -48,48 +50,13 @@ func buildMPD(base []byte, tracks []vodtype.Track, subs []subtitleRef) []byte {
 	return []byte(s)
 }
 
-func quote(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ", "\r", " ").Replace(s) }
-
-// buildHLSMaster writes the HLS multivariant playlist over ffmpeg's media playlists (media_ID.m3u8),
-// with BANDWIDTH from measured peaks, and a SUBTITLES group.
-func buildHLSMaster(tracks []vodtype.Track, subs []subtitleRef) []byte {
-	var b strings.Builder
-	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	var audio *vodtype.Track
-	for i := range tracks {
-		if tracks[i].Kind == "audio" {
-			audio = &tracks[i]
-			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"media_%s.m3u8\"\n", tracks[i].ID)
-			break
-		}
-	}
+// hlsMaster writes the HLS multivariant playlist with the subtitle tracks' playlists.
+func hlsMaster(tracks []vodtype.Track, subs []subtitleRef) []byte {
+	var hs []vodtype.HLSSubtitle
 	for _, s := range subs {
-		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"%s\",LANGUAGE=\"%s\",DEFAULT=NO,AUTOSELECT=YES,URI=\"%s\"\n",
-			quote(s.Label), quote(s.Lang), quote(strings.TrimSuffix(s.Path, ".vtt")+".m3u8"))
+		hs = append(hs, vodtype.HLSSubtitle{Lang: s.Lang, Label: s.Label, URI: strings.TrimSuffix(s.Path, ".vtt") + ".m3u8"})
 	}
-	for _, t := range tracks {
-		if t.Kind != "video" {
-			continue
-		}
-		peak, avg, codecs := t.Peak, t.Average, t.Codecs
-		if audio != nil {
-			peak += audio.Peak
-			avg += audio.Average
-			codecs += "," + audio.Codecs
-		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s\"", peak, avg, t.Width, t.Height, codecs)
-		if t.FrameRate > 0 {
-			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", t.FrameRate)
-		}
-		if audio != nil {
-			b.WriteString(`,AUDIO="aud"`)
-		}
-		if len(subs) > 0 {
-			b.WriteString(`,SUBTITLES="subs"`)
-		}
-		fmt.Fprintf(&b, "\nmedia_%s.m3u8\n", t.ID)
-	}
-	return []byte(b.String())
+	return vodtype.HLSMaster(tracks, hs)
 }
 
 // subtitlePlaylist is the one-segment HLS media playlist around a WebVTT file.

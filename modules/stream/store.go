@@ -36,6 +36,8 @@ type videoRow struct {
 	PosterKey       string
 	StoryboardKey   string
 	MP4Key          string `gorm:"column:mp4_key"`
+	// AvailableSeconds: how far a processing video can be watched; its duration once ready.
+	AvailableSeconds float64
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	ReadyAt         *time.Time

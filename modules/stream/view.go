@@ -13,25 +13,28 @@ import (
 
 // Video is the API's Video.
 type Video struct {
-	ID              string      `json:"id"`
-	Title           string      `json:"title"`
-	Description     string      `json:"description"`
-	Visibility      string      `json:"visibility"`
-	Owner           Owner       `json:"owner"`
-	Status          string      `json:"status"`
-	Stage           string      `json:"stage"`
-	Progress        int         `json:"progress"`
-	Error           *string     `json:"error"`
-	Notes           []string    `json:"notes"`
-	DurationSeconds float64     `json:"duration_seconds"`
-	Width           int         `json:"width"`
-	Height          int         `json:"height"`
-	CreatedAt       time.Time   `json:"created_at"`
-	ReadyAt         *time.Time  `json:"ready_at"`
-	Renditions      []Rendition `json:"renditions"`
-	Subtitles       []Subtitle  `json:"subtitles"`
-	Thumbnails      Thumbnails  `json:"thumbnails"`
-	Playback        Playback    `json:"playback"`
+	ID              string   `json:"id"`
+	Title           string   `json:"title"`
+	Description     string   `json:"description"`
+	Visibility      string   `json:"visibility"`
+	Owner           Owner    `json:"owner"`
+	Status          string   `json:"status"`
+	Stage           string   `json:"stage"`
+	Progress        int      `json:"progress"`
+	Error           *string  `json:"error"`
+	Notes           []string `json:"notes"`
+	DurationSeconds float64  `json:"duration_seconds"`
+	// AvailableSeconds is how far the video can be watched: while it processes, the end of what is
+	// encoded so far (playback is set from the first seconds on); its duration once ready.
+	AvailableSeconds float64     `json:"available_seconds"`
+	Width            int         `json:"width"`
+	Height           int         `json:"height"`
+	CreatedAt        time.Time   `json:"created_at"`
+	ReadyAt          *time.Time  `json:"ready_at"`
+	Renditions       []Rendition `json:"renditions"`
+	Subtitles        []Subtitle  `json:"subtitles"`
+	Thumbnails       Thumbnails  `json:"thumbnails"`
+	Playback         Playback    `json:"playback"`
 }
 
 type Owner struct {
@@ -117,9 +120,24 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 			v.Renditions = append(v.Renditions, Rendition{Width: t.Width, Height: t.Height, Bandwidth: t.Peak, Codecs: t.Codecs})
 		}
 	}
+	if r.Status == vodtype.StatusProcessing && r.AvailableSeconds > 0 {
+		// Watchable while processing: the manifests of the generation being made, which the
+		// server renders from what exists (never the CDN's copy) and which turn into the final
+		// ones at the same address.
+		v.AvailableSeconds = r.AvailableSeconds
+		base := "/media/"
+		if r.Visibility == vodtype.Private {
+			base = s.mediaBase(r)
+		}
+		prefix := vodtype.GenerationPrefix(r.ID, r.Generation)
+		v.Playback.DASH = ptr(base + prefix + "manifest.mpd")
+		v.Playback.HLS = ptr(base + prefix + "master.m3u8")
+		return v
+	}
 	if r.Status != vodtype.StatusReady {
 		return v
 	}
+	v.AvailableSeconds = r.DurationSeconds
 	base := s.mediaBase(r)
 	v.Playback.DASH = ptr(base + r.MediaPrefix + "manifest.mpd")
 	v.Playback.HLS = ptr(base + r.MediaPrefix + "master.m3u8")

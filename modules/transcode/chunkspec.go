@@ -113,11 +113,23 @@ func (s *AudioSpec) Args() []string {
 // per-video figures add up. While it runs, tick (when given) is called every interval: the chunk
 // job uses it to store segments as they are finished.
 func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func() error) (float64, error) {
+	return runFFmpegNice(ctx, ffmpeg, 0, args, tick...)
+}
+
+// runFFmpegNice runs ffmpeg at a lower CPU priority (nice > 0): work a viewer does not wait for yet
+// yields the cores to work one does (a video's first chunk, any video's audio), and still uses
+// them when they are idle.
+func runFFmpegNice(ctx context.Context, ffmpeg string, nice int, args []string, tick ...func() error) (float64, error) {
 	cmd := execCommand(ctx, ffmpeg, args...)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
+	}
+	if nice > 0 {
+		// Set at once, before ffmpeg has read its input and started its encoder threads, which
+		// inherit it.
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, nice)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()

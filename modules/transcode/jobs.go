@@ -31,6 +31,10 @@ func (probeArgs) Kind() string { return "transcode.probe" }
 type publishArgs struct {
 	VideoID     string              `json:"video_id"`
 	Publication vodtype.Publication `json:"publication"`
+	// NotBefore: players of the processing video have had time to load its complete manifests,
+	// which they must see before the final ones (dash.js keeps the last dynamic MPD it loaded and
+	// ignores the static one that follows).
+	NotBefore time.Time `json:"not_before"`
 }
 
 func (publishArgs) Kind() string { return "transcode.publish" }
@@ -296,6 +300,13 @@ func (w *publishWorker) Timeout(*river.Job[publishArgs]) time.Duration { return 
 func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) error {
 	s, a := w.s, job.Args
 	gen := a.Publication.Generation
+	if wait := time.Until(a.NotBefore); wait > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(wait, time.Minute)):
+		}
+	}
 	if _, err := s.stale(ctx, a.VideoID, gen); err != nil {
 		return err
 	}

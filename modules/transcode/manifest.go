@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
+
 	"vod/app/vodtype"
 )
 
@@ -28,30 +30,70 @@ func StoryboardVTT(sb Storyboard, image string, duration float64) []byte {
 // rounded up, never down, so that players ask for the last segment. Bandwidths are placeholders
 // the catalog replaces with measured ones when it publishes; subtitles are added there too.
 func buildBaseMPD(video []*trackResult, audio *trackResult, rends []Rendition, duration float64, segSec int) []byte {
+	return mpdDoc{video: video, audio: audio, rends: rends, duration: duration, segSec: segSec}.render()
+}
+
+// mpdDoc is an MPD: static (a finished encode) or dynamic (a video being processed, whose
+// timeline grows as its chunks finish).
+type mpdDoc struct {
+	video    []*trackResult
+	audio    *trackResult
+	rends    []Rendition
+	duration float64 // static, or dynamic once every segment is listed; else 0
+	segSec   int
+	// bandwidth by representation id; "1" (a placeholder) when missing.
+	bandwidth map[string]int
+	// Dynamic only: the availability start (far enough in the past that every listed segment is
+	// available by the clock), now, and how often players reload it.
+	dynamic     bool
+	ast, now    time.Time
+	updateEvery time.Duration
+}
+
+func (d mpdDoc) render() []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, `<?xml version="1.0" encoding="utf-8"?>
-<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="PT%.3fS" minBufferTime="PT%dS">
-	<Period id="0" start="PT0.0S">
-`, math.Ceil(duration*1000)/1000, segSec)
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
+	b.WriteString(`<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011"`)
+	if d.dynamic {
+		fmt.Fprintf(&b, ` type="dynamic" availabilityStartTime="%s" publishTime="%s" minimumUpdatePeriod="PT%gS"`,
+			d.ast.UTC().Format(time.RFC3339), d.now.UTC().Format(time.RFC3339Nano), d.updateEvery.Seconds())
+	} else {
+		b.WriteString(` type="static"`)
+	}
+	if d.duration > 0 {
+		fmt.Fprintf(&b, ` mediaPresentationDuration="PT%.3fS"`, math.Ceil(d.duration*1000)/1000)
+	}
+	fmt.Fprintf(&b, " minBufferTime=\"PT%dS\">\n\t<Period id=\"0\" start=\"PT0.0S\">\n", d.segSec)
+	bw := func(id string) int {
+		if v, ok := d.bandwidth[id]; ok && v > 0 {
+			return v
+		}
+		return 1
+	}
 	maxW, maxH := 0, 0
-	for _, r := range rends {
+	for _, r := range d.rends {
 		maxW, maxH = max(maxW, r.Width), max(maxH, r.Height)
 	}
 	fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"%d\" maxHeight=\"%d\">\n", maxW, maxH)
-	for i, t := range video {
-		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"1\" codecs=\"%s\" width=\"%d\" height=\"%d\" sar=\"1:1\">\n", t.ID, t.Codecs, rends[i].Width, rends[i].Height)
+	for i, t := range d.video {
+		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" width=\"%d\" height=\"%d\" sar=\"1:1\">\n", t.ID, bw(t.ID), t.Codecs, d.rends[i].Width, d.rends[i].Height)
 		writeTemplate(&b, t)
 		b.WriteString("\t\t\t</Representation>\n")
 	}
 	b.WriteString("\t\t</AdaptationSet>\n")
-	if audio != nil {
+	if d.audio != nil {
 		b.WriteString("\t\t<AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n")
-		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"1\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", audio.ID, audio.Codecs)
+		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", d.audio.ID, bw(d.audio.ID), d.audio.Codecs)
 		b.WriteString("\t\t\t\t<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"2\"/>\n")
-		writeTemplate(&b, audio)
+		writeTemplate(&b, d.audio)
 		b.WriteString("\t\t\t</Representation>\n\t\t</AdaptationSet>\n")
 	}
-	b.WriteString("\t</Period>\n</MPD>\n")
+	b.WriteString("\t</Period>\n")
+	if d.dynamic {
+		// The server's clock, so that players need not fetch one.
+		fmt.Fprintf(&b, "\t<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\" value=\"%s\"/>\n", d.now.UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
+	b.WriteString("</MPD>\n")
 	return []byte(b.String())
 }
 
@@ -80,17 +122,27 @@ func writeTemplate(b *strings.Builder, t *trackResult) {
 }
 
 // buildMediaPlaylist writes a track's HLS media playlist from its segments' real durations.
-func buildMediaPlaylist(t *trackResult) []byte {
+func buildMediaPlaylist(t *trackResult) []byte { return mediaPlaylist(t, false, true) }
+
+// mediaPlaylist writes a media playlist: VOD when final; EVENT while the video processes (players
+// reload it and find the new segments), with EXT-X-ENDLIST once every segment is listed.
+func mediaPlaylist(t *trackResult, live, complete bool) []byte {
 	var b strings.Builder
 	longest := 0.0
 	for _, s := range t.Segments {
 		longest = math.Max(longest, float64(s.Duration)/float64(t.Timescale))
 	}
-	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init-%s.m4s\"\n",
-		int(math.Round(longest+0.4999)), t.ID)
+	kind := "VOD"
+	if live {
+		kind = "EVENT"
+	}
+	fmt.Fprintf(&b, "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:%d\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:%s\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init-%s.m4s\"\n",
+		int(math.Round(longest+0.4999)), kind, t.ID)
 	for _, s := range t.Segments {
 		fmt.Fprintf(&b, "#EXTINF:%.6f,\nseg-%s-%05d.m4s\n", float64(s.Duration)/float64(t.Timescale), t.ID, s.Number)
 	}
-	b.WriteString("#EXT-X-ENDLIST\n")
+	if complete {
+		b.WriteString("#EXT-X-ENDLIST\n")
+	}
 	return []byte(b.String())
 }

@@ -42,6 +42,11 @@ type runRow struct {
 	Parts      int
 	Pending    int
 	CreatedAt  time.Time
+	// Available is how many seconds from the start are playable (see playable).
+	Available float64
+	// Renditions and Duration describe the run to the manifests of the processing video.
+	Renditions string
+	Duration   float64
 }
 
 func (runRow) TableName() string { return "transcode_runs" }
@@ -92,10 +97,19 @@ type chunkPlan struct {
 	FirstSegment int `json:"first_segment"`
 }
 
+// rampSegments is how many segments the first chunks hold: a viewer can start as soon as the first
+// (one segment) is stored, and each next chunk is short enough to be done before the viewer gets
+// there, until chunks reach their configured length.
+var rampSegments = []int{1, 1, 2, 3}
+
 func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 	var out []chunkPlan
 	for i, start := 0, 0.0; start < duration-1e-6; i++ {
-		d := math.Min(float64(chunkSec), duration-start)
+		size := chunkSec
+		if i < len(rampSegments) {
+			size = min(chunkSec, rampSegments[i]*segSec)
+		}
+		d := math.Min(float64(size), duration-start)
 		// A tail shorter than half a segment (a container that lasts a few frames longer than
 		// its chunks) joins the last chunk rather than becoming a chunk with nothing to decode.
 		if rest := duration - start - d; rest > 0 && rest < float64(segSec)/2 {
@@ -125,7 +139,12 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 	if err := g.Where("video_id = ? AND generation = ?", a.VideoID, a.Generation).Delete(&runRow{}).Error; err != nil {
 		return err
 	}
-	if err := g.Create(&runRow{VideoID: a.VideoID, Generation: a.Generation, Parts: len(parts), Pending: len(parts), CreatedAt: time.Now().UTC()}).Error; err != nil {
+	rj, err := json.Marshal(rends)
+	if err != nil {
+		return err
+	}
+	if err := g.Create(&runRow{VideoID: a.VideoID, Generation: a.Generation, Parts: len(parts), Pending: len(parts), CreatedAt: time.Now().UTC(),
+		Renditions: string(rj), Duration: p.Duration}).Error; err != nil {
 		return err
 	}
 	rows := make([]partRow, len(parts))
@@ -151,7 +170,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 			return err
 		}
 	}
-	_, err := s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3})
+	_, err = s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3})
 	return err
 }
 
@@ -175,22 +194,76 @@ func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part st
 	if upd.RowsAffected == 0 {
 		return 0, 0, nil // counted before (a re-run after a crash between commit and acknowledgement)
 	}
-	var run runRow
-	q := g.Where("video_id = ? AND generation = ?", b.VideoID, b.Generation)
-	if s.db.Dialect == db.Postgres {
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Take(&run).Error; err != nil {
+	run, err := s.lockRun(ctx, tx, b.VideoID, b.Generation)
+	if err != nil {
 		return 0, 0, err
 	}
 	run.Pending--
 	if err := g.Model(&runRow{}).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Update("pending", run.Pending).Error; err != nil {
 		return 0, 0, err
 	}
+	if err := s.availableTx(ctx, tx, run); err != nil {
+		return 0, 0, err
+	}
 	if run.Pending == 0 {
-		_, err = s.queue.InsertTx(ctx, tx, finishArgs{partBase: b}, &river.InsertOpts{MaxAttempts: 10, Priority: 1})
+		_, err = s.queue.InsertTx(ctx, tx, finishArgs{partBase: b, DoneAt: time.Now().UTC()}, &river.InsertOpts{MaxAttempts: 10, Priority: 1})
 	}
 	return run.Parts - run.Pending, run.Parts, err
+}
+
+// lockRun reads a run's row inside tx, locked on PostgreSQL (SQLite has one writer), so that the
+// transactions that change its counters and its playable end follow one another.
+func (s *Service) lockRun(ctx context.Context, tx *db.Tx, videoID string, generation int) (*runRow, error) {
+	var run runRow
+	q := tx.G.WithContext(ctx).Where("video_id = ? AND generation = ?", videoID, generation)
+	if s.db.Dialect == db.Postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Take(&run).Error; err != nil {
+		return nil, err
+	}
+	return &run, nil
+}
+
+// availableTx recomputes how far a run is playable after one of its parts changed, under the run's
+// lock, and tells the catalog when it grew: the video becomes playable while it still processes.
+func (s *Service) availableTx(ctx context.Context, tx *db.Tx, run *runRow) error {
+	var rows []partRow
+	if err := tx.G.WithContext(ctx).Where("video_id = ? AND generation = ?", run.VideoID, run.Generation).Find(&rows).Error; err != nil {
+		return err
+	}
+	var rends []Rendition
+	_ = json.Unmarshal([]byte(run.Renditions), &rends)
+	lv := joinLive(rows, len(rends))
+	if lv.available <= run.Available+1e-6 {
+		return nil
+	}
+	run.Available = lv.available
+	if err := tx.G.WithContext(ctx).Model(&runRow{}).Where("video_id = ? AND generation = ?", run.VideoID, run.Generation).
+		Update("available", run.Available).Error; err != nil {
+		return err
+	}
+	return s.catalog.SetAvailableTx(ctx, tx, run.VideoID, run.Generation, math.Floor(run.Available*1000)/1000)
+}
+
+// recordProgress stores what a part has stored so far (the audio, which is one long job) and
+// recomputes how far the video is playable.
+func (s *Service) recordProgress(ctx context.Context, b partBase, part string, res partResult) error {
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	return s.db.WithTx(ctx, func(tx *db.Tx) error {
+		run, err := s.lockRun(ctx, tx, b.VideoID, b.Generation)
+		if err != nil {
+			return err
+		}
+		if err := tx.G.WithContext(ctx).Model(&partRow{}).Where("video_id = ? AND generation = ? AND part = ? AND NOT done", b.VideoID, b.Generation, part).
+			Update("result", string(raw)).Error; err != nil {
+			return err
+		}
+		return s.availableTx(ctx, tx, run)
+	})
 }
 
 // completePart commits a part's result with its job's completion, then reports progress.

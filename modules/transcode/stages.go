@@ -45,7 +45,12 @@ type assetsArgs struct{ partBase }
 
 func (assetsArgs) Kind() string { return "transcode.assets" }
 
-type finishArgs struct{ partBase }
+type finishArgs struct {
+	partBase
+	// DoneAt is when the last part finished: since then the manifests of the processing video
+	// list every segment.
+	DoneAt time.Time `json:"done_at"`
+}
 
 func (finishArgs) Kind() string { return "transcode.finish" }
 
@@ -157,7 +162,11 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 		return nil
 	}
 	started := time.Now()
-	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args(), pump)
+	nice := 0
+	if a.Chunk.Index > 0 {
+		nice = 10
+	}
+	cpu, err := runFFmpegNice(ctx, s.cfg.FFmpeg, nice, spec.Args(), pump)
 	s.cfg.OnEncodeRun(cpu)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return partResult{}, cpu, cause
@@ -193,9 +202,23 @@ type rungOutput struct {
 	at    uint64 // where the next segment starts on the video's timeline
 	next  int    // its number
 	track trackResult
+	// The audio: one encode of the whole track, stored as it is (no move), and its last completed
+	// segment held back until another follows or the encode ends, since a last sliver is dropped.
+	asIs, holdLast bool
+	held           *cmaf.Segment
 }
 
 var errStore = errors.New("transcode: storing a segment failed")
+
+// putter stores media objects under a generation's prefix.
+func (s *Service) putter(ctx context.Context, prefix string) func(key string, data []byte) error {
+	return func(key string, data []byte) error {
+		if _, err := s.store.Put(ctx, prefix+key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{ContentType: vodtype.ContentType(key)}); err != nil {
+			return fmt.Errorf("%w: %s: %v", errStore, key, err)
+		}
+		return nil
+	}
+}
 
 // pumpRung reads what ffmpeg added to a rung's file and stores every segment completed since, moved
 // to its place on the timeline; the first chunk also stores the init segment.
@@ -220,12 +243,7 @@ func (s *Service) pumpRung(ctx context.Context, r *rungOutput, prefix string, fi
 	if err != nil {
 		return err
 	}
-	put := func(key string, data []byte) error {
-		if _, err := s.store.Put(ctx, prefix+key, bytes.NewReader(data), int64(len(data)), storage.PutOptions{ContentType: vodtype.ContentType(key)}); err != nil {
-			return fmt.Errorf("%w: %s: %v", errStore, key, err)
-		}
-		return nil
-	}
+	put := s.putter(ctx, prefix)
 	if first && !r.init && r.split.Timescale != 0 {
 		if r.track.Codecs, err = cmaf.Codecs(r.split.Init); err != nil {
 			return err
@@ -235,18 +253,40 @@ func (s *Service) pumpRung(ctx context.Context, r *rungOutput, prefix string, fi
 		}
 		r.init = true
 	}
+	if r.holdLast {
+		if r.held != nil {
+			segs = append([]cmaf.Segment{*r.held}, segs...)
+			r.held = nil
+		}
+		if len(segs) > 0 {
+			r.held = &segs[len(segs)-1]
+			segs = segs[:len(segs)-1]
+		}
+	}
 	for _, seg := range segs {
+		if err := r.store(seg, put); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// store puts one segment at its place and number.
+func (r *rungOutput) store(seg cmaf.Segment, put func(key string, data []byte) error) error {
+	data := seg.Data
+	if !r.asIs {
 		moved, err := cmaf.Shift(seg, r.at, uint32(r.next))
 		if err != nil {
 			return err
 		}
-		if err := put(fmt.Sprintf("seg-%s-%05d.m4s", r.track.ID, r.next), moved.Data); err != nil {
-			return err
-		}
-		r.track.Segments = append(r.track.Segments, segInfo{Number: r.next, Duration: seg.Duration, Size: len(moved.Data)})
-		r.at += seg.Duration
-		r.next++
+		data = moved.Data
 	}
+	if err := put(fmt.Sprintf("seg-%s-%05d.m4s", r.track.ID, r.next), data); err != nil {
+		return err
+	}
+	r.track.Segments = append(r.track.Segments, segInfo{Number: r.next, Duration: seg.Duration, Size: len(data)})
+	r.at += seg.Duration
+	r.next++
 	return nil
 }
 
@@ -267,6 +307,9 @@ func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error
 	return workPart(ctx, w.s, job, a.partBase, partAudio, func() (partResult, float64, error) { return w.s.encodeAudio(ctx, a) })
 }
 
+// encodeAudio encodes the whole track once and stores its segments as ffmpeg finishes them,
+// recording how far it got every second or so: the video is playable as soon as the audio covers
+// its first chunk, not when the whole track is done.
 func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
 	in, dir, done, err := s.begin(ctx, a.partBase, partAudio)
 	if err != nil {
@@ -275,46 +318,43 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, flo
 	defer done()
 	spec := &AudioSpec{FFmpeg: s.cfg.FFmpeg, Input: in, Output: filepath.Join(dir, "audio.mp4"), SegmentSec: s.cfg.SegmentSeconds,
 		Offset: a.Probe.AudioOffset(), Duration: a.Probe.Duration}
-	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args())
+	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	r := &rungOutput{path: spec.Output, next: 1, asIs: true, holdLast: true, track: trackResult{ID: audioID(a.partBase), Codecs: "mp4a.40.2"}}
+	reported, last := 0, time.Now()
+	pump := func() error {
+		if err := s.pumpRung(ctx, r, prefix, true); err != nil {
+			return err
+		}
+		r.track.Timescale = r.split.Timescale
+		if n := len(r.track.Segments); n > reported && time.Since(last) >= s.cfg.ProgressEvery {
+			reported, last = n, time.Now()
+			return s.recordProgress(ctx, a.partBase, partAudio, partResult{Tracks: []trackResult{r.track}})
+		}
+		return nil
+	}
+	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args(), pump)
 	s.cfg.OnEncodeRun(cpu)
 	if err != nil {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil && !errors.Is(err, errStore) {
 			return partResult{}, cpu, &MediaError{Reason: "the audio could not be decoded: the file may be damaged"}
 		}
 		return partResult{}, cpu, err
 	}
-	raw, err := os.ReadFile(spec.Output)
-	if err != nil {
+	if err := s.pumpRung(ctx, r, prefix, true); err != nil {
 		return partResult{}, cpu, err
 	}
-	f, err := cmaf.Parse(raw)
-	if err != nil {
-		return partResult{}, cpu, err
-	}
-	out := filepath.Join(dir, "out")
-	if err := os.Mkdir(out, 0o750); err != nil {
-		return partResult{}, cpu, err
-	}
-	tr := trackResult{ID: audioID(a.partBase), Timescale: f.Timescale, Codecs: "mp4a.40.2"}
-	if err := os.WriteFile(filepath.Join(out, "init-"+tr.ID+".m4s"), f.Init, 0o640); err != nil {
-		return partResult{}, cpu, err
-	}
-	for k, seg := range f.Segments {
-		// A last fragment of a frame or two is noise that DASH players never ask for: it joins the
-		// one before by being dropped only when it is under 100 ms.
-		if k == len(f.Segments)-1 && k > 0 && float64(seg.Duration)/float64(f.Timescale) < 0.1 {
-			break
-		}
-		n := k + 1
-		if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("seg-%s-%05d.m4s", tr.ID, n)), seg.Data, 0o640); err != nil {
+	r.track.Timescale = r.split.Timescale
+	// A last fragment of a frame or two is noise that DASH players never ask for: it is dropped
+	// when it is under 100 ms.
+	if h := r.held; h != nil && (len(r.track.Segments) == 0 || float64(h.Duration)/float64(r.track.Timescale) >= 0.1) {
+		if err := r.store(*h, s.putter(ctx, prefix)); err != nil {
 			return partResult{}, cpu, err
 		}
-		tr.Segments = append(tr.Segments, segInfo{Number: n, Duration: seg.Duration, Size: len(seg.Data)})
 	}
-	if err := s.storeDir(ctx, a.VideoID, out, vodtype.GenerationPrefix(a.VideoID, a.Generation)); err != nil {
-		return partResult{}, cpu, err
+	if len(r.track.Segments) == 0 {
+		return partResult{}, cpu, &MediaError{Reason: "the audio could not be decoded: the file may be damaged"}
 	}
-	return partResult{Tracks: []trackResult{tr}}, cpu, nil
+	return partResult{Tracks: []trackResult{r.track}}, cpu, nil
 }
 
 // --- assets: subtitles, poster, storyboard ---
@@ -365,7 +405,7 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, flo
 		return partResult{}, 0, err
 	}
 	defer done()
-	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, assetArgs(in, a.Probe, a.Renditions, dir))
+	cpu, err := runFFmpegNice(ctx, s.cfg.FFmpeg, 15, assetArgs(in, a.Probe, a.Renditions, dir))
 	if err != nil && ctx.Err() != nil {
 		return partResult{}, cpu, err
 	}
@@ -456,7 +496,9 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) err
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if _, err := s.queue.InsertTx(ctx, tx, publishArgs{VideoID: a.VideoID, Publication: *pub}, nil); err != nil {
+		// The complete manifests were listed for a reload and their second of cache.
+		after := a.DoneAt.Add(s.liveUpdate() + 2*time.Second)
+		if _, err := s.queue.InsertTx(ctx, tx, publishArgs{VideoID: a.VideoID, Publication: *pub, NotBefore: after}, nil); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)

@@ -22,6 +22,18 @@ type fakeCatalog struct {
 	mu     sync.Mutex
 	videos map[string]vodtype.PipelineVideo
 	failed map[string]string
+	// available: what SetAvailableTx was told, in order, per video.
+	available map[string][]float64
+}
+
+func (f *fakeCatalog) SetAvailableTx(_ context.Context, _ *db.Tx, id string, _ int, seconds float64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.available == nil {
+		f.available = map[string][]float64{}
+	}
+	f.available[id] = append(f.available[id], seconds)
+	return nil
 }
 
 func (f *fakeCatalog) PipelineVideo(_ context.Context, id string) (vodtype.PipelineVideo, error) {
@@ -125,18 +137,26 @@ func TestConfigDefaultsValidate(t *testing.T) {
 	require.ErrorContains(t, err, "ladder")
 }
 
-// TestPlanChunks: chunks are whole segments, numbered on the video's timeline, and a sliver at the
-// end joins the last chunk instead of becoming an empty one.
+// TestPlanChunks: chunks are whole segments, numbered on the video's timeline, short at first (a
+// viewer starts after the first) and growing to the configured length, and a sliver at the end joins
+// the last chunk instead of becoming an empty one.
 func TestPlanChunks(t *testing.T) {
+	starts := func(c []chunkPlan) (out []float64) {
+		for _, x := range c {
+			out = append(out, x.Start)
+		}
+		return out
+	}
 	c := planChunks(60.02, 20, 4)
-	require.Len(t, c, 3)
-	require.InDelta(t, 20.02, c[2].Duration, 1e-9)
-	require.Equal(t, []int{1, 6, 11}, []int{c[0].FirstSegment, c[1].FirstSegment, c[2].FirstSegment})
-	c = planChunks(42, 20, 4)
-	require.Len(t, c, 3)
-	require.Equal(t, 40.0, c[2].Start)
-	require.Equal(t, 2.0, c[2].Duration, "half a segment or more is a chunk of its own")
+	require.Equal(t, []float64{0, 4, 8, 16, 28, 48}, starts(c))
+	require.InDelta(t, 12.02, c[5].Duration, 1e-9)
+	require.Equal(t, []int{1, 2, 3, 5, 8, 13}, []int{c[0].FirstSegment, c[1].FirstSegment, c[2].FirstSegment, c[3].FirstSegment, c[4].FirstSegment, c[5].FirstSegment})
+	c = planChunks(50, 20, 4)
+	require.Equal(t, []float64{0, 4, 8, 16, 28, 48}, starts(c))
+	require.Equal(t, 2.0, c[5].Duration, "half a segment or more is a chunk of its own")
 	require.Len(t, planChunks(3, 20, 4), 1)
+	c = planChunks(12, 4, 2)
+	require.Equal(t, []float64{0, 2, 4, 8}, starts(c), "the ramp stops at the configured length")
 }
 
 // TestSweepRuns: the rows of an encode whose video was deleted while its jobs waited (so none of

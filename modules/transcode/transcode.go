@@ -26,6 +26,9 @@ type Catalog interface {
 	// Publish writes the manifests, then commits the video's ready state together with within(tx).
 	Publish(ctx context.Context, id string, p vodtype.Publication, within func(tx *db.Tx) error) error
 	Fail(ctx context.Context, id, reason string) error
+	// SetAvailableTx records how far a generation still processing can be watched; the first time
+	// it is playable at all, the catalog says so (video.playable).
+	SetAvailableTx(ctx context.Context, tx *db.Tx, id string, generation int, seconds float64) error
 	// BeginReprocessTx starts a new generation inside tx (ErrBusy while processing).
 	BeginReprocessTx(ctx context.Context, tx *db.Tx, id string) (int, error)
 	// View renders the video as its owner sees it.
@@ -151,6 +154,7 @@ type Service struct {
 	queue   *queue.Queue
 	catalog Catalog
 	log     *slog.Logger
+	live    liveCache
 }
 
 // New builds the service and registers its workers on q.

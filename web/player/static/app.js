@@ -293,7 +293,12 @@ function uploadPage() {
             procBar.value = ev.progress;
             state.textContent = ev.status === "ready" ? "Ready!" : ev.status === "failed" ? `Failed: ${ev.error}` : `Processing: ${ev.stage || ev.status} ${ev.progress}%`;
             state.dataset.status = ev.status;
-            if (ev.status === "ready") status.replaceChildren(h("a", { href: `/watch/${v.id}`, "data-link": true, class: "button primary", "data-testid": "watch-link" }, "Watch it now"));
+            // Playable long before it is ready: the first seconds are encoded first.
+            if (ev.status === "processing" && ev.available_seconds > 0) state.textContent += ` · the first ${duration(ev.available_seconds, Math.floor)} can be watched`;
+            state.dataset.playable = ev.available_seconds > 0 ? "1" : "";
+            if ((ev.status === "ready" || ev.available_seconds > 0) && !status.querySelector("[data-testid=watch-link]")) {
+              status.replaceChildren(h("a", { href: `/watch/${v.id}`, "data-link": true, class: "button primary", "data-testid": "watch-link" }, "Watch now"));
+            }
             if (ev.status === "failed") submit.disabled = false;
           });
         } catch (err) { status.replaceChildren(errorBox(err)); }
@@ -333,44 +338,93 @@ async function watch(id) {
     v.playback?.mp4 ? h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4") : null);
   const controls = h("div", { class: "controls" }, h("label", {}, "Quality ", quality), h("label", {}, "Subtitles ", subs),
     h("span", { class: "keys" }, "Keys: space play/pause · ←/→ 5 s · f fullscreen · m mute · c captions"));
-  page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), controls, info);
-  if (v.status !== "ready") { main.append(h("p", { class: "notice" }, `This video is ${v.status}${v.progress ? ` (${v.progress}%)` : ""}.`)); return; }
-
-  // Subtitle menu: every track of the video; the native text tracks shown are the side-loaded ones.
-  v.subtitles.forEach((s, i) => subs.append(h("option", { value: String(i) }, s.label || s.lang)));
-  v.subtitles.forEach((s) => video.append(h("track", { kind: "subtitles", src: s.url, srclang: s.lang.split("-x-")[0], label: s.label })));
+  const notice = h("p", { class: "notice", "data-testid": "processing", "aria-live": "polite", hidden: true });
+  page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), notice, controls, info);
+  // available: how far the video can be watched; below its duration while it still processes.
+  let available = v.status === "ready" ? v.duration_seconds : v.available_seconds || 0;
+  const playable = (x) => x.status === "ready" || (x.status === "processing" && x.available_seconds > 0 && x.playback?.dash);
+  const say = (x) => {
+    notice.hidden = x.status === "ready";
+    notice.dataset.status = x.status;
+    if (x.status === "failed") notice.textContent = `Processing failed: ${x.error || "unknown error"}`;
+    else if (x.status === "processing" && available > 0) notice.textContent = `Still processing: the first ${duration(available, Math.floor)} of ${duration(x.duration_seconds)} can be watched now, the rest follows as it is ready.`;
+    else if (x.status !== "ready") notice.textContent = `This video is ${x.status}${x.progress ? ` (${x.progress}%)` : ""}. It will start here as soon as it can be watched.`;
+  };
+  say(v);
+  let started = false;
+  const addSubtitles = (x) => {
+    // Subtitle menu: every track of the video; the native text tracks shown are the side-loaded ones.
+    x.subtitles.forEach((s, i) => subs.append(h("option", { value: String(i) }, s.label || s.lang)));
+    x.subtitles.forEach((s) => video.append(h("track", { kind: "subtitles", src: s.url, srclang: s.lang.split("-x-")[0], label: s.label })));
+  };
   subs.addEventListener("change", () => {
     const sel = v.subtitles[Number(subs.value)];
     for (const t of video.textTracks) {
       t.mode = sel && t.label === sel.label && t.language === sel.lang.split("-x-")[0] ? "showing" : "disabled";
     }
   });
-
-  let player = null;
-  const useNativeHLS = !window.MediaSource && video.canPlayType("application/vnd.apple.mpegurl");
-  if (useNativeHLS || !window.dashjs) {
-    video.src = v.playback.hls;
-    if (start) video.addEventListener("loadedmetadata", () => (video.currentTime = start), { once: true });
-    v.renditions.forEach((r) => quality.append(h("option", { value: "auto", disabled: true }, `${r.height}p`)));
-  } else {
-    player = dashjs.MediaPlayer().create();
-    player.updateSettings({ streaming: { text: { defaultEnabled: false }, abr: { autoSwitchBitrate: { video: true } } } });
-    player.initialize(video, v.playback.dash, false, start);
-    window.vodErrors = [];
-    player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.vodErrors.push(e.error?.message || String(e.error?.code)));
-    player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
-      const list = player.getBitrateInfoListFor("video");
-      quality.replaceChildren(h("option", { value: "auto" }, "Auto"),
-        ...list.map((b) => h("option", { value: String(b.qualityIndex) }, `${b.height}p · ${Math.round(b.bitrate / 1000)} kbps`)));
-      video.dataset.ready = "1";
-    });
-    quality.addEventListener("change", () => {
-      const auto = quality.value === "auto";
-      player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: auto } } } });
-      if (!auto) player.setQualityFor("video", Number(quality.value), true);
-    });
+  // A processing video: follow its events, start the player the moment it is playable, and at ready
+  // only complete the page (the player goes on from the same manifest, which turns final).
+  if (v.status !== "ready") {
+    streamEvents(id, async (ev) => {
+      if (ev.available_seconds > available) available = ev.available_seconds;
+      if (!started && (ev.status === "ready" || ev.available_seconds > 0)) {
+        try { v = (await api(`/api/v1/videos/${id}`)).video; } catch { return; }
+        if (playable(v)) { setup(true); }
+      }
+      if (ev.status === "ready" && started) {
+        try { v = (await api(`/api/v1/videos/${id}`)).video; } catch { return; }
+        available = v.duration_seconds;
+        addSubtitles(v);
+        if (v.playback?.mp4) info.append(h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4"));
+      }
+      say({ ...v, status: ev.status, progress: ev.progress, error: ev.error });
+    }).catch(() => {});
   }
-  window.vodPlayer = { video, player };
+  // Seeking past what exists is refused gently: back to the last available second.
+  video.addEventListener("seeking", () => {
+    if (available > 0 && video.currentTime > available - 0.5 && v.status !== "ready") {
+      video.currentTime = Math.max(0, available - 1);
+      notice.textContent = `Only the first ${duration(available, Math.floor)} can be watched yet.`;
+    }
+  });
+  if (playable(v)) setup(false);
+
+  function setup(autoplay) {
+    if (started) return;
+    started = true;
+    scrub.max = v.duration_seconds || 0;
+    if (v.status === "ready") addSubtitles(v);
+    let player = null;
+    const useNativeHLS = !window.MediaSource && video.canPlayType("application/vnd.apple.mpegurl");
+    if (useNativeHLS || !window.dashjs) {
+      video.src = v.playback.hls;
+      if (start) video.addEventListener("loadedmetadata", () => (video.currentTime = start), { once: true });
+      v.renditions.forEach((r) => quality.append(h("option", { value: "auto", disabled: true }, `${r.height}p`)));
+      if (autoplay) video.play().catch(() => {});
+    } else {
+      player = dashjs.MediaPlayer().create();
+      // A processing video's MPD is dynamic: its timeline (what exists) is the window, and playback
+      // starts at the beginning rather than at the "live" end.
+      player.updateSettings({ streaming: { text: { defaultEnabled: false }, abr: { autoSwitchBitrate: { video: true } },
+        timeShiftBuffer: { calcFromSegmentTimeline: true } } });
+      player.initialize(video, v.playback.dash, autoplay, start);
+      window.vodErrors = [];
+      player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.vodErrors.push(e.error?.message || String(e.error?.code)));
+      player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
+        const list = player.getBitrateInfoListFor("video");
+        quality.replaceChildren(h("option", { value: "auto" }, "Auto"),
+          ...list.map((b) => h("option", { value: String(b.qualityIndex) }, `${b.height}p · ${Math.round(b.bitrate / 1000)} kbps`)));
+        video.dataset.ready = "1";
+      });
+      quality.addEventListener("change", () => {
+        const auto = quality.value === "auto";
+        player.updateSettings({ streaming: { abr: { autoSwitchBitrate: { video: auto } } } });
+        if (!auto) player.setQualityFor("video", Number(quality.value), true);
+      });
+    }
+    window.vodPlayer = { video, player };
+  }
 
   // Storyboard previews while scrubbing.
   if (v.thumbnails?.storyboard) {
