@@ -38,9 +38,9 @@ type videoRow struct {
 	MP4Key          string `gorm:"column:mp4_key"`
 	// AvailableSeconds: how far a processing video can be watched; its duration once ready.
 	AvailableSeconds float64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	ReadyAt         *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	ReadyAt          *time.Time
 }
 
 func (videoRow) TableName() string { return "videos" }
