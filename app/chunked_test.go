@@ -165,7 +165,7 @@ func TestChunkedOutput(t *testing.T) {
 
 	// Honest figures: one encode run per chunk and the audio, no more.
 	body := string(a.do("GET", "/metrics", nil, metricsToken).Body)
-	require.Equal(t, 4.0, metricValue(t, body, `vod_encode_runs_total`), "3 chunks + 1 audio")
+	require.Equal(t, 5.0, metricValue(t, body, `vod_encode_runs_total`), "4 chunks (2, 2, 4 and 4 s) + 1 audio")
 }
 
 // TestSubtitlesFollowTheVideo: when a source's video starts after zero, the published timeline

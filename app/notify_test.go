@@ -108,11 +108,18 @@ func TestNotifications(t *testing.T) {
 	a.eventually(30*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(delivered) == 1
-	}, "webhook delivered after a retry")
+		return len(delivered) == 2
+	}, "webhooks delivered, one after a retry")
 	mu.Lock()
-	require.Equal(t, "video.ready", delivered[0]["type"])
-	require.Equal(t, str(v["id"]), delivered[0]["data"].(map[string]any)["video_id"])
+	byType := map[string]map[string]any{}
+	for _, ev := range delivered {
+		byType[str(ev["type"])] = ev["data"].(map[string]any)
+	}
+	require.Equal(t, str(v["id"]), byType["video.ready"]["video_id"])
+	// Playable while processing (issue 14): said once, with how far it can be watched.
+	require.Equal(t, str(v["id"]), byType["video.playable"]["video_id"])
+	require.Equal(t, "processing", byType["video.playable"]["status"])
+	require.Greater(t, byType["video.playable"]["available_seconds"], 0.0)
 	mu.Unlock()
 	require.GreaterOrEqual(t, calls.Load(), int32(2))
 	a.eventually(10*time.Second, func() bool {
@@ -139,6 +146,6 @@ func TestNotifications(t *testing.T) {
 	a.eventually(60*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(delivered) == 2
+		return len(delivered) == 4
 	}, "delivered after the restart")
 }

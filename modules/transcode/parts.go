@@ -102,6 +102,10 @@ type chunkPlan struct {
 // there, until chunks reach their configured length.
 var rampSegments = []int{1, 1, 2, 3}
 
+// urgentChunks is how many chunks a viewer who starts the moment the video is playable waits for
+// within a segment or two: they run first and at full CPU priority.
+const urgentChunks = 2
+
 func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 	var out []chunkPlan
 	for i, start := 0, 0.0; start < duration-1e-6; i++ {
@@ -155,10 +159,11 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 		return err
 	}
 	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends}
-	// The first chunk goes first (it is what a viewer needs first), the rest in timeline order.
+	// The first chunks go first (a viewer who starts at once needs them within seconds), the rest in
+	// timeline order.
 	for _, c := range chunks {
 		prio := 2
-		if c.Index == 0 {
+		if c.Index < urgentChunks {
 			prio = 1
 		}
 		if _, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio}); err != nil {

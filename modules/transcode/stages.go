@@ -163,7 +163,7 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 	}
 	started := time.Now()
 	nice := 0
-	if a.Chunk.Index > 0 {
+	if a.Chunk.Index >= urgentChunks {
 		nice = 10
 	}
 	cpu, err := runFFmpegNice(ctx, s.cfg.FFmpeg, nice, spec.Args(), pump)
