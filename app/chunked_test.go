@@ -3,6 +3,7 @@ package app
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -222,4 +223,32 @@ func TestSegmentsStoredWhileEncoding(t *testing.T) {
 		return len(running) > 0 && os.IsNotExist(lastErr)
 	}, 60*time.Second, 10*time.Millisecond, "the first segment was stored during the encode")
 	a.waitFor(id, tok, 2*time.Minute)
+}
+
+// TestAnamorphicSquarePixels (issue 19): a source with non-square pixels (720x480 at 32:27, shown
+// at 16:9) is published at its display size with square pixels on every rung, and the API reports
+// the display dimensions.
+func TestAnamorphicSquarePixels(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("dvd")
+	v := a.uploadReady(tok, clip(t, "anamorphic"), nil)
+	require.Equal(t, 854.0, v["width"], "display width")
+	require.Equal(t, 480.0, v["height"])
+	var sizes []string
+	for _, r := range v["renditions"].([]any) {
+		m := r.(map[string]any)
+		sizes = append(sizes, fmt.Sprintf("%.0fx%.0f", m["width"], m["height"]))
+	}
+	require.Equal(t, []string{"640x360", "854x480"}, sizes)
+	hls := str(v["playback"].(map[string]any)["hls"])
+	base := hls[:strings.LastIndex(hls, "/")+1]
+	for _, id := range []string{"0", "1"} {
+		h := readHLS(t, a.fetch(t, base+"media_"+id+".m3u8"))
+		dir := t.TempDir()
+		a.assemble(t, a.URL+base, h, filepath.Join(dir, "r.mp4"))
+		out := ffprobeLines(t, "-select_streams", "v:0", "-show_entries", "stream=width,height,sample_aspect_ratio", "-of", "csv=p=0", filepath.Join(dir, "r.mp4"))
+		require.Len(t, out, 1)
+		require.True(t, strings.HasSuffix(out[0], ",1:1"), "square pixels: %s", out[0])
+	}
 }

@@ -68,6 +68,10 @@ func clip(t *testing.T, kind string) string {
 		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", base)...)
 		out += ".mp4"
 		ffmpegRun(t, "-i", base, "-c", "copy", "-metadata:s:v:0", "rotate=90", out)
+	case "anamorphic":
+		// DVD-style 720x480 with 32:27 pixels: shown at 16:9.
+		out += ".mp4"
+		ffmpegRun(t, append(append(src("720x480", "30", "4"), "-vf", "setsar=32/27"), append(enc, out)...)...)
 	case "live":
 		// 480p for 40 s: two rungs, encoded faster than real time but not in an instant, so that
 		// a viewer starts while it processes.

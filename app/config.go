@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,9 @@ type Config struct {
 		ChunkSeconds   int           `mapstructure:"chunk_seconds"`
 		Preset         string        `mapstructure:"preset"`
 		MaxDimension   int           `mapstructure:"max_dimension"`
+		MaxPixels      int           `mapstructure:"max_pixels"`
+		MaxMemory      string        `mapstructure:"max_memory"`
+		CPUPerSecond   float64       `mapstructure:"cpu_per_second"`
 		MaxStreams     int           `mapstructure:"max_streams"`
 		WorkDir        string        `mapstructure:"work_dir"`
 		TimeoutMin     time.Duration `mapstructure:"timeout_min"`
@@ -189,6 +193,9 @@ func defaults() map[string]any {
 		"transcode.chunk_seconds":   tc.ChunkSeconds,
 		"transcode.preset":          tc.Preset,
 		"transcode.max_dimension":   tc.Limits.MaxDimension,
+		"transcode.max_pixels":      tc.Limits.MaxPixels,
+		"transcode.max_memory":      "4GiB",
+		"transcode.cpu_per_second":  tc.Limits.CPUPerSecond,
 		"transcode.max_streams":     tc.Limits.MaxStreams,
 		"transcode.timeout_min":     tc.TimeoutMin,
 		"transcode.timeout_factor":  tc.TimeoutFactor,
@@ -413,8 +420,14 @@ func (c *Config) validate() error {
 	default:
 		return bad("transcode.preset", fmt.Sprintf("%q is not an x264 preset", c.Transcode.Preset))
 	}
-	if c.Transcode.MaxDimension < 16 || c.Transcode.MaxStreams < 1 {
+	if c.Transcode.MaxDimension < 16 || c.Transcode.MaxStreams < 1 || c.Transcode.MaxPixels < 256 {
 		return bad("transcode.max_dimension", "limits must be positive")
+	}
+	if n, err := parseSize(c.Transcode.MaxMemory); err != nil || n < 64<<20 {
+		return bad("transcode.max_memory", "must be a size of at least 64MiB, such as 4GiB or 512MiB")
+	}
+	if c.Transcode.CPUPerSecond <= 0 {
+		return bad("transcode.cpu_per_second", "must be positive")
 	}
 	if c.Transcode.TimeoutMin < time.Second || c.Transcode.TimeoutFactor <= 0 {
 		return bad("transcode.timeout_min", "timeout_min must be at least 1s and timeout_factor positive")
@@ -508,4 +521,25 @@ func (c *Config) validate() error {
 
 func isPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// parseSize reads a size in bytes: a number, optionally followed by KiB, MiB or GiB (or K, M, G,
+// which mean the same here).
+func parseSize(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	mult := uint64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   uint64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, err
+	}
+	return n * mult, nil
 }

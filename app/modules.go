@@ -187,11 +187,18 @@ func (a *App) transcodeConfig() transcode.Config {
 		SegmentSeconds: c.SegmentSeconds, Preset: c.Preset, TimeoutMin: c.TimeoutMin, TimeoutFactor: c.TimeoutFactor,
 		OnEncoded: a.metrics.TranscodeSpeed, OnEncodeRun: a.metrics.EncodeRun, OnVideoEncoded: a.metrics.VideoEncoded,
 		ChunkSeconds: c.ChunkSeconds,
-		Limits:       transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxStreams: c.MaxStreams},
+		Limits: transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxPixels: c.MaxPixels, MaxStreams: c.MaxStreams,
+			MaxMemory: mustSize(c.MaxMemory), CPUPerSecond: c.CPUPerSecond},
 	}
 }
 
 func (a *App) uploadConfig(key []byte) upload.Config {
 	c := a.cfg.Upload
 	return upload.Config{MaxBytes: c.MaxBytes, DirectTTL: c.DirectUploadTTL, WorkDir: a.cfg.Transcode.WorkDir, SigningKey: key}
+}
+
+// mustSize reads a size that validate has already checked.
+func mustSize(s string) uint64 {
+	n, _ := parseSize(s)
+	return n
 }

@@ -261,7 +261,17 @@ func TestUploadRejections(t *testing.T) {
 		require.Equal(t, 422, r.Status, "%s: %s", f, r.Body)
 		require.Equal(t, "unreadable_media", r.errCode(t))
 	}
-	for path, want := range map[string]string{image: "not a video", audio: "only audio", truncated: "not a video"} {
+	// Files people upload by mistake are named (issue 19): a song with its cover, an animated image.
+	cover := filepath.Join(dir, "cover.png")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=64x64", "-frames:v", "1", cover)
+	mp3 := filepath.Join(dir, "song.mp3")
+	ffmpegRun(t, "-f", "lavfi", "-i", "sine=duration=2", "-i", cover, "-map", "0", "-map", "1", "-c:a", "libmp3lame", "-c:v", "png", "-disposition:v", "attached_pic", "-id3v2_version", "3", mp3)
+	m4a := filepath.Join(dir, "song.m4a")
+	ffmpegRun(t, "-f", "lavfi", "-i", "sine=duration=2", "-i", cover, "-map", "0", "-map", "1", "-c:a", "aac", "-c:v", "png", "-disposition:v", "attached_pic", m4a)
+	gif := filepath.Join(dir, "anim.gif")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=64x64:rate=5:duration=1", gif)
+	for path, want := range map[string]string{image: "an image (PNG), not a video", audio: "only audio", truncated: "not a video",
+		mp3: "audio (MP3), perhaps with a cover picture", m4a: "audio with a cover picture", gif: "an animated image (GIF)"} {
 		r := a.upload(tok, path, nil)
 		require.Equal(t, 422, r.Status, "%s: %s", path, r.Body)
 		require.Contains(t, string(r.Body), want)
@@ -349,4 +359,15 @@ func TestProcessingEventsAndDelete(t *testing.T) {
 	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+id, nil, tok).Status)
 	require.Empty(t, a.storedKeys(t, "videos/"+id+"/"), "objects are gone")
 	require.Equal(t, 404, a.do("GET", dash, nil, "").Status)
+}
+
+// TestPixelBudget (issue 19): a frame larger than transcode.max_pixels is refused before anything
+// is kept, with the figures in the reason.
+func TestPixelBudget(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_TRANSCODE_MAX_PIXELS": "100000"})
+	tok := a.token("pixels")
+	r := a.upload(tok, clip(t, "mp4"), nil)
+	require.Equal(t, 422, r.Status, "%s", r.Body)
+	require.Contains(t, string(r.Body), "megapixels a frame; at most 0.1 are accepted")
 }

@@ -373,3 +373,32 @@ func listTree(dir string) []string {
 	_ = filepath.Walk(dir, func(p string, _ os.FileInfo, _ error) error { out = append(out, p); return nil })
 	return out
 }
+
+// TestBidiOverridesRefused (issue 19): a title, description or subtitle label with a
+// bidirectional override is refused with a field error; a file name with one becomes a default
+// title without it.
+func TestBidiOverridesRefused(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("bidi")
+	src := clip(t, "mp4")
+	spoof := filepath.Join(t.TempDir(), "holiday\u202e4pm.exe.mp4")
+	raw, err := os.ReadFile(src)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(spoof, raw, 0o644))
+	r := a.upload(tok, spoof, nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	v := r.JSON(t)["video"].(map[string]any)
+	require.Equal(t, "holiday4pm.exe", v["title"], "the override is gone from the default title")
+	id := str(v["id"])
+	for field, value := range map[string]string{"title": "photo\u202egpj.exe", "description": "fine\n\u2067spoof\u2069"} {
+		r := a.do("PATCH", "/api/v1/videos/"+id, map[string]any{field: value}, tok)
+		require.Equal(t, 422, r.Status, "%s: %s", field, r.Body)
+		require.Contains(t, string(r.Body), "bidirectional", field)
+	}
+	r = a.upload(tok, src, map[string]string{"title": "clip\u202eexe.mp4"})
+	require.Equal(t, 422, r.Status, "%s", r.Body)
+	a.waitFor(id, tok, time.Minute)
+	r = a.postSubtitle(tok, id, "s.vtt", "WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n", "en", "English\u202e")
+	require.Equal(t, 422, r.Status, "%s", r.Body)
+}

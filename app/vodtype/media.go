@@ -208,11 +208,31 @@ func ValidateFields(title, description, visibility *string) FieldErrors {
 }
 
 // ControlMessage is the field error for text with control characters.
-const ControlMessage = "must not contain control characters (NUL, ESC, ...) or invalid UTF-8"
+const ControlMessage = "must not contain control characters (NUL, ESC, ...), bidirectional overrides (U+202E, ...) or invalid UTF-8"
 
-// HasControl reports whether text holds invalid UTF-8 or a control character (C0, DEL, C1), which
-// no name or title needs and which terminals, logs and some databases mistreat. multiline allows
-// line breaks and tabs (descriptions).
+// isBidiControl: the explicit directional formatting characters (LRE, RLE, PDF, LRO, RLO, LRI,
+// RLI, FSI, PDI) and marks (LRM, RLM, ALM). In a title they make "exe.mp4" display as "4pm.exe":
+// text a person types never needs them, as the script's own direction is implicit.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// StripControl removes what HasControl refuses from text taken from a file rather than typed (a
+// file name as the default title, a track title in the source): it cannot be sent back to fix.
+func StripControl(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || isBidiControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// HasControl reports whether text holds invalid UTF-8, a control character (C0, DEL, C1), which
+// no name or title needs and which terminals, logs and some databases mistreat, or a bidirectional
+// formatting character, which spoofs how text displays. multiline allows line breaks and tabs
+// (descriptions).
 func HasControl(s string, multiline bool) bool {
 	if !utf8.ValidString(s) {
 		return true
@@ -221,7 +241,7 @@ func HasControl(s string, multiline bool) bool {
 		if multiline && (r == '\n' || r == '\r' || r == '\t') {
 			continue
 		}
-		if r < 0x20 || (r >= 0x7f && r < 0xa0) {
+		if r < 0x20 || (r >= 0x7f && r < 0xa0) || isBidiControl(r) {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // videoTimescale is the timescale of a video track: a whole number of ticks per frame at the output
@@ -54,7 +57,7 @@ func (s *ChunkSpec) Args() []string {
 		if i > 0 {
 			g.WriteString(";")
 		}
-		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,format=yuv420p[v%d]", i, r.Width, r.Height, i)
+		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p[v%d]", i, r.Width, r.Height, i)
 	}
 	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
@@ -113,23 +116,43 @@ func (s *AudioSpec) Args() []string {
 // per-video figures add up. While it runs, tick (when given) is called every interval: the chunk
 // job uses it to store segments as they are finished.
 func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func() error) (float64, error) {
-	return runFFmpegNice(ctx, ffmpeg, 0, args, tick...)
+	return runFFmpegWith(ctx, ffmpeg, budget{}, args, tick...)
 }
 
-// runFFmpegNice runs ffmpeg at a lower CPU priority (nice > 0): work a viewer does not wait for yet
-// yields the cores to work one does (a video's first chunk, any video's audio), and still uses
-// them when they are idle.
-func runFFmpegNice(ctx context.Context, ffmpeg string, nice int, args []string, tick ...func() error) (float64, error) {
+// budget is what one ffmpeg may take, enforced by the kernel (setrlimit on the child), not by
+// polling: a crafted or pathological file fails its video instead of starving the machine.
+type budget struct {
+	// nice > 0 lowers the CPU priority: work a viewer does not wait for yet yields the cores to
+	// work one does (a video's first chunks, any video's audio), and still uses them when idle.
+	nice int
+	// cpuSeconds (RLIMIT_CPU) and memory (RLIMIT_AS, bytes of address space); 0 is no limit.
+	cpuSeconds int
+	memory     uint64
+}
+
+var (
+	errCPUBudget    = errors.New("transcode: ffmpeg went over its CPU-time budget")
+	errMemoryBudget = errors.New("transcode: ffmpeg went over its memory budget")
+)
+
+func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, tick ...func() error) (float64, error) {
 	cmd := execCommand(ctx, ffmpeg, args...)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("start ffmpeg: %w", err)
 	}
-	if nice > 0 {
-		// Set at once, before ffmpeg has read its input and started its encoder threads, which
-		// inherit it.
-		_ = syscall.Setpriority(syscall.PRIO_PROCESS, cmd.Process.Pid, nice)
+	// Set at once, before ffmpeg has read its input and started its threads, which inherit them.
+	pid := cmd.Process.Pid
+	if b.nice > 0 {
+		_ = syscall.Setpriority(syscall.PRIO_PROCESS, pid, b.nice)
+	}
+	if b.cpuSeconds > 0 {
+		lim := uint64(b.cpuSeconds)
+		_ = unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: lim, Max: lim + 5}, nil)
+	}
+	if b.memory > 0 {
+		_ = unix.Prlimit(pid, unix.RLIMIT_AS, &unix.Rlimit{Cur: b.memory, Max: b.memory}, nil)
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -161,6 +184,21 @@ func runFFmpegNice(ctx context.Context, ffmpeg string, nice int, args []string, 
 	if err != nil {
 		if ctx.Err() != nil {
 			return cpu, ctx.Err()
+		}
+		// ffmpeg catches SIGXCPU and exits on its own; past the hard limit the kernel kills it.
+		if b.cpuSeconds > 0 && cpu >= float64(b.cpuSeconds)*0.98 {
+			return cpu, fmt.Errorf("%w (%d s)", errCPUBudget, b.cpuSeconds)
+		}
+		// Out of address space, ffmpeg (or the loader, or a library) says so in its own words, or
+		// crashes on a failed allocation.
+		msg := stderr.String()
+		low := strings.ToLower(msg)
+		crashed := false
+		if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+			crashed = st.Signal() == syscall.SIGSEGV || st.Signal() == syscall.SIGABRT || st.Signal() == syscall.SIGBUS
+		}
+		if b.memory > 0 && (crashed || strings.Contains(low, "memory") || strings.Contains(low, "allocat") || strings.Contains(low, "map segment") || strings.Contains(low, "bad_alloc")) {
+			return cpu, fmt.Errorf("%w (%d MiB): %s", errMemoryBudget, b.memory>>20, msg)
 		}
 		return cpu, fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
 	}

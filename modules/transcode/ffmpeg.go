@@ -71,7 +71,7 @@ func (s *EncodeSpec) Args() []string {
 	}
 	g.WriteString("[sb][sp];")
 	for i, r := range s.Renditions {
-		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,format=yuv420p[v%d];", i, r.Width, r.Height, i)
+		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p[v%d];", i, r.Width, r.Height, i)
 	}
 	fmt.Fprintf(&g, "[sb]fps=1/%s,scale=w=%d:h=%d,tile=%dx%d[sbo];", strconv.FormatFloat(sb.Interval, 'f', -1, 64),
 		sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns)

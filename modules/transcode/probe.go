@@ -1,11 +1,15 @@
 package transcode
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -63,7 +67,13 @@ func mediaErr(format string, args ...any) error {
 type Limits struct {
 	MaxDuration  time.Duration
 	MaxDimension int
-	MaxStreams   int
+	// MaxPixels bounds a frame's area: what one decoded frame, and so an encode, costs in memory.
+	MaxPixels  int
+	MaxStreams int
+	// MaxMemory bounds each ffmpeg's address space (RLIMIT_AS, bytes); CPUPerSecond its CPU time,
+	// in CPU seconds per second of media it encodes (RLIMIT_CPU).
+	MaxMemory    uint64
+	CPUPerSecond float64
 }
 
 var textSubtitleCodecs = map[string]bool{"subrip": true, "srt": true, "ass": true, "ssa": true, "mov_text": true, "webvtt": true, "text": true}
@@ -75,6 +85,54 @@ func protocolsFor(input string) string {
 		return "http,https,tcp,tls,crypto"
 	}
 	return "file"
+}
+
+// sniff names what a local file is when it is not a video we read, from its first bytes: a person
+// who uploaded a song or an image should be told so. Empty when unknown (or not a local file).
+func sniff(ctx context.Context, input string) string {
+	var r io.ReadCloser
+	if strings.HasPrefix(input, "http://") || strings.HasPrefix(input, "https://") {
+		// A presigned URL of our own storage (never a client's): its first bytes.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, input, nil)
+		if err != nil {
+			return ""
+		}
+		req.Header.Set("Range", "bytes=0-15")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return ""
+		}
+		r = res.Body
+	} else {
+		f, err := os.Open(input)
+		if err != nil {
+			return ""
+		}
+		r = f
+	}
+	defer r.Close()
+	b := make([]byte, 16)
+	n, _ := io.ReadFull(r, b)
+	b = b[:n]
+	switch {
+	case bytes.HasPrefix(b, []byte("GIF87a")) || bytes.HasPrefix(b, []byte("GIF89a")):
+		return "an animated image (GIF)"
+	case bytes.HasPrefix(b, []byte("ID3")) || (len(b) > 1 && b[0] == 0xff && b[1]&0xe0 == 0xe0):
+		return "audio (MP3), perhaps with a cover picture"
+	case bytes.HasPrefix(b, []byte("fLaC")):
+		return "audio (FLAC)"
+	case bytes.HasPrefix(b, []byte("RIFF")) && len(b) >= 12 && string(b[8:12]) == "WAVE":
+		return "audio (WAV)"
+	case bytes.HasPrefix(b, []byte("RIFF")) && len(b) >= 12 && string(b[8:12]) == "WEBP":
+		return "an image (WebP)"
+	case bytes.HasPrefix(b, []byte("\x89PNG")):
+		return "an image (PNG)"
+	case bytes.HasPrefix(b, []byte{0xff, 0xd8, 0xff}):
+		return "an image (JPEG)"
+	}
+	return ""
 }
 
 // ProbeFile runs ffprobe on a local path or a presigned URL and validates the result.
@@ -93,6 +151,9 @@ func ProbeFile(ctx context.Context, ffprobe, input string, lim Limits) (*Probe, 
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
+			if kind := sniff(ctx, input); kind != "" {
+				return nil, mediaErr("the file is %s, not a video: upload a video file (MP4, MOV, MKV, WebM, ...)", kind)
+			}
 			return nil, mediaErr("the file is not a video we can read (unknown, damaged or unsupported format)")
 		}
 		return nil, fmt.Errorf("ffprobe: %w", err)
@@ -107,6 +168,7 @@ type ffprobeOut struct {
 		CodecName    string            `json:"codec_name"`
 		Width        int               `json:"width"`
 		Height       int               `json:"height"`
+		SAR          string            `json:"sample_aspect_ratio"`
 		AvgFrameRate string            `json:"avg_frame_rate"`
 		RFrameRate   string            `json:"r_frame_rate"`
 		Duration     string            `json:"duration"`
@@ -151,12 +213,13 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 	p.Start, _ = strconv.ParseFloat(o.Format.StartTime, 64)
 	p.Size, _ = strconv.ParseInt(o.Format.Size, 10, 64)
 	p.Duration, _ = strconv.ParseFloat(o.Format.Duration, 64)
-	videoFound := false
+	videoFound, coverArt := false, false
 	for _, s := range o.Streams {
 		st := Stream{Index: s.Index, Type: s.CodecType, Codec: s.CodecName, Language: s.Tags["language"], Title: s.Tags["title"]}
 		switch s.CodecType {
 		case "video":
 			if s.Disposition["attached_pic"] == 1 || videoFound {
+				coverArt = coverArt || s.Disposition["attached_pic"] == 1
 				continue // cover art, or a second video stream we do not use
 			}
 			if s.CodecName == "" || s.Width <= 0 || s.Height <= 0 {
@@ -165,6 +228,11 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 			videoFound = true
 			p.VideoCodec = s.CodecName
 			p.Width, p.Height = s.Width, s.Height
+			// Non-square pixels (anamorphic DVD and broadcast video: 720x480 shown at 16:9) are
+			// described at their display size; every rung is scaled to square pixels.
+			if sar := parseRate(strings.ReplaceAll(s.SAR, ":", "/")); sar > 0 && math.Abs(sar-1) > 0.01 && sar < 10 && sar > 0.1 {
+				p.Width = even(float64(s.Width) * sar)
+			}
 			p.FPS = parseRate(s.AvgFrameRate)
 			if p.FPS <= 0 || p.FPS > 240 {
 				p.FPS = parseRate(s.RFrameRate)
@@ -201,6 +269,8 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 		p.Streams = append(p.Streams, st)
 	}
 	switch {
+	case !videoFound && p.AudioCodec != "" && coverArt:
+		return nil, mediaErr("the file is audio with a cover picture, not a video: a video stream is required")
 	case !videoFound && p.AudioCodec != "":
 		return nil, mediaErr("the file has only audio; a video stream is required")
 	case !videoFound:
@@ -211,6 +281,9 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 		return nil, mediaErr("the video lasts %s; the limit is %s", time.Duration(p.Duration*float64(time.Second)).Round(time.Second), lim.MaxDuration)
 	case lim.MaxDimension > 0 && (p.Width > lim.MaxDimension || p.Height > lim.MaxDimension):
 		return nil, mediaErr("the video is %dx%d; at most %d pixels on a side are accepted", p.Width, p.Height, lim.MaxDimension)
+	case lim.MaxPixels > 0 && p.Width*p.Height > lim.MaxPixels:
+		return nil, mediaErr("the video is %dx%d (%.1f megapixels a frame); at most %.1f are accepted", p.Width, p.Height,
+			float64(p.Width*p.Height)/1e6, float64(lim.MaxPixels)/1e6)
 	}
 	if p.FPS <= 0 || p.FPS > 240 {
 		p.FPS = 30

@@ -90,6 +90,23 @@ func workPart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T
 	return completePart(ctx, s, job, b, part, res, cpu, started)
 }
 
+// budget is what one ffmpeg of a part may take: its priority, CPU time in proportion to the
+// seconds of media it encodes, and the memory limit.
+func (s *Service) budget(nice int, seconds float64) budget {
+	return budget{nice: nice, cpuSeconds: int(math.Ceil(5 + seconds*s.cfg.Limits.CPUPerSecond)), memory: s.cfg.Limits.MaxMemory}
+}
+
+// overBudget turns an ffmpeg stopped by its budget into the video's failure reason.
+func overBudget(err error) *MediaError {
+	switch {
+	case errors.Is(err, errCPUBudget):
+		return &MediaError{Reason: "processing the video took more CPU time than a video of its length may (transcode.cpu_per_second)"}
+	case errors.Is(err, errMemoryBudget):
+		return &MediaError{Reason: "processing the video needed more memory than allowed (transcode.max_memory)"}
+	}
+	return nil
+}
+
 // partTimeout sizes a part's timeout from the seconds of media it encodes.
 func (s *Service) partTimeout(seconds float64) time.Duration {
 	return max(s.cfg.TimeoutMin, time.Duration(seconds*s.cfg.TimeoutFactor*float64(time.Second)))
@@ -166,10 +183,13 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 	if a.Chunk.Index >= urgentChunks {
 		nice = 10
 	}
-	cpu, err := runFFmpegNice(ctx, s.cfg.FFmpeg, nice, spec.Args(), pump)
+	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(nice, a.Chunk.Duration), spec.Args(), pump)
 	s.cfg.OnEncodeRun(cpu)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return partResult{}, cpu, cause
+	}
+	if me := overBudget(err); me != nil {
+		return partResult{}, cpu, me
 	}
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, errStore) {
@@ -332,8 +352,11 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, flo
 		}
 		return nil
 	}
-	cpu, err := runFFmpeg(ctx, s.cfg.FFmpeg, spec.Args(), pump)
+	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(0, a.Probe.Duration), spec.Args(), pump)
 	s.cfg.OnEncodeRun(cpu)
+	if me := overBudget(err); me != nil {
+		return partResult{}, cpu, me
+	}
 	if err != nil {
 		if ctx.Err() == nil && !errors.Is(err, errStore) {
 			return partResult{}, cpu, &MediaError{Reason: "the audio could not be decoded: the file may be damaged"}
@@ -379,7 +402,7 @@ func assetArgs(in string, p *Probe, rends []Rendition, dir string) []string {
 	spec := &EncodeSpec{Probe: p, Renditions: rends, ThumbWidth: 160}
 	sb := spec.storyboard()
 	pw, ph := rends[len(rends)-1].Width, rends[len(rends)-1].Height
-	g := fmt.Sprintf("[0:v]split=2[sb][sp];[sb]fps=1/%s,scale=w=%d:h=%d,tile=%dx%d[sbo];[sp]trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d[po]",
+	g := fmt.Sprintf("[0:v]split=2[sb][sp];[sb]fps=1/%s,scale=w=%d:h=%d,setsar=1,tile=%dx%d[sbo];[sp]trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d,setsar=1[po]",
 		trimFloat(sb.Interval), sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns, spec.posterAt(), pw, ph)
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
 		"-protocol_whitelist", protocolsFor(in), "-format_whitelist", formatWhitelist,
@@ -405,7 +428,7 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, flo
 		return partResult{}, 0, err
 	}
 	defer done()
-	cpu, err := runFFmpegNice(ctx, s.cfg.FFmpeg, 15, assetArgs(in, a.Probe, a.Renditions, dir))
+	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(15, a.Probe.Duration), assetArgs(in, a.Probe, a.Renditions, dir))
 	if err != nil && ctx.Err() != nil {
 		return partResult{}, cpu, err
 	}
@@ -462,8 +485,8 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, flo
 			return partResult{}, cpu, err
 		}
 		label := vodtype.LanguageLabel(lang)
-		if st.Title != "" {
-			label = st.Title
+		if t := strings.TrimSpace(vodtype.StripControl(st.Title)); t != "" {
+			label = t
 		}
 		res.Subtitles = append(res.Subtitles, vodtype.SubtitleFile{Lang: lang, Label: label, Source: vodtype.SourceEmbedded, Key: prefix + "subs-" + lang + ".vtt"})
 	}

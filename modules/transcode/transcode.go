@@ -95,6 +95,17 @@ func (c Config) WithDefaults() Config {
 	if c.Limits.MaxDimension == 0 {
 		c.Limits.MaxDimension = 8192
 	}
+	if c.Limits.MaxMemory == 0 {
+		// A 1080p ladder's ffmpeg peaks at about 1.1 GB of address space (0.5 GB resident).
+		c.Limits.MaxMemory = 4 << 30
+	}
+	if c.Limits.CPUPerSecond == 0 {
+		// The 1080p ladder costs about 1.5 CPU seconds per second of video here.
+		c.Limits.CPUPerSecond = 20
+	}
+	if c.Limits.MaxPixels == 0 {
+		c.Limits.MaxPixels = 7680 * 4320
+	}
 	if c.Limits.MaxStreams == 0 {
 		c.Limits.MaxStreams = 16
 	}

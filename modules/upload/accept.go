@@ -50,7 +50,7 @@ type videoFields struct {
 
 func (f *videoFields) defaults(filename string) {
 	if strings.TrimSpace(f.Title) == "" && filename != "" {
-		f.Title = strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename))
+		f.Title = vodtype.StripControl(strings.TrimSuffix(filepath.Base(filename), filepath.Ext(filename)))
 	}
 	if f.Visibility == "" {
 		f.Visibility = vodtype.Public
