@@ -369,5 +369,5 @@ func TestPixelBudget(t *testing.T) {
 	tok := a.token("pixels")
 	r := a.upload(tok, clip(t, "mp4"), nil)
 	require.Equal(t, 422, r.Status, "%s", r.Body)
-	require.Contains(t, string(r.Body), "megapixels a frame; at most 0.1 are accepted")
+	require.Contains(t, string(r.Body), "megapixels a frame); at most 0.1 are accepted")
 }
