@@ -1,6 +1,9 @@
 package app
 
 import (
+	"bytes"
+	"encoding/binary"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,6 +71,16 @@ func clip(t *testing.T, kind string) string {
 		ffmpegRun(t, append(append(append(src("640x360", "30", "3"), tone...), enc...), "-c:a", "aac", "-shortest", base)...)
 		out += ".mp4"
 		ffmpegRun(t, "-i", base, "-c", "copy", "-metadata:s:v:0", "rotate=90", out)
+	case "lying":
+		// 12 s of frames in a Matroska file whose header says 2 s.
+		out += ".mkv"
+		ffmpegRun(t, append(append(src("320x240", "25", "12"), enc...), out)...)
+		b, err := os.ReadFile(out)
+		require.NoError(t, err)
+		i := bytes.Index(b, []byte{0x44, 0x89, 0x88}) // Segment Info's Duration, an 8-byte float (ms)
+		require.Positive(t, i)
+		binary.BigEndian.PutUint64(b[i+3:], math.Float64bits(2000))
+		require.NoError(t, os.WriteFile(out, b, 0o644))
 	case "anamorphic":
 		// DVD-style 720x480 with 32:27 pixels: shown at 16:9.
 		out += ".mp4"

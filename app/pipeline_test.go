@@ -371,3 +371,19 @@ func TestPixelBudget(t *testing.T) {
 	require.Equal(t, 422, r.Status, "%s", r.Body)
 	require.Contains(t, string(r.Body), "megapixels a frame); at most 0.1 are accepted")
 }
+
+// TestLyingDuration (issue 19): a file whose header understates its duration (2 s said, 12 s of
+// frames) fails with a reason once decoding goes past the stated end, and publishes nothing.
+func TestLyingDuration(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("liar")
+	r := a.upload(tok, clip(t, "lying"), nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	v := a.waitFor(id, tok, 2*time.Minute)
+	require.Equal(t, "failed", v["status"])
+	require.Contains(t, str(v["error"]), "goes on past that")
+	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
+	require.Zero(t, v["available_seconds"])
+}

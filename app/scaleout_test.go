@@ -169,7 +169,7 @@ func TestScaleOut(t *testing.T) {
 		decodes(t, api.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), api.URL))
 	}
 	n, reran := chunkJobs(t, base["VOD_DATABASE_URL"])
-	require.Equal(t, 4*8, n, "30 s videos in 4 s chunks: 8 chunk jobs each")
+	require.Equal(t, 4*9, n, "30 s videos in chunks of 2, 2, then 4 s: 9 chunk jobs each")
 	require.Zero(t, reran, "every chunk job ran exactly once")
 	// Both workers took chunks, and neither read the other's disk (each has its own data dir; the
 	// source comes from storage).
@@ -213,7 +213,7 @@ func TestWorkerKilledMidChunk(t *testing.T) {
 	t.Logf("ready %s after the kill", time.Since(killed).Round(time.Second))
 	decodes(t, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), a.URL))
 	n, reran := chunkJobs(t, base["VOD_DATABASE_URL"])
-	require.Equal(t, 8, n)
+	require.Equal(t, 9, n, "chunks of 2, 2, then 4 s")
 	require.Equal(t, 1, reran, "only the dead worker's chunk ran again")
 	require.Less(t, time.Since(killed), 60*time.Second+30*time.Second, "recovered within a minute of the death, plus the remaining encode")
 }

@@ -30,6 +30,9 @@ type ChunkSpec struct {
 	Preset     string
 	Start      float64
 	Duration   float64
+	// Overrun lets the last chunk decode past the video's stated end, so that a header that
+	// understates the duration is noticed (the chunk then produces more than planned).
+	Overrun float64
 }
 
 func (s *ChunkSpec) fps() float64 {
@@ -66,7 +69,7 @@ func (s *ChunkSpec) Args() []string {
 		"-filter_complex", g.String()}
 	for i, r := range s.Renditions {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i), "-an", "-sn", "-dn",
-			"-t", strconv.FormatFloat(s.Duration, 'f', 6, 64),
+			"-t", strconv.FormatFloat(s.Duration+s.Overrun, 'f', 6, 64),
 			"-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high", "-bf", "0",
 			"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
 			"-x264-params", "scenecut=0:open_gop=0",

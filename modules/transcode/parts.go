@@ -95,6 +95,8 @@ type chunkPlan struct {
 	Duration float64 `json:"duration"`
 	// FirstSegment is the video-wide number of the chunk's first segment, from 1.
 	FirstSegment int `json:"first_segment"`
+	// Last: the chunk that ends the video.
+	Last bool `json:"last,omitempty"`
 }
 
 // rampSegments is how many segments the first chunks hold: a viewer can start as soon as the first
@@ -121,6 +123,9 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 		}
 		out = append(out, chunkPlan{Index: i, Start: start, Duration: d, FirstSegment: int(math.Round(start/float64(segSec))) + 1})
 		start += d
+	}
+	if len(out) > 0 {
+		out[len(out)-1].Last = true
 	}
 	return out
 }

@@ -138,6 +138,9 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 	defer done()
 	spec := &ChunkSpec{FFmpeg: s.cfg.FFmpeg, Input: in, OutDir: dir, Probe: a.Probe, Renditions: a.Renditions,
 		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, Start: a.Chunk.Start, Duration: a.Chunk.Duration}
+	if a.Chunk.Last {
+		spec.Overrun = float64(s.cfg.SegmentSeconds) + 1
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// A deleted or superseded video stops the encode.
@@ -202,6 +205,13 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 	}
 	if d := time.Since(started).Seconds(); d > 0 {
 		s.cfg.OnEncoded(a.Chunk.Duration / d)
+	}
+	// Limits hold on what is decoded: video past the stated end means the header lies (a
+	// Matroska file saying 2 s over 7 hours of frames), and the plan, the duration limit and the
+	// bandwidths would all be wrong. Nothing is published.
+	if got := trackSeconds(&rungs[0].track); a.Chunk.Last && got > a.Chunk.Duration+float64(s.cfg.SegmentSeconds)/2 {
+		return partResult{}, cpu, &MediaError{Reason: fmt.Sprintf("the file says it lasts %s, but its video goes on past that: the file is damaged or its header is wrong",
+			time.Duration((a.Chunk.Start+a.Chunk.Duration)*float64(time.Second)).Round(100*time.Millisecond))}
 	}
 	var res partResult
 	for _, r := range rungs {
