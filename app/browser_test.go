@@ -230,3 +230,37 @@ func TestBrowserAdminPage(t *testing.T) {
 		waitJS(`document.body.textContent.includes('Admin sees me') && document.body.textContent.includes('someone')`, 20*time.Second),
 	)
 }
+
+// TestBrowserAudioLanguages (issue 19): the watch page of a two-language video offers both in an
+// audio menu, starts with the source's default, and switching to the other goes on playing it.
+func TestBrowserAudioLanguages(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	a := setup(t)
+	tok := a.token("polyglot")
+	v := a.uploadReady(tok, clip(t, "two-audio"), nil)
+	ctx, shot := browser(t)
+	var options []string
+	step(t, ctx, shot, "audio-menu",
+		chromedp.Navigate(a.URL+"/watch/"+str(v["id"])),
+		waitJS(`document.querySelectorAll('[data-testid=audio] option').length === 2`, time.Minute),
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-testid=audio] option')].map(o => o.textContent)`, &options))
+	require.Equal(t, []string{"English", "Français"}, options)
+	var lang string
+	step(t, ctx, shot, "play-default",
+		chromedp.Evaluate(`window.vodPlayer.video.play()`, nil),
+		waitJS(`window.vodPlayer.video.currentTime > 1`, time.Minute),
+		chromedp.Evaluate(`window.vodPlayer.player.getCurrentTrackFor('audio').lang`, &lang))
+	require.Equal(t, "en", lang)
+	step(t, ctx, shot, "switch-language",
+		chromedp.SetValue(`[data-testid=audio]`, "1"),
+		chromedp.Evaluate(`document.querySelector('[data-testid=audio]').dispatchEvent(new Event('change'))`, nil),
+		waitJS(`window.vodPlayer.player.getCurrentTrackFor('audio').lang === 'fr'`, 30*time.Second),
+		chromedp.Evaluate(`window.__t = window.vodPlayer.video.currentTime`, nil),
+		waitJS(`window.vodPlayer.video.currentTime > window.__t + 1 || window.vodPlayer.video.ended`, time.Minute))
+	var errs []string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`window.vodErrors || []`, &errs)))
+	require.Empty(t, errs)
+}

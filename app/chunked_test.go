@@ -251,3 +251,35 @@ func TestAnamorphicSquarePixels(t *testing.T) {
 		require.Equal(t, []string{"1:1"}, out, "square pixels")
 	}
 }
+
+// TestEveryAudioLanguage (issue 19): a source with English and French audio publishes both as
+// audio renditions with their languages and names, the source's default first, in both manifests
+// and in the API; each track decodes on its own.
+func TestEveryAudioLanguage(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("bilingual")
+	v := a.uploadReady(tok, clip(t, "two-audio"), nil)
+	require.Equal(t, []any{
+		map[string]any{"lang": "en", "label": "English", "default": true},
+		map[string]any{"lang": "fr", "label": "Français", "default": false},
+	}, v["audio_tracks"])
+	pb := v["playback"].(map[string]any)
+	mpd := string(a.fetch(t, str(pb["dash"])))
+	require.Regexp(t, `contentType="audio"[^>]*lang="en">\s*<Label>English</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>`, mpd)
+	require.Regexp(t, `contentType="audio"[^>]*lang="fr">\s*<Label>Français</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>`, mpd)
+	hls := str(pb["hls"])
+	master := string(a.fetch(t, hls))
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES`)
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Français",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES`)
+	base := hls[:strings.LastIndex(hls, "/")+1]
+	ids := regexp.MustCompile(`TYPE=AUDIO[^\n]*URI="media_(\d+)\.m3u8"`).FindAllStringSubmatch(master, -1)
+	require.Len(t, ids, 2)
+	for _, m := range ids {
+		h := readHLS(t, a.fetch(t, base+"media_"+m[1]+".m3u8"))
+		f := filepath.Join(t.TempDir(), "a.mp4")
+		a.assemble(t, a.URL+base, h, f)
+		out := ffprobeLines(t, "-select_streams", "a:0", "-show_entries", "stream=codec_name,channels", "-of", "csv=p=0", f)
+		require.Equal(t, []string{"aac", "2"}, out)
+	}
+}

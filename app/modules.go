@@ -188,7 +188,7 @@ func (a *App) transcodeConfig() transcode.Config {
 		OnEncoded: a.metrics.TranscodeSpeed, OnEncodeRun: a.metrics.EncodeRun, OnVideoEncoded: a.metrics.VideoEncoded,
 		ChunkSeconds: c.ChunkSeconds,
 		Limits: transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxPixels: c.MaxPixels, MaxStreams: c.MaxStreams,
-			MaxMemory: mustSize(c.MaxMemory), CPUPerSecond: c.CPUPerSecond},
+			MaxMemory: mustSize(c.MaxMemory), CPUPerSecond: c.CPUPerSecond, MaxAudioTracks: c.MaxAudio},
 	}
 }
 

@@ -19,13 +19,28 @@ func hlsQuote(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ",
 func HLSMaster(tracks []Track, subs []HLSSubtitle) []byte {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
+	// Every audio track is a rendition of one group; the first (the source's default) is the
+	// default. The variants' bandwidth counts the largest.
 	var audio *Track
+	first := true
 	for i := range tracks {
-		if tracks[i].Kind == "audio" {
-			audio = &tracks[i]
-			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,URI=\"media_%s.m3u8\"\n", tracks[i].ID)
-			break
+		t := tracks[i]
+		if t.Kind != "audio" {
+			continue
 		}
+		if audio == nil || t.Peak > audio.Peak {
+			audio = &tracks[i]
+		}
+		name, dflt := t.Label, first
+		if name == "" {
+			name = "audio"
+		}
+		first = false
+		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s\",", hlsQuote(name))
+		if t.Lang != "" && t.Lang != "und" {
+			fmt.Fprintf(&b, "LANGUAGE=\"%s\",", hlsQuote(t.Lang))
+		}
+		fmt.Fprintf(&b, "DEFAULT=%s,AUTOSELECT=YES,URI=\"media_%s.m3u8\"\n", yesNo(dflt), t.ID)
 	}
 	for _, s := range subs {
 		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"%s\",LANGUAGE=\"%s\",DEFAULT=NO,AUTOSELECT=YES,URI=\"%s\"\n",
@@ -54,4 +69,11 @@ func HLSMaster(tracks []Track, subs []HLSSubtitle) []byte {
 		fmt.Fprintf(&b, "\nmedia_%s.m3u8\n", t.ID)
 	}
 	return []byte(b.String())
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "YES"
+	}
+	return "NO"
 }

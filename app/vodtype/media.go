@@ -85,6 +85,10 @@ type Track struct {
 	Peak      int     `json:"bandwidth"`
 	Average   int     `json:"average_bandwidth"`
 	FrameRate float64 `json:"frame_rate,omitempty"`
+	// Audio: the language (BCP 47), the name players show, and whether players start with it.
+	Lang    string `json:"lang,omitempty"`
+	Label   string `json:"label,omitempty"`
+	Default bool   `json:"default,omitempty"`
 }
 
 // SubtitleFile is a stored WebVTT track.

@@ -32,9 +32,11 @@ type Video struct {
 	CreatedAt        time.Time   `json:"created_at"`
 	ReadyAt          *time.Time  `json:"ready_at"`
 	Renditions       []Rendition `json:"renditions"`
-	Subtitles        []Subtitle  `json:"subtitles"`
-	Thumbnails       Thumbnails  `json:"thumbnails"`
-	Playback         Playback    `json:"playback"`
+	// AudioTracks: every audio language, the default first.
+	AudioTracks []AudioTrack `json:"audio_tracks"`
+	Subtitles   []Subtitle   `json:"subtitles"`
+	Thumbnails  Thumbnails   `json:"thumbnails"`
+	Playback    Playback     `json:"playback"`
 }
 
 type Owner struct {
@@ -47,6 +49,12 @@ type Rendition struct {
 	Height    int    `json:"height"`
 	Bandwidth int    `json:"bandwidth"`
 	Codecs    string `json:"codecs"`
+}
+
+type AudioTrack struct {
+	Lang    string `json:"lang"`
+	Label   string `json:"label"`
+	Default bool   `json:"default"`
 }
 
 type Subtitle struct {
@@ -106,7 +114,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 		ID: r.ID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
 		Owner: Owner{ID: r.OwnerID, Username: r.OwnerUsername}, Status: r.Status, Stage: r.Stage, Progress: r.Progress,
 		Notes: r.notes(), DurationSeconds: r.DurationSeconds, Width: r.Width, Height: r.Height,
-		CreatedAt: r.CreatedAt.UTC(), Renditions: []Rendition{}, Subtitles: []Subtitle{},
+		CreatedAt: r.CreatedAt.UTC(), Renditions: []Rendition{}, AudioTracks: []AudioTrack{}, Subtitles: []Subtitle{},
 	}
 	if r.Error != "" {
 		v.Error = ptr(r.Error)
@@ -118,6 +126,12 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	for _, t := range r.tracks() {
 		if t.Kind == "video" {
 			v.Renditions = append(v.Renditions, Rendition{Width: t.Width, Height: t.Height, Bandwidth: t.Peak, Codecs: t.Codecs})
+		} else if t.Kind == "audio" {
+			lang, label := t.Lang, t.Label
+			if lang == "" {
+				lang, label = "und", "Audio"
+			}
+			v.AudioTracks = append(v.AudioTracks, AudioTrack{Lang: lang, Label: label, Default: len(v.AudioTracks) == 0})
 		}
 	}
 	if r.Status == vodtype.StatusProcessing && r.AvailableSeconds > 0 {

@@ -148,7 +148,9 @@ func remuxMP4(ctx context.Context, ffmpeg, out string, tracks []vodtype.Track) e
 				video = t
 			}
 		case "audio":
-			audio = t
+			if audio == nil { // the default track
+				audio = t
+			}
 		}
 	}
 	if video == nil {

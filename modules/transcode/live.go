@@ -21,10 +21,10 @@ import (
 // have to list the ones that exist. They are rendered here, from the run's rows, on request.
 
 // liveView is what a run has stored that a player can use: every rung's segments of the finished
-// chunks from the start, and the audio stored so far, up to the same point.
+// chunks from the start, and each audio track stored so far, up to the same point.
 type liveView struct {
 	video     []*trackResult
-	audio     *trackResult
+	audio     []*trackResult
 	available float64 // seconds from the start
 	complete  bool    // every segment of every track is listed
 }
@@ -32,14 +32,15 @@ type liveView struct {
 // joinLive reads a run's part rows into what is playable.
 func joinLive(rows []partRow, rungs int) liveView {
 	by := map[string]partRow{}
-	chunks := 0
-	hasAudio := false
+	chunks, audios := 0, 0
 	for _, r := range rows {
 		by[r.Part] = r
 		if strings.HasPrefix(r.Part, "c") {
 			chunks++
 		}
-		hasAudio = hasAudio || r.Part == partAudio
+		if isAudioPart(r.Part) {
+			audios++
+		}
 	}
 	var lv liveView
 	lv.video = make([]*trackResult, rungs)
@@ -65,20 +66,24 @@ func joinLive(rows []partRow, rungs int) liveView {
 		return liveView{}
 	}
 	lv.available, lv.complete = video, n == chunks
-	if !hasAudio {
-		return lv
+	// Every audio track covers what it has stored; until it is done it caps what is playable.
+	var partial []*trackResult
+	for k := range audios {
+		a := by[audioPart(k)]
+		var res partResult
+		if json.Unmarshal([]byte(a.Result), &res) != nil || len(res.Tracks) == 0 || len(res.Tracks[0].Segments) == 0 {
+			return liveView{}
+		}
+		at := res.Tracks[0]
+		lv.audio = append(lv.audio, &at)
+		if !a.Done {
+			lv.available = math.Min(lv.available, trackSeconds(&at))
+			lv.complete = false
+			partial = append(partial, &at)
+		}
 	}
-	a := by[partAudio]
-	var res partResult
-	if json.Unmarshal([]byte(a.Result), &res) != nil || len(res.Tracks) == 0 || len(res.Tracks[0].Segments) == 0 {
-		return liveView{}
-	}
-	at := res.Tracks[0]
-	lv.audio = &at
-	if !a.Done {
-		// The audio covers what it has stored; its last segments may run past the video's.
-		lv.available = math.Min(video, trackSeconds(&at))
-		lv.complete = false
+	// A track still encoding may have stored past the others: list each up to the same point.
+	for _, at := range partial {
 		var keep []segInfo
 		var end uint64
 		for _, s := range at.Segments {
@@ -88,7 +93,7 @@ func joinLive(rows []partRow, rungs int) liveView {
 			keep = append(keep, s)
 			end += s.Duration
 		}
-		lv.audio.Segments = keep
+		at.Segments = keep
 	}
 	if lv.available <= 0 {
 		return liveView{}
@@ -133,10 +138,7 @@ func (s *Service) LiveManifest(ctx context.Context, videoID string, generation i
 	lv := e.view
 	var rends []Rendition
 	_ = json.Unmarshal([]byte(e.run.Renditions), &rends)
-	all := append([]*trackResult{}, lv.video...)
-	if lv.audio != nil {
-		all = append(all, lv.audio)
-	}
+	all := append(append([]*trackResult{}, lv.video...), lv.audio...)
 	// Bandwidths from the segments stored so far: what a player needs to pick a rung.
 	var tracks []vodtype.Track
 	bw := map[string]int{}
@@ -146,6 +148,7 @@ func (s *Service) LiveManifest(ctx context.Context, videoID string, generation i
 			kind, w, h = "video", rends[i].Width, rends[i].Height
 		}
 		tr := measure(t, kind, w, h, 0)
+		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
 		tracks = append(tracks, tr)
 		bw[t.ID] = tr.Average
 	}

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"fmt"
+	"html"
 	"math"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ func StoryboardVTT(sb Storyboard, image string, duration float64) []byte {
 // SegmentTimeline of the segments' real durations per representation, and a presentation duration
 // rounded up, never down, so that players ask for the last segment. Bandwidths are placeholders
 // the catalog replaces with measured ones when it publishes; subtitles are added there too.
-func buildBaseMPD(video []*trackResult, audio *trackResult, rends []Rendition, duration float64, segSec int) []byte {
+func buildBaseMPD(video []*trackResult, audio []*trackResult, rends []Rendition, duration float64, segSec int) []byte {
 	return mpdDoc{video: video, audio: audio, rends: rends, duration: duration, segSec: segSec}.render()
 }
 
@@ -37,7 +38,7 @@ func buildBaseMPD(video []*trackResult, audio *trackResult, rends []Rendition, d
 // timeline grows as its chunks finish).
 type mpdDoc struct {
 	video    []*trackResult
-	audio    *trackResult
+	audio    []*trackResult
 	rends    []Rendition
 	duration float64 // static, or dynamic once every segment is listed; else 0
 	segSec   int
@@ -81,11 +82,25 @@ func (d mpdDoc) render() []byte {
 		b.WriteString("\t\t\t</Representation>\n")
 	}
 	b.WriteString("\t\t</AdaptationSet>\n")
-	if d.audio != nil {
-		b.WriteString("\t\t<AdaptationSet id=\"1\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n")
-		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", d.audio.ID, bw(d.audio.ID), d.audio.Codecs)
+	// One adaptation set per audio track: its language, the name players show, and the source's
+	// default as the main one.
+	for k, a := range d.audio {
+		fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"%d\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\"", k+1)
+		if a.Lang != "" {
+			fmt.Fprintf(&b, " lang=\"%s\"", html.EscapeString(a.Lang))
+		}
+		b.WriteString(">\n")
+		if a.Label != "" {
+			fmt.Fprintf(&b, "\t\t\t<Label>%s</Label>\n", html.EscapeString(a.Label))
+		}
+		role := "main"
+		if k > 0 {
+			role = "alternate"
+		}
+		fmt.Fprintf(&b, "\t\t\t<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"%s\"/>\n", role)
+		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", a.ID, bw(a.ID), a.Codecs)
 		b.WriteString("\t\t\t\t<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"2\"/>\n")
-		writeTemplate(&b, d.audio)
+		writeTemplate(&b, a)
 		b.WriteString("\t\t\t</Representation>\n\t\t</AdaptationSet>\n")
 	}
 	b.WriteString("\t</Period>\n")

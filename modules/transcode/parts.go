@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -35,6 +36,17 @@ const (
 )
 
 func chunkPart(i int) string { return fmt.Sprintf("c%d", i) }
+
+// audioPart names the part of audio track k: "audio" for the first (as before there were several),
+// "audio1", "audio2", ... for the others.
+func audioPart(k int) string {
+	if k == 0 {
+		return partAudio
+	}
+	return fmt.Sprintf("%s%d", partAudio, k)
+}
+
+func isAudioPart(name string) bool { return strings.HasPrefix(name, partAudio) }
 
 type runRow struct {
 	VideoID    string `gorm:"primaryKey"`
@@ -76,6 +88,10 @@ type trackResult struct {
 	Timescale uint32    `json:"timescale"`
 	Codecs    string    `json:"codecs,omitempty"`
 	Segments  []segInfo `json:"segments"`
+	// An audio track's language (BCP 47), the name players show, and whether it is the default.
+	Lang    string `json:"lang,omitempty"`
+	Label   string `json:"label,omitempty"`
+	Default bool   `json:"default,omitempty"`
 }
 
 // partResult is a part's row result.
@@ -134,8 +150,8 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition) error {
 	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds)
 	parts := []string{partAssets}
-	if p.HasAudio() {
-		parts = append(parts, partAudio)
+	for k := range p.audioTracks() {
+		parts = append(parts, audioPart(k))
 	}
 	for _, c := range chunks {
 		parts = append(parts, chunkPart(c.Index))
@@ -175,8 +191,8 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 			return err
 		}
 	}
-	if p.HasAudio() {
-		if _, err := s.queue.InsertTx(ctx, tx, audioArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 1}); err != nil {
+	for k := range p.audioTracks() {
+		if _, err := s.queue.InsertTx(ctx, tx, audioArgs{partBase: base, Track: k}, &river.InsertOpts{MaxAttempts: 5, Priority: 1}); err != nil {
 			return err
 		}
 	}

@@ -49,6 +49,30 @@ type Probe struct {
 	AudioStart float64 `json:"audio_start"`
 	// Start is the container's start: ffmpeg counts every output from it.
 	Start float64 `json:"start"`
+	// Audio is every audio track published (up to Limits.MaxAudioTracks), the default first.
+	Audio []AudioTrack `json:"audio,omitempty"`
+}
+
+// AudioTrack is one audio track of the source, published as its own rendition.
+type AudioTrack struct {
+	// Stream is its number among the source's audio streams (ffmpeg's 0:a:N).
+	Stream   int     `json:"stream"`
+	Language string  `json:"language,omitempty"`
+	Title    string  `json:"title,omitempty"`
+	Start    float64 `json:"start"`
+	Channels int     `json:"channels,omitempty"`
+}
+
+// audioTracks returns the tracks to encode: those probed, or (a probe recorded before tracks were
+// listed) the first audio stream.
+func (p *Probe) audioTracks() []AudioTrack {
+	if len(p.Audio) > 0 {
+		return p.Audio
+	}
+	if p.HasAudio() {
+		return []AudioTrack{{Stream: 0, Start: p.AudioStart}}
+	}
+	return nil
 }
 
 // AudioOffset is how much later than the video the audio starts.
@@ -74,6 +98,8 @@ type Limits struct {
 	// in CPU seconds per second of media it encodes (RLIMIT_CPU).
 	MaxMemory    uint64
 	CPUPerSecond float64
+	// MaxAudioTracks: audio tracks beyond it are not published.
+	MaxAudioTracks int
 }
 
 var textSubtitleCodecs = map[string]bool{"subrip": true, "srt": true, "ass": true, "ssa": true, "mov_text": true, "webvtt": true, "text": true}
@@ -169,6 +195,7 @@ type ffprobeOut struct {
 		Width        int               `json:"width"`
 		Height       int               `json:"height"`
 		SAR          string            `json:"sample_aspect_ratio"`
+		Channels     int               `json:"channels"`
 		AvgFrameRate string            `json:"avg_frame_rate"`
 		RFrameRate   string            `json:"r_frame_rate"`
 		Duration     string            `json:"duration"`
@@ -214,6 +241,7 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 	p.Size, _ = strconv.ParseInt(o.Format.Size, 10, 64)
 	p.Duration, _ = strconv.ParseFloat(o.Format.Duration, 64)
 	videoFound, coverArt := false, false
+	audioN, defaultAudio := 0, -1
 	for _, s := range o.Streams {
 		st := Stream{Index: s.Index, Type: s.CodecType, Codec: s.CodecName, Language: s.Tags["language"], Title: s.Tags["title"]}
 		switch s.CodecType {
@@ -257,16 +285,36 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 				p.Duration = d
 			}
 		case "audio":
-			if p.AudioCodec == "" && s.CodecName != "" {
-				p.AudioCodec = s.CodecName
-				p.AudioStart, _ = strconv.ParseFloat(s.StartTime, 64)
+			n := audioN
+			audioN++
+			if s.CodecName == "" || (lim.MaxAudioTracks > 0 && len(p.Audio) >= lim.MaxAudioTracks) {
+				break
 			}
+			start, _ := strconv.ParseFloat(s.StartTime, 64)
+			if s.Disposition["default"] == 1 && defaultAudio < 0 {
+				defaultAudio = len(p.Audio)
+			}
+			p.Audio = append(p.Audio, AudioTrack{Stream: n, Language: s.Tags["language"], Title: s.Tags["title"], Start: start, Channels: s.Channels})
 		case "subtitle":
 			st.Bitmap = !textSubtitleCodecs[s.CodecName]
 		default:
 			continue
 		}
 		p.Streams = append(p.Streams, st)
+	}
+	// The source's default track comes first: players start with the first.
+	if defaultAudio > 0 {
+		d := p.Audio[defaultAudio]
+		p.Audio = append([]AudioTrack{d}, append(p.Audio[:defaultAudio:defaultAudio], p.Audio[defaultAudio+1:]...)...)
+	}
+	if len(p.Audio) > 0 {
+		p.AudioStart = p.Audio[0].Start
+		for _, st := range o.Streams {
+			if st.CodecType == "audio" {
+				p.AudioCodec = st.CodecName
+				break
+			}
+		}
 	}
 	switch {
 	case !videoFound && p.AudioCodec != "" && coverArt:

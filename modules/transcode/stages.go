@@ -37,7 +37,11 @@ type chunkArgs struct {
 
 func (chunkArgs) Kind() string { return "transcode.chunk" }
 
-type audioArgs struct{ partBase }
+type audioArgs struct {
+	partBase
+	// Track is the audio track's place in Probe.Audio (the default first).
+	Track int `json:"track,omitempty"`
+}
 
 func (audioArgs) Kind() string { return "transcode.audio" }
 
@@ -54,8 +58,8 @@ type finishArgs struct {
 
 func (finishArgs) Kind() string { return "transcode.finish" }
 
-// audioID is the representation id of the audio: after the rungs, as ffmpeg numbered them.
-func audioID(b partBase) string { return fmt.Sprint(len(b.Renditions)) }
+// audioID is the representation id of audio track k: after the rungs.
+func audioID(b partBase, k int) string { return fmt.Sprint(len(b.Renditions) + k) }
 
 // source returns what ffmpeg reads the source from: the stored file itself on local storage, a
 // presigned URL on S3 (ffmpeg reads the ranges it needs; no worker's disk is involved).
@@ -334,22 +338,49 @@ func (w *audioWorker) Timeout(job *river.Job[audioArgs]) time.Duration {
 
 func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error {
 	a := job.Args
-	return workPart(ctx, w.s, job, a.partBase, partAudio, func() (partResult, float64, error) { return w.s.encodeAudio(ctx, a) })
+	return workPart(ctx, w.s, job, a.partBase, audioPart(a.Track), func() (partResult, float64, error) { return w.s.encodeAudio(ctx, a) })
+}
+
+// audioLang is a track's language as a valid BCP 47 tag ("und" when unknown).
+func audioLang(at AudioTrack) string {
+	if lang := vodtype.LanguageTag(at.Language); vodtype.ValidLanguage(lang) {
+		return lang
+	}
+	return "und"
+}
+
+// audioLabel is the name players show for an audio track: its title in the source, else its
+// language's name, else its number.
+func audioLabel(at AudioTrack, k int) string {
+	if t := strings.TrimSpace(vodtype.StripControl(at.Title)); t != "" {
+		return t
+	}
+	if lang := vodtype.LanguageTag(at.Language); lang != "und" && vodtype.ValidLanguage(lang) {
+		return vodtype.LanguageLabel(lang)
+	}
+	return fmt.Sprintf("Audio %d", k+1)
 }
 
 // encodeAudio encodes the whole track once and stores its segments as ffmpeg finishes them,
 // recording how far it got every second or so: the video is playable as soon as the audio covers
 // its first chunk, not when the whole track is done.
 func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
-	in, dir, done, err := s.begin(ctx, a.partBase, partAudio)
+	tracks := a.Probe.audioTracks()
+	if a.Track >= len(tracks) {
+		return partResult{}, 0, &MediaError{Reason: "an audio track of the file is missing"}
+	}
+	at := tracks[a.Track]
+	part := audioPart(a.Track)
+	in, dir, done, err := s.begin(ctx, a.partBase, part)
 	if err != nil {
 		return partResult{}, 0, err
 	}
 	defer done()
 	spec := &AudioSpec{FFmpeg: s.cfg.FFmpeg, Input: in, Output: filepath.Join(dir, "audio.mp4"), SegmentSec: s.cfg.SegmentSeconds,
-		Offset: a.Probe.AudioOffset(), Duration: a.Probe.Duration}
+		Stream: at.Stream, Offset: at.Start - a.Probe.VideoStart, Duration: a.Probe.Duration}
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
-	r := &rungOutput{path: spec.Output, next: 1, asIs: true, holdLast: true, track: trackResult{ID: audioID(a.partBase), Codecs: "mp4a.40.2"}}
+	r := &rungOutput{path: spec.Output, next: 1, asIs: true, holdLast: true, track: trackResult{ID: audioID(a.partBase, a.Track), Codecs: "mp4a.40.2",
+		Lang: audioLang(at), Label: audioLabel(at, a.Track), Default: a.Track == 0}}
 	reported, last := 0, time.Now()
 	pump := func() error {
 		if err := s.pumpRung(ctx, r, prefix, true); err != nil {
@@ -358,7 +389,7 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, flo
 		r.track.Timescale = r.split.Timescale
 		if n := len(r.track.Segments); n > reported && time.Since(last) >= s.cfg.ProgressEvery {
 			reported, last = n, time.Now()
-			return s.recordProgress(ctx, a.partBase, partAudio, partResult{Tracks: []trackResult{r.track}})
+			return s.recordProgress(ctx, a.partBase, part, partResult{Tracks: []trackResult{r.track}})
 		}
 		return nil
 	}
@@ -530,7 +561,7 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) err
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
 		// The complete manifests were listed for a reload and their second of cache.
-		after := a.DoneAt.Add(s.liveUpdate() + 2*time.Second)
+		after := a.DoneAt.Add(s.liveUpdate() + time.Second)
 		if _, err := s.queue.InsertTx(ctx, tx, publishArgs{VideoID: a.VideoID, Publication: *pub, NotBefore: after}, nil); err != nil {
 			return err
 		}
@@ -548,13 +579,13 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 	}
 	// Join the chunks' records into one per track.
 	video := map[string]*trackResult{}
-	var audio *trackResult
+	var audio []*trackResult
 	chunks := 0
 	for name, p := range parts {
 		for i := range p.Tracks {
 			t := p.Tracks[i]
-			if name == partAudio {
-				audio = &t
+			if isAudioPart(name) {
+				audio = append(audio, &t)
 				continue
 			}
 			if video[t.ID] == nil {
@@ -591,8 +622,14 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 	for i, t := range tracks {
 		pubTracks = append(pubTracks, measure(t, "video", a.Renditions[i].Width, a.Renditions[i].Height, fps))
 	}
-	if audio != nil {
-		pubTracks = append(pubTracks, measure(audio, "audio", 0, 0, 0))
+	// The audio tracks in their order (the default first), as their ids were given.
+	sort.Slice(audio, func(x, y int) bool {
+		return len(audio[x].ID) < len(audio[y].ID) || (len(audio[x].ID) == len(audio[y].ID) && audio[x].ID < audio[y].ID)
+	})
+	for _, t := range audio {
+		tr := measure(t, "audio", 0, 0, 0)
+		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
+		pubTracks = append(pubTracks, tr)
 	}
 	dir, done, err := s.scratch(a.VideoID, "finish")
 	if err != nil {
@@ -603,10 +640,7 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 	if err := os.Mkdir(out, 0o750); err != nil {
 		return nil, err
 	}
-	all := append([]*trackResult{}, tracks...)
-	if audio != nil {
-		all = append(all, audio)
-	}
+	all := append(append([]*trackResult{}, tracks...), audio...)
 	files := map[string][]byte{"stream.mpd": buildBaseMPD(tracks, audio, a.Renditions, duration, s.cfg.SegmentSeconds)}
 	for _, t := range all {
 		files["media_"+t.ID+".m3u8"] = buildMediaPlaylist(t)
@@ -673,7 +707,9 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 	for i := range tracks {
 		t := &tracks[i]
 		if t.Kind == "audio" {
-			want = append(want, *t)
+			if len(want) == 0 { // the default track: the download has one
+				want = append(want, *t)
+			}
 		} else if best == nil || math.Abs(float64(min(t.Width, t.Height)-720)) < math.Abs(float64(min(best.Width, best.Height)-720)) {
 			best = t
 		}

@@ -103,6 +103,9 @@ func (c Config) WithDefaults() Config {
 		// The 1080p ladder costs about 1.5 CPU seconds per second of video here.
 		c.Limits.CPUPerSecond = 20
 	}
+	if c.Limits.MaxAudioTracks == 0 {
+		c.Limits.MaxAudioTracks = 8
+	}
 	if c.Limits.MaxPixels == 0 {
 		c.Limits.MaxPixels = 7680 * 4320
 	}

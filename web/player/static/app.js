@@ -336,7 +336,9 @@ async function watch(id) {
     h("p", { class: "owner" }, `by ${v.owner.username} · ${duration(v.duration_seconds)}`),
     v.description ? h("p", { class: "desc" }, v.description) : null,
     v.playback?.mp4 ? h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4") : null);
-  const controls = h("div", { class: "controls" }, h("label", {}, "Quality ", quality), h("label", {}, "Subtitles ", subs),
+  const audioSel = h("select", { id: "audio", "data-testid": "audio", "aria-label": "Audio language" });
+  const audioLabel = h("label", { hidden: true }, "Audio ", audioSel);
+  const controls = h("div", { class: "controls" }, h("label", {}, "Quality ", quality), audioLabel, h("label", {}, "Subtitles ", subs),
     h("span", { class: "keys" }, "Keys: space play/pause · ←/→ 5 s · f fullscreen · m mute · c captions"));
   const notice = h("p", { class: "notice", "data-testid": "processing", "aria-live": "polite", hidden: true });
   page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), notice, controls, info);
@@ -415,6 +417,15 @@ async function watch(id) {
         const list = player.getBitrateInfoListFor("video");
         quality.replaceChildren(h("option", { value: "auto" }, "Auto"),
           ...list.map((b) => h("option", { value: String(b.qualityIndex) }, `${b.height}p · ${Math.round(b.bitrate / 1000)} kbps`)));
+        // Every audio language of the video, the default first.
+        const tracks = player.getTracksFor("audio");
+        if (tracks.length > 1) {
+          const cur = player.getCurrentTrackFor("audio");
+          audioSel.replaceChildren(...tracks.map((t, i) => h("option", { value: String(i), selected: cur && cur.id === t.id ? true : null },
+            (t.labels && t.labels[0] && (t.labels[0].text || t.labels[0])) || t.lang || `Audio ${i + 1}`)));
+          audioSel.onchange = () => player.setCurrentTrack(tracks[Number(audioSel.value)]);
+          audioLabel.hidden = false;
+        }
         video.dataset.ready = "1";
       });
       quality.addEventListener("change", () => {
