@@ -283,3 +283,30 @@ func TestEveryAudioLanguage(t *testing.T) {
 		require.Equal(t, []string{"aac", "2"}, out)
 	}
 }
+
+// TestOneFrameVideo (issue 19): a video of a single frame is published with a valid frame rate in
+// its manifests (it once said frameRate="0/0").
+func TestOneFrameVideo(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("oneframe")
+	f := filepath.Join(t.TempDir(), "one.mp4")
+	ffmpegRun(t, "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-frames:v", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p", f)
+	r := a.upload(tok, f, nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	v := a.waitFor(str(r.JSON(t)["video"].(map[string]any)["id"]), tok, 2*time.Minute)
+	if v["status"] == "failed" {
+		require.NotEmpty(t, v["error"], "a refusal says why")
+		return
+	}
+	require.Equal(t, "ready", v["status"])
+	pb := v["playback"].(map[string]any)
+	mpd := string(a.fetch(t, str(pb["dash"])))
+	require.NotContains(t, mpd, "0/0")
+	require.NotRegexp(t, `frameRate="0`, mpd)
+	master := string(a.fetch(t, str(pb["hls"])))
+	for _, m := range regexp.MustCompile(`FRAME-RATE=([0-9.]+)`).FindAllStringSubmatch(master, -1) {
+		fr, _ := strconv.ParseFloat(m[1], 64)
+		require.Greater(t, fr, 0.0)
+	}
+}

@@ -122,7 +122,7 @@ var rampSegments = []int{1, 1, 2, 3}
 
 // urgentChunks is how many chunks a viewer who starts the moment the video is playable waits for
 // within a segment or two: they run first and at full CPU priority.
-const urgentChunks = 2
+const urgentChunks = 3
 
 func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 	var out []chunkPlan
