@@ -95,10 +95,10 @@ func clip(t *testing.T, kind string) string {
 		out += ".mp4"
 		ffmpegRun(t, append(append(src("720x480", "30", "4"), "-vf", "setsar=32/27"), append(enc, out)...)...)
 	case "live":
-		// 480p for 40 s: two rungs, encoded faster than real time but not in an instant, so that
+		// 480p for 60 s: two rungs, encoded faster than real time but not in an instant, so that
 		// a viewer starts while it processes.
 		out += ".mp4"
-		ffmpegRun(t, append(append(append(src("854x480", "30", "40"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=40"), enc...), "-c:a", "aac", "-shortest", out)...)
+		ffmpegRun(t, append(append(append(src("854x480", "30", "60"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60"), enc...), "-c:a", "aac", "-shortest", out)...)
 	case "long":
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("640x360", "30", "30"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30"), enc...), "-c:a", "aac", "-shortest", out)...)

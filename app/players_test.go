@@ -138,7 +138,7 @@ func readStats(ctx context.Context) (playStats, []string, error) {
 	return st, out.E, nil
 }
 
-// TestWatchWhileProcessing (issue 14): a video of several chunks is watched from seconds after its
+// TestWatchWhileProcessing (issue 14): a video of several chunks (60 s, 2 s segments, 8 s chunks) is watched from seconds after its
 // upload, while it still processes, in the bundled page (opened before the video is playable) and
 // directly in dash.js, hls.js and Shaka Player: playback starts while the status is processing,
 // goes past what was available when it started, through the switch to the final manifests, to the

@@ -186,11 +186,7 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 		return nil
 	}
 	started := time.Now()
-	nice := 0
-	if a.Chunk.Index >= urgentChunks {
-		nice = 10
-	}
-	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(nice, a.Chunk.Duration), spec.Args(), pump)
+	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(0, a.Chunk.Duration), spec.Args(), pump)
 	s.cfg.OnEncodeRun(cpu)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return partResult{}, cpu, cause
@@ -469,7 +465,7 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, flo
 		return partResult{}, 0, err
 	}
 	defer done()
-	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(15, a.Probe.Duration), assetArgs(in, a.Probe, a.Renditions, dir))
+	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(5, a.Probe.Duration), assetArgs(in, a.Probe, a.Renditions, dir))
 	if err != nil && ctx.Err() != nil {
 		return partResult{}, cpu, err
 	}
