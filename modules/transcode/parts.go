@@ -180,19 +180,27 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 		return err
 	}
 	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends}
-	// The first chunks go first (a viewer who starts at once needs them within seconds), the rest in
-	// timeline order.
-	for _, c := range chunks {
+	// In watching order: River takes jobs by priority, then in the order they were inserted. The
+	// first chunk and the audio make the video playable; the next chunks are what a viewer who
+	// starts at once needs within seconds; then the rest in timeline order.
+	insertChunk := func(c chunkPlan) error {
 		prio := 2
 		if c.Index < urgentChunks {
 			prio = 1
 		}
-		if _, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio}); err != nil {
-			return err
-		}
+		_, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio})
+		return err
+	}
+	if err := insertChunk(chunks[0]); err != nil {
+		return err
 	}
 	for k := range p.audioTracks() {
 		if _, err := s.queue.InsertTx(ctx, tx, audioArgs{partBase: base, Track: k}, &river.InsertOpts{MaxAttempts: 5, Priority: 1}); err != nil {
+			return err
+		}
+	}
+	for _, c := range chunks[1:] {
+		if err := insertChunk(c); err != nil {
 			return err
 		}
 	}
