@@ -195,7 +195,7 @@ func defaults() map[string]any {
 		"transcode.preset":           tc.Preset,
 		"transcode.max_dimension":    tc.Limits.MaxDimension,
 		"transcode.max_pixels":       tc.Limits.MaxPixels,
-		"transcode.max_memory":       "4GiB",
+		"transcode.max_memory":       formatSize(tc.Limits.MaxMemory),
 		"transcode.cpu_per_second":   tc.Limits.CPUPerSecond,
 		"transcode.max_audio_tracks": tc.Limits.MaxAudioTracks,
 		"transcode.max_streams":      tc.Limits.MaxStreams,
@@ -526,6 +526,17 @@ func (c *Config) validate() error {
 
 func isPostgresURL(u string) bool {
 	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// formatSize writes a size as parseSize reads it, in the largest unit that divides it.
+func formatSize(n uint64) string {
+	switch {
+	case n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return strconv.FormatUint(n, 10)
 }
 
 // parseSize reads a size in bytes: a number, optionally followed by KiB, MiB or GiB (or K, M, G,

@@ -106,14 +106,9 @@ func BenchmarkPlayable(b *testing.B) {
 	b.ResetTimer()
 	for _, src := range sources {
 		base := clusterBase(b)
-		delete(base, "VOD_TRANSCODE_CHUNK_SECONDS")
-		delete(base, "VOD_TRANSCODE_SEGMENT_SECONDS")
+		productionLengths(base)
 		base["VOD_QUEUE_WORKERS"] = "2"
-		api := startProc(b, clusterEnv(b, base, "api"))
-		worker := startProc(b, clusterEnv(b, base, "worker"))
-		api.wait(b)
-		worker.wait(b)
-		a := &testApp{t: b, URL: api.url, Env: api.env}
+		a, api, workers := startCluster(b, base, 1)
 		tok := a.token("bench")
 		r := a.upload(tok, src.path, nil)
 		require.Equal(b, 202, r.Status, "%s", r.Body)
@@ -141,7 +136,8 @@ func BenchmarkPlayable(b *testing.B) {
 			a.do("DELETE", "/api/v1/videos/"+id, nil, tok)
 		}
 		fmt.Println(line)
-		api.kill(b)
-		worker.kill(b)
+		for _, p := range append(workers, api) {
+			p.kill(b)
+		}
 	}
 }

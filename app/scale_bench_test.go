@@ -33,20 +33,9 @@ var (
 // once, one per core of this machine) and reads the figures back from the workers' logs.
 func runScale(b *testing.B, src string, n int) scaleRun {
 	base := clusterBase(b)
-	// The production chunk and segment lengths, not the tests' short ones.
-	delete(base, "VOD_TRANSCODE_CHUNK_SECONDS")
-	delete(base, "VOD_TRANSCODE_SEGMENT_SECONDS")
+	productionLengths(base)
 	base["VOD_QUEUE_WORKERS"] = "2"
-	api := startProc(b, clusterEnv(b, base, "api"))
-	var workers []*proc
-	for range n {
-		workers = append(workers, startProc(b, clusterEnv(b, base, "worker")))
-	}
-	api.wait(b)
-	for _, w := range workers {
-		w.wait(b)
-	}
-	a := &testApp{t: b, URL: api.url, Env: api.env}
+	a, api, workers := startCluster(b, base, n)
 	tok := a.token("scale")
 	r := a.upload(tok, src, nil)
 	require.Equal(b, 202, r.Status, "%s", r.Body)

@@ -128,6 +128,27 @@ func clusterEnv(t testing.TB, base map[string]string, role string) map[string]st
 	return env
 }
 
+// startCluster starts an API and n worker processes of the binary at once (a crowd on an empty
+// database) and waits until every one listens.
+func startCluster(t testing.TB, base map[string]string, workers int) (*testApp, *proc, []*proc) {
+	api := startProc(t, clusterEnv(t, base, "api"))
+	var ws []*proc
+	for range workers {
+		ws = append(ws, startProc(t, clusterEnv(t, base, "worker")))
+	}
+	api.wait(t)
+	for _, w := range ws {
+		w.wait(t)
+	}
+	return &testApp{t: t, URL: api.url, Env: api.env}, api, ws
+}
+
+// productionLengths sets the production chunk and segment lengths instead of the tests' short ones.
+func productionLengths(base map[string]string) {
+	delete(base, "VOD_TRANSCODE_CHUNK_SECONDS")
+	delete(base, "VOD_TRANSCODE_SEGMENT_SECONDS")
+}
+
 // chunkJobs reads the chunk jobs of the installation straight from River's table.
 func chunkJobs(t testing.TB, dbURL string) (n, reran int) {
 	ctx := context.Background()
@@ -147,15 +168,7 @@ func TestScaleOut(t *testing.T) {
 	base := clusterBase(t)
 	base["VOD_TRANSCODE_PRESET"] = "ultrafast"
 	base["VOD_QUEUE_WORKERS"] = "2"
-	procs := []*proc{
-		startProc(t, clusterEnv(t, base, "api")),
-		startProc(t, clusterEnv(t, base, "worker")),
-		startProc(t, clusterEnv(t, base, "worker")),
-	}
-	for _, p := range procs {
-		p.wait(t)
-	}
-	api := &testApp{t: t, URL: procs[0].url, Env: procs[0].env}
+	api, _, workers := startCluster(t, base, 2)
 	tok := api.token("scaler")
 	var ids []string
 	for i := range 4 {
@@ -173,7 +186,7 @@ func TestScaleOut(t *testing.T) {
 	require.Zero(t, reran, "every chunk job ran exactly once")
 	// Both workers took chunks, and neither read the other's disk (each has its own data dir; the
 	// source comes from storage).
-	for _, w := range procs[1:] {
+	for _, w := range workers {
 		b, _ := os.ReadFile(w.logs)
 		require.Regexp(t, regexp.MustCompile(`part done.*part=c\d`), string(b), "each worker encoded chunks")
 	}
@@ -189,11 +202,8 @@ func TestWorkerKilledMidChunk(t *testing.T) {
 	t.Parallel()
 	base := clusterBase(t)
 	base["VOD_QUEUE_WORKERS"] = "1"
-	api := startProc(t, clusterEnv(t, base, "api"))
-	w1 := startProc(t, clusterEnv(t, base, "worker"))
-	api.wait(t)
-	w1.wait(t)
-	a := &testApp{t: t, URL: api.url, Env: api.env}
+	a, _, ws := startCluster(t, base, 1)
+	w1 := ws[0]
 	tok := a.token("victim")
 	r := a.upload(tok, clip(t, "long"), nil)
 	require.Equal(t, 202, r.Status, "%s", r.Body)

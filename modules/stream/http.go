@@ -250,10 +250,7 @@ func (a *API) handleEvents(c echo.Context) error {
 	defer keepalive.Stop()
 	first := true
 	for {
-		ev := statusEvent{ID: r.ID, Status: r.Status, Stage: r.Stage, Progress: r.Progress, AvailableSeconds: r.AvailableSeconds}
-		if r.Status == vodtype.StatusReady {
-			ev.AvailableSeconds = r.DurationSeconds
-		}
+		ev := statusEvent{ID: r.ID, Status: r.Status, Stage: r.Stage, Progress: r.Progress, AvailableSeconds: r.available()}
 		if r.Error != "" {
 			ev.Error = ptr(r.Error)
 		}

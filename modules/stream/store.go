@@ -51,6 +51,15 @@ func (r *videoRow) tracks() []vodtype.Track {
 	return t
 }
 
+// available is how far the video can be watched: its duration once ready (rows published before
+// the column existed say 0), what the pipeline recorded while it processes.
+func (r *videoRow) available() float64 {
+	if r.Status == vodtype.StatusReady {
+		return r.DurationSeconds
+	}
+	return r.AvailableSeconds
+}
+
 func (r *videoRow) notes() []string {
 	n := []string{}
 	_ = json.Unmarshal([]byte(r.Notes), &n)

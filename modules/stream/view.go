@@ -138,7 +138,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 		// Watchable while processing: the manifests of the generation being made, which the
 		// server renders from what exists (never the CDN's copy) and which turn into the final
 		// ones at the same address.
-		v.AvailableSeconds = r.AvailableSeconds
+		v.AvailableSeconds = r.available()
 		base := "/media/"
 		if r.Visibility == vodtype.Private {
 			base = s.mediaBase(r)
@@ -151,7 +151,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	if r.Status != vodtype.StatusReady {
 		return v
 	}
-	v.AvailableSeconds = r.DurationSeconds
+	v.AvailableSeconds = r.available()
 	base := s.mediaBase(r)
 	v.Playback.DASH = ptr(base + r.MediaPrefix + "manifest.mpd")
 	v.Playback.HLS = ptr(base + r.MediaPrefix + "master.m3u8")

@@ -125,8 +125,8 @@ func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func()
 // budget is what one ffmpeg may take, enforced by the kernel (setrlimit on the child), not by
 // polling: a crafted or pathological file fails its video instead of starving the machine.
 type budget struct {
-	// nice > 0 lowers the CPU priority: work a viewer does not wait for yet yields the cores to
-	// work one does (a video's first chunks, any video's audio), and still uses them when idle.
+	// nice > 0 lowers the CPU priority: work no viewer waits for (the assets) yields the cores to
+	// the chunks and the audio, and still uses them when idle.
 	nice int
 	// cpuSeconds (RLIMIT_CPU) and memory (RLIMIT_AS, bytes of address space); 0 is no limit.
 	cpuSeconds int

@@ -108,9 +108,14 @@ func (s *Service) liveUpdate() time.Duration {
 }
 
 type liveEntry struct {
-	at   time.Time
-	run  *runRow
-	view liveView
+	at    time.Time
+	run   *runRow
+	view  liveView
+	rends []Rendition
+	// tracks are measured from the segments stored so far (what a player needs to pick a rung),
+	// once per entry, not per request.
+	tracks    []vodtype.Track
+	bandwidth map[string]int
 }
 
 // liveCache keeps each run's view for a second: every player of a processing video reloads its
@@ -136,25 +141,9 @@ func (s *Service) LiveManifest(ctx context.Context, videoID string, generation i
 		return nil, err
 	}
 	lv := e.view
-	var rends []Rendition
-	_ = json.Unmarshal([]byte(e.run.Renditions), &rends)
-	all := append(append([]*trackResult{}, lv.video...), lv.audio...)
-	// Bandwidths from the segments stored so far: what a player needs to pick a rung.
-	var tracks []vodtype.Track
-	bw := map[string]int{}
-	for i, t := range all {
-		kind, w, h := "audio", 0, 0
-		if i < len(lv.video) {
-			kind, w, h = "video", rends[i].Width, rends[i].Height
-		}
-		tr := measure(t, kind, w, h, 0)
-		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
-		tracks = append(tracks, tr)
-		bw[t.ID] = tr.Average
-	}
-	switch {
-	case name == "manifest.mpd":
-		d := mpdDoc{video: lv.video, audio: lv.audio, rends: rends, segSec: s.cfg.SegmentSeconds, bandwidth: bw,
+	switch name {
+	case "manifest.mpd":
+		d := mpdDoc{video: lv.video, audio: lv.audio, rends: e.rends, segSec: s.cfg.SegmentSeconds, bandwidth: e.bandwidth,
 			dynamic: true, now: time.Now(), updateEvery: s.liveUpdate(),
 			// Every listed segment is available by the clock: the start is set back by the whole
 			// duration, so players go by the timeline, which lists only what exists.
@@ -163,11 +152,11 @@ func (s *Service) LiveManifest(ctx context.Context, videoID string, generation i
 			d.duration = trackSeconds(lv.video[0])
 		}
 		return d.render(), nil
-	case name == "master.m3u8":
-		return vodtype.HLSMaster(tracks, nil), nil
+	case "master.m3u8":
+		return vodtype.HLSMaster(e.tracks, nil), nil
 	}
 	id := mediaPlaylistRe.FindStringSubmatch(name)[1]
-	for _, t := range all {
+	for _, t := range append(append([]*trackResult{}, lv.video...), lv.audio...) {
 		if t.ID == id {
 			return mediaPlaylist(t, true, lv.complete), nil
 		}
@@ -193,9 +182,15 @@ func (s *Service) liveRun(ctx context.Context, videoID string, generation int) (
 			if err := s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", videoID, generation).Find(&rows).Error; err != nil {
 				return liveEntry{}, err
 			}
-			var rends []Rendition
-			_ = json.Unmarshal([]byte(run.Renditions), &rends)
-			e.run, e.view = &run, joinLive(rows, len(rends))
+			e.run, e.rends = &run, run.renditions()
+			e.view = joinLive(rows, len(e.rends))
+			if e.view.available > 0 {
+				e.tracks = measureAll(e.view.video, e.view.audio, e.rends, 0)
+				e.bandwidth = map[string]int{}
+				for _, t := range e.tracks {
+					e.bandwidth[t.ID] = t.Average
+				}
+			}
 		}
 		s.live.mu.Lock()
 		if s.live.m == nil || len(s.live.m) > 10000 {

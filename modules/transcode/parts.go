@@ -54,7 +54,7 @@ type runRow struct {
 	Parts      int
 	Pending    int
 	CreatedAt  time.Time
-	// Available is how many seconds from the start are playable (see playable).
+	// Available is how many seconds from the start are playable (see joinLive).
 	Available float64
 	// Renditions and Duration describe the run to the manifests of the processing video.
 	Renditions string
@@ -62,6 +62,13 @@ type runRow struct {
 }
 
 func (runRow) TableName() string { return "transcode_runs" }
+
+// renditions are the rungs the run encodes.
+func (r *runRow) renditions() []Rendition {
+	var rends []Rendition
+	_ = json.Unmarshal([]byte(r.Renditions), &rends)
+	return rends
+}
 
 type partRow struct {
 	VideoID    string `gorm:"primaryKey"`
@@ -121,7 +128,7 @@ type chunkPlan struct {
 var rampSegments = []int{1, 1, 2, 3}
 
 // urgentChunks is how many chunks a viewer who starts the moment the video is playable waits for
-// within a segment or two: they run first and at full CPU priority.
+// within a segment or two: they run first (River priority 1, with the audio).
 const urgentChunks = 3
 
 func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
@@ -266,9 +273,7 @@ func (s *Service) availableTx(ctx context.Context, tx *db.Tx, run *runRow) error
 	if err := tx.G.WithContext(ctx).Where("video_id = ? AND generation = ?", run.VideoID, run.Generation).Find(&rows).Error; err != nil {
 		return err
 	}
-	var rends []Rendition
-	_ = json.Unmarshal([]byte(run.Renditions), &rends)
-	lv := joinLive(rows, len(rends))
+	lv := joinLive(rows, len(run.renditions()))
 	if lv.available <= run.Available+1e-6 {
 		return nil
 	}
@@ -321,26 +326,20 @@ func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.J
 	return nil
 }
 
-// parts reads every part's result of a run.
-func (s *Service) parts(ctx context.Context, b partBase) (map[string]partResult, float64, error) {
+// doneParts reads every part row of a finished run and the CPU seconds they took together.
+func (s *Service) doneParts(ctx context.Context, b partBase) ([]partRow, float64, error) {
 	var rows []partRow
 	if err := s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Find(&rows).Error; err != nil {
 		return nil, 0, err
 	}
-	out := map[string]partResult{}
 	cpu := 0.0
 	for _, r := range rows {
 		if !r.Done {
 			return nil, 0, fmt.Errorf("part %s of video %s is not done", r.Part, b.VideoID)
 		}
-		var pr partResult
-		if err := json.Unmarshal([]byte(r.Result), &pr); err != nil {
-			return nil, 0, err
-		}
-		out[r.Part] = pr
 		cpu += r.CPUSeconds
 	}
-	return out, cpu, nil
+	return rows, cpu, nil
 }
 
 // forgetRuns drops a video's run rows once it is published.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -113,8 +114,9 @@ func protocolsFor(input string) string {
 	return "file"
 }
 
-// sniff names what a local file is when it is not a video we read, from its first bytes: a person
-// who uploaded a song or an image should be told so. Empty when unknown (or not a local file).
+// sniff names what a file (a local path or a presigned storage URL) is when it is not a video we
+// read, from its first bytes: a person who uploaded a song or an image should be told so. Empty
+// when unknown.
 func sniff(ctx context.Context, input string) string {
 	var r io.ReadCloser
 	if strings.HasPrefix(input, "http://") || strings.HasPrefix(input, "https://") {
@@ -290,6 +292,9 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 			if s.CodecName == "" || (lim.MaxAudioTracks > 0 && len(p.Audio) >= lim.MaxAudioTracks) {
 				break
 			}
+			if p.AudioCodec == "" {
+				p.AudioCodec = s.CodecName
+			}
 			start, _ := strconv.ParseFloat(s.StartTime, 64)
 			if s.Disposition["default"] == 1 && defaultAudio < 0 {
 				defaultAudio = len(p.Audio)
@@ -305,16 +310,10 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 	// The source's default track comes first: players start with the first.
 	if defaultAudio > 0 {
 		d := p.Audio[defaultAudio]
-		p.Audio = append([]AudioTrack{d}, append(p.Audio[:defaultAudio:defaultAudio], p.Audio[defaultAudio+1:]...)...)
+		p.Audio = slices.Insert(slices.Delete(p.Audio, defaultAudio, defaultAudio+1), 0, d)
 	}
 	if len(p.Audio) > 0 {
 		p.AudioStart = p.Audio[0].Start
-		for _, st := range o.Streams {
-			if st.CodecType == "audio" {
-				p.AudioCodec = st.CodecName
-				break
-			}
-		}
 	}
 	switch {
 	case !videoFound && p.AudioCodec != "" && coverArt:

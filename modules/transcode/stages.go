@@ -3,13 +3,13 @@ package transcode
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -351,7 +351,7 @@ func audioLabel(at AudioTrack, k int) string {
 	if t := strings.TrimSpace(vodtype.StripControl(at.Title)); t != "" {
 		return t
 	}
-	if lang := vodtype.LanguageTag(at.Language); lang != "und" && vodtype.ValidLanguage(lang) {
+	if lang := audioLang(at); lang != "und" {
 		return vodtype.LanguageLabel(lang)
 	}
 	return fmt.Sprintf("Audio %d", k+1)
@@ -569,64 +569,29 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 	if _, err := s.stale(ctx, a.VideoID, a.Generation); err != nil {
 		return nil, err
 	}
-	parts, cpu, err := s.parts(ctx, a.partBase)
+	rows, cpu, err := s.doneParts(ctx, a.partBase)
 	if err != nil {
 		return nil, err
 	}
-	// Join the chunks' records into one per track.
-	video := map[string]*trackResult{}
-	var audio []*trackResult
-	chunks := 0
-	for name, p := range parts {
-		for i := range p.Tracks {
-			t := p.Tracks[i]
-			if isAudioPart(name) {
-				audio = append(audio, &t)
-				continue
-			}
-			if video[t.ID] == nil {
-				video[t.ID] = &trackResult{ID: t.ID, Timescale: t.Timescale}
-			}
-			v := video[t.ID]
-			if t.Codecs != "" {
-				v.Codecs = t.Codecs
-			}
-			v.Segments = append(v.Segments, t.Segments...)
-		}
-		if strings.HasPrefix(name, "c") {
-			chunks++
-		}
+	// The chunks' records join into one per track, as for a processing video's manifests.
+	lv := joinLive(rows, len(a.Renditions))
+	if !lv.complete {
+		return nil, fmt.Errorf("%w: the chunks do not join from the start", errPartsMissing)
 	}
-	var tracks []*trackResult
-	for i := range a.Renditions {
-		t := video[fmt.Sprint(i)]
-		if t == nil || len(t.Segments) == 0 || t.Codecs == "" {
-			return nil, fmt.Errorf("%w: rung %d", errPartsMissing, i)
+	tracks, audio := lv.video, lv.audio
+	for i, t := range tracks {
+		if t.Codecs == "" {
+			return nil, fmt.Errorf("%w: rung %d has no init segment", errPartsMissing, i)
 		}
-		sort.Slice(t.Segments, func(x, y int) bool { return t.Segments[x].Number < t.Segments[y].Number })
 		for k, sg := range t.Segments {
 			if sg.Number != k+1 {
 				return nil, fmt.Errorf("%w: rung %d has no segment %d", errPartsMissing, i, k+1)
 			}
 		}
-		tracks = append(tracks, t)
 	}
 	duration := trackSeconds(tracks[0])
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
-	fps := (&EncodeSpec{Probe: a.Probe}).fps()
-	var pubTracks []vodtype.Track
-	for i, t := range tracks {
-		pubTracks = append(pubTracks, measure(t, "video", a.Renditions[i].Width, a.Renditions[i].Height, fps))
-	}
-	// The audio tracks in their order (the default first), as their ids were given.
-	sort.Slice(audio, func(x, y int) bool {
-		return len(audio[x].ID) < len(audio[y].ID) || (len(audio[x].ID) == len(audio[y].ID) && audio[x].ID < audio[y].ID)
-	})
-	for _, t := range audio {
-		tr := measure(t, "audio", 0, 0, 0)
-		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
-		pubTracks = append(pubTracks, tr)
-	}
+	pubTracks := measureAll(tracks, audio, a.Renditions, (&EncodeSpec{Probe: a.Probe}).fps())
 	dir, done, err := s.scratch(a.VideoID, "finish")
 	if err != nil {
 		return nil, err
@@ -656,9 +621,16 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 	} else {
 		pub.MP4Key = prefix + "download.mp4"
 	}
-	if as, ok := parts[partAssets]; ok {
-		pub.PosterKey, pub.StoryboardKey, pub.Subtitles = as.PosterKey, as.StoryboardKey, as.Subtitles
-		pub.Notes = append(pub.Notes, as.Notes...)
+	chunks := 0
+	for _, r := range rows {
+		var as partResult
+		switch {
+		case strings.HasPrefix(r.Part, "c"):
+			chunks++
+		case r.Part == partAssets && json.Unmarshal([]byte(r.Result), &as) == nil:
+			pub.PosterKey, pub.StoryboardKey, pub.Subtitles = as.PosterKey, as.StoryboardKey, as.Subtitles
+			pub.Notes = append(pub.Notes, as.Notes...)
+		}
 	}
 	if err := s.storeDir(ctx, a.VideoID, out, prefix); err != nil {
 		return nil, err
@@ -675,6 +647,20 @@ func trackSeconds(t *trackResult) float64 {
 		total += s.Duration
 	}
 	return float64(total) / float64(t.Timescale)
+}
+
+// measureAll measures the rungs and the audio tracks for the manifests and the catalog.
+func measureAll(video, audio []*trackResult, rends []Rendition, fps float64) []vodtype.Track {
+	var out []vodtype.Track
+	for i, t := range video {
+		out = append(out, measure(t, "video", rends[i].Width, rends[i].Height, fps))
+	}
+	for _, t := range audio {
+		tr := measure(t, "audio", 0, 0, 0)
+		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
+		out = append(out, tr)
+	}
+	return out
 }
 
 // measure computes a track's bandwidths from its segments' real sizes and durations.

@@ -354,10 +354,12 @@ async function watch(id) {
   };
   say(v);
   let started = false;
-  const addSubtitles = (x) => {
-    // Subtitle menu: every track of the video; the native text tracks shown are the side-loaded ones.
+  // complete adds what a ready video has: the subtitle menu (every track; the native text tracks
+  // shown are the side-loaded ones) and the download, when the page did not have it.
+  const complete = (x) => {
     x.subtitles.forEach((s, i) => subs.append(h("option", { value: String(i) }, s.label || s.lang)));
     x.subtitles.forEach((s) => video.append(h("track", { kind: "subtitles", src: s.url, srclang: s.lang.split("-x-")[0], label: s.label })));
+    if (x.playback?.mp4 && !info.querySelector("a[download]")) info.append(h("a", { href: x.playback.mp4, download: "", class: "button" }, "Download MP4"));
   };
   subs.addEventListener("change", () => {
     const sel = v.subtitles[Number(subs.value)];
@@ -370,15 +372,14 @@ async function watch(id) {
   if (v.status !== "ready") {
     streamEvents(id, async (ev) => {
       if (ev.available_seconds > available) available = ev.available_seconds;
+      // One read of the video when it becomes playable, and one at ready if it was playable before.
       if (!started && (ev.status === "ready" || ev.available_seconds > 0)) {
         try { v = (await api(`/api/v1/videos/${id}`)).video; } catch { return; }
         if (playable(v)) { setup(true); }
-      }
-      if (ev.status === "ready" && started) {
+      } else if (ev.status === "ready" && started) {
         try { v = (await api(`/api/v1/videos/${id}`)).video; } catch { return; }
         available = v.duration_seconds;
-        addSubtitles(v);
-        if (v.playback?.mp4) info.append(h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4"));
+        complete(v);
       }
       say({ ...v, status: ev.status, progress: ev.progress, error: ev.error });
     }).catch(() => {});
@@ -396,7 +397,7 @@ async function watch(id) {
     if (started) return;
     started = true;
     scrub.max = v.duration_seconds || 0;
-    if (v.status === "ready") addSubtitles(v);
+    if (v.status === "ready") complete(v);
     let player = null;
     const useNativeHLS = !window.MediaSource && video.canPlayType("application/vnd.apple.mpegurl");
     if (useNativeHLS || !window.dashjs) {
