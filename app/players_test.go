@@ -34,18 +34,18 @@ func playersDir(t *testing.T) string {
 	return dir
 }
 
-// watchdogJS measures a video element as a viewer would: when it started playing, the longest
-// time it stood still while meant to play (after it started), and whether it ended.
+// watchdogJS measures a video element as a viewer would: when it started playing (half a second
+// in), the longest time it stood still while meant to play after that, and whether it ended.
 const watchdogJS = `(() => {
   const v = window.__video;
   const s = window.stats = {started: 0, maxStall: 0, stallAt: 0, t: 0, ended: false, errors: []};
   let last = -1, still = 0;
-  v.addEventListener('playing', () => { if (!s.started) s.started = Date.now(); });
   v.addEventListener('ended', () => { s.ended = true; });
   v.addEventListener('error', () => s.errors.push('media: ' + (v.error && v.error.message)));
   setInterval(() => {
     s.t = v.currentTime;
-    if (!s.started && !v.paused && v.currentTime > 0) s.started = Date.now();
+    // Started: past the player's first half second (its start-up buffering is not a stall).
+    if (!s.started && !v.paused && v.currentTime >= 0.5) s.started = Date.now();
     if (!s.started || v.ended || v.paused) { last = v.currentTime; still = performance.now(); return; }
     if (v.currentTime !== last) { last = v.currentTime; still = performance.now(); return; }
     const d = (performance.now() - still) / 1000;
