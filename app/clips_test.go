@@ -99,6 +99,14 @@ func clip(t *testing.T, kind string) string {
 		// a viewer starts while it processes.
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("854x480", "30", "60"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60"), enc...), "-c:a", "aac", "-shortest", out)...)
+	case "sparse":
+		// Three frames over ten minutes.
+		out += ".mkv"
+		ffmpegRun(t, append(append(src("320x240", "1/200", "600"), enc...), out)...)
+	case "heavy":
+		// 20 s of 1080p with sound: four rungs, ~27 CPU seconds of encoding here.
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("1920x1080", "30", "20"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=20"), enc...), "-c:a", "aac", "-shortest", out)...)
 	case "long":
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("640x360", "30", "30"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=30"), enc...), "-c:a", "aac", "-shortest", out)...)

@@ -39,6 +39,8 @@ func TestMetricsMove(t *testing.T) {
 	require.Greater(t, metricValue(t, after, `vod_encode_runs_total`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_encode_cpu_seconds_total`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_video_encode_cpu_seconds_count`), 0.0)
+	// Peak RSS per video (issue 19): a real ffmpeg resides in more than 10 MB.
+	require.Greater(t, metricValue(t, after, `vod_video_encode_peak_rss_bytes_sum`), float64(10<<20))
 	require.Greater(t, metricValue(t, after, `vod_upload_bytes_total`), 0.0)
 	require.Greater(t, metricValue(t, after, `vod_storage_operation_duration_seconds_count\{backend="[a-z0-9]+",op="put"\}`), 0.0)
 }

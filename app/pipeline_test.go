@@ -372,6 +372,37 @@ func TestPixelBudget(t *testing.T) {
 	require.Contains(t, string(r.Body), "megapixels a frame); at most 0.1 are accepted")
 }
 
+// TestSparseFrames (issue 19): three frames over ten minutes cost what ten minutes of a slideshow
+// cost (one frame a second), not what a crafted frame rate of 1/200 makes of the segmenting.
+func TestSparseFrames(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	tok := a.token("sparse")
+	v := a.uploadReady(tok, clip(t, "sparse"), nil)
+	require.InDelta(t, 600, v["duration_seconds"], 1)
+	pb := v["playback"].(map[string]any)
+	mpd := string(a.do("GET", str(pb["dash"]), nil, "").Body)
+	require.Contains(t, mpd, `mediaPresentationDuration="PT600.000S"`)
+	require.Contains(t, mpd, `<S t="0" d="4000" r="149"/>`, "one keyframed segment every 4 s to the end")
+	require.Contains(t, string(a.do("GET", str(pb["hls"]), nil, "").Body), "FRAME-RATE=1.000")
+}
+
+// TestCPUBudget (issue 19): a video whose encode takes more CPU than its length allows fails with
+// the plain reason, and nothing is published. The budget is tiny here; the default is ~13 times
+// what the ladder needs.
+func TestCPUBudget(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_TRANSCODE_CPU_PER_SECOND": "0.01"})
+	tok := a.token("cpu")
+	r := a.upload(tok, clip(t, "heavy"), nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	v := a.waitFor(id, tok, 3*time.Minute)
+	require.Equal(t, "failed", v["status"])
+	require.Contains(t, str(v["error"]), "more CPU time than a video of its length may")
+	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
+}
+
 // TestLyingDuration (issue 19): a file whose header understates its duration (2 s said, 12 s of
 // frames) fails with a reason once decoding goes past the stated end, and publishes nothing.
 func TestLyingDuration(t *testing.T) {

@@ -37,6 +37,7 @@ type Metrics struct {
 	encodeRuns  prometheus.Counter
 	encodeCPU   prometheus.Counter
 	videoCPU    prometheus.Histogram
+	videoRSS    prometheus.Histogram
 }
 
 // New builds the collectors; queue depth is read from the database at scrape time.
@@ -58,7 +59,9 @@ func New(d *db.DB) *Metrics {
 	m.encodeCPU = prometheus.NewCounter(prometheus.CounterOpts{Name: "vod_encode_cpu_seconds_total", Help: "CPU seconds used by ffmpeg encode runs."})
 	m.videoCPU = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vod_video_encode_cpu_seconds", Help: "Encode CPU seconds per finished video (sum over its parts).",
 		Buckets: prometheus.ExponentialBuckets(1, 3, 10)})
-	m.reg.MustRegister(m.httpReqs, m.httpDur, m.jobs, m.jobDur, m.storageDur, m.storageErrs, m.uploadBytes, m.speed, m.encodeRuns, m.encodeCPU, m.videoCPU,
+	m.videoRSS = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "vod_video_encode_peak_rss_bytes", Help: "Largest resident set of any ffmpeg run of a finished video.",
+		Buckets: prometheus.ExponentialBuckets(32<<20, 2, 9)})
+	m.reg.MustRegister(m.httpReqs, m.httpDur, m.jobs, m.jobDur, m.storageDur, m.storageErrs, m.uploadBytes, m.speed, m.encodeRuns, m.encodeCPU, m.videoCPU, m.videoRSS,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &queueDepth{db: d})
 	return m
 }
@@ -100,8 +103,11 @@ func errStatus(err error) int {
 // EncodeRun records one ffmpeg encode run and its CPU seconds.
 func (m *Metrics) EncodeRun(cpu float64) { m.encodeRuns.Inc(); m.encodeCPU.Add(cpu) }
 
-// VideoEncoded records the encode CPU seconds of a finished video.
-func (m *Metrics) VideoEncoded(cpu float64, _ int) { m.videoCPU.Observe(cpu) }
+// VideoEncoded records the encode CPU seconds and the largest ffmpeg resident set of a finished video.
+func (m *Metrics) VideoEncoded(cpu float64, peakRSS uint64, _ int) {
+	m.videoCPU.Observe(cpu)
+	m.videoRSS.Observe(float64(peakRSS))
+}
 
 // TranscodeSpeed records how many seconds of video were encoded per second.
 func (m *Metrics) TranscodeSpeed(x float64) { m.speed.Observe(x) }

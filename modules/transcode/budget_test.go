@@ -20,7 +20,7 @@ func TestBudgets(t *testing.T) {
 		"-c:v", "libx264", "-preset", "medium", "-f", "null", "-"}
 	cpu, err := runFFmpegWith(context.Background(), "ffmpeg", budget{cpuSeconds: 1}, heavy)
 	require.True(t, errors.Is(err, errCPUBudget), "%v", err)
-	require.Less(t, cpu, 8.0, "stopped near its budget")
+	require.Less(t, cpu.CPU, 8.0, "stopped near its budget")
 	require.Contains(t, overBudget(err).Reason, "CPU time")
 
 	_, err = runFFmpegWith(context.Background(), "ffmpeg", budget{memory: 80 << 20}, heavy)

@@ -50,8 +50,16 @@ func (s *ChunkSpec) Output(i int) string { return filepath.Join(s.OutDir, fmt.Sp
 func (s *ChunkSpec) Args() []string {
 	n := len(s.Renditions)
 	fps := strconv.FormatFloat(s.fps(), 'f', -1, 64)
+	// A sparse source's chunk may start between two frames seconds apart: the seek keeps the frames
+	// before the start (at negative times) and the fps filter, counting from the start, repeats the
+	// last of them until the next. Chunks start on whole seconds, so at one frame a second the
+	// ticks are the same either way.
+	seek, startAt := []string{}, ""
+	if s.Probe.Sparse {
+		seek, startAt = []string{"-noaccurate_seek"}, ":start_time=0"
+	}
 	var g strings.Builder
-	fmt.Fprintf(&g, "[0:v]fps=%s,split=%d", fps, n)
+	fmt.Fprintf(&g, "[0:v]fps=%s%s,split=%d", fps, startAt, n)
 	for i := range n {
 		fmt.Fprintf(&g, "[s%d]", i)
 	}
@@ -63,10 +71,10 @@ func (s *ChunkSpec) Args() []string {
 		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p[v%d]", i, r.Width, r.Height, i)
 	}
 	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
-	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist,
-		"-ss", strconv.FormatFloat(s.Start, 'f', 6, 64), "-i", s.Input,
-		"-filter_complex", g.String()}
+	args := append([]string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist}, seek...)
+	args = append(args, "-ss", strconv.FormatFloat(s.Start, 'f', 6, 64), "-i", s.Input,
+		"-filter_complex", g.String())
 	for i, r := range s.Renditions {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i), "-an", "-sn", "-dn",
 			"-t", strconv.FormatFloat(s.Duration+s.Overrun, 'f', 6, 64),
@@ -118,8 +126,21 @@ func (s *AudioSpec) Args() []string {
 // runFFmpeg runs one ffmpeg and returns the CPU seconds it used (user + system), which the
 // per-video figures add up. While it runs, tick (when given) is called every interval: the chunk
 // job uses it to store segments as they are finished.
-func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func() error) (float64, error) {
+func runFFmpeg(ctx context.Context, ffmpeg string, args []string, tick ...func() error) (usage, error) {
 	return runFFmpegWith(ctx, ffmpeg, budget{}, args, tick...)
+}
+
+// usage is what ffmpeg runs took: CPU seconds (user and system, summed over runs) and the
+// largest resident set of any of them, in bytes. They are logged per part and per video and exported
+// in /metrics, so the budgets below can be set from what videos really cost.
+type usage struct {
+	CPU     float64
+	PeakRSS uint64
+}
+
+// add sums the CPU and keeps the larger peak.
+func (u usage) add(o usage) usage {
+	return usage{CPU: u.CPU + o.CPU, PeakRSS: max(u.PeakRSS, o.PeakRSS)}
 }
 
 // budget is what one ffmpeg may take, enforced by the kernel (setrlimit on the child), not by
@@ -138,12 +159,12 @@ var (
 	errMemoryBudget = errors.New("transcode: ffmpeg went over its memory budget")
 )
 
-func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, tick ...func() error) (float64, error) {
+func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, tick ...func() error) (usage, error) {
 	cmd := execCommand(ctx, ffmpeg, args...)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start ffmpeg: %w", err)
+		return usage{}, fmt.Errorf("start ffmpeg: %w", err)
 	}
 	// Set at once, before ffmpeg has read its input and started its threads, which inherit them.
 	pid := cmd.Process.Pid
@@ -175,10 +196,11 @@ func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, 
 			}
 		}
 	}
-	cpu := 0.0
+	var cpu usage
 	if st := cmd.ProcessState; st != nil {
 		if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
-			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+			cpu.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+			cpu.PeakRSS = uint64(ru.Maxrss) << 10 // Linux reports KiB
 		}
 	}
 	if tickErr != nil {
@@ -189,7 +211,7 @@ func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, 
 			return cpu, ctx.Err()
 		}
 		// ffmpeg catches SIGXCPU and exits on its own; past the hard limit the kernel kills it.
-		if b.cpuSeconds > 0 && cpu >= float64(b.cpuSeconds)*0.98 {
+		if b.cpuSeconds > 0 && cpu.CPU >= float64(b.cpuSeconds)*0.98 {
 			return cpu, fmt.Errorf("%w (%d s)", errCPUBudget, b.cpuSeconds)
 		}
 		// Out of address space, ffmpeg (or the loader, or a library) says so in its own words, or

@@ -77,6 +77,7 @@ type partRow struct {
 	Done       bool
 	Result     string
 	CPUSeconds float64
+	PeakRSS    int64 `gorm:"column:peak_rss"`
 	Runs       int
 }
 
@@ -221,14 +222,14 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 // several workers exactly one sees pending reach zero.
 //
 // It returns how many parts of the run are done and how many there are (0, 0 for a re-run).
-func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part string, res partResult, cpu float64) (done, total int, err error) {
+func (s *Service) partDoneTx(ctx context.Context, tx *db.Tx, b partBase, part string, res partResult, cpu usage) (done, total int, err error) {
 	raw, err := json.Marshal(res)
 	if err != nil {
 		return 0, 0, err
 	}
 	g := tx.G.WithContext(ctx)
 	upd := g.Model(&partRow{}).Where("video_id = ? AND generation = ? AND part = ? AND NOT done", b.VideoID, b.Generation, part).
-		Updates(map[string]any{"done": true, "result": string(raw), "cpu_seconds": cpu})
+		Updates(map[string]any{"done": true, "result": string(raw), "cpu_seconds": cpu.CPU, "peak_rss": int64(cpu.PeakRSS)})
 	if upd.Error != nil {
 		return 0, 0, upd.Error
 	}
@@ -306,7 +307,7 @@ func (s *Service) recordProgress(ctx context.Context, b partBase, part string, r
 }
 
 // completePart commits a part's result with its job's completion, then reports progress.
-func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu float64, started time.Time) error {
+func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, res partResult, cpu usage, started time.Time) error {
 	var done, total int
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
 		var err error
@@ -321,23 +322,23 @@ func completePart[T river.JobArgs](ctx context.Context, s *Service, job *river.J
 	if total > 0 {
 		_ = s.catalog.SetProgress(ctx, b.VideoID, "transcode", 5+85*done/total)
 	}
-	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu*100)/100,
+	s.log.Info("part done", "video", b.VideoID, "generation", b.Generation, "part", part, "cpu_seconds", math.Round(cpu.CPU*100)/100, "peak_rss_mb", cpu.PeakRSS>>20,
 		"seconds", math.Round(time.Since(started).Seconds()*100)/100, "attempt", job.Attempt)
 	return nil
 }
 
-// doneParts reads every part row of a finished run and the CPU seconds they took together.
-func (s *Service) doneParts(ctx context.Context, b partBase) ([]partRow, float64, error) {
+// doneParts reads every part row of a finished run and what they took together.
+func (s *Service) doneParts(ctx context.Context, b partBase) ([]partRow, usage, error) {
 	var rows []partRow
 	if err := s.db.Gorm.WithContext(ctx).Where("video_id = ? AND generation = ?", b.VideoID, b.Generation).Find(&rows).Error; err != nil {
-		return nil, 0, err
+		return nil, usage{}, err
 	}
-	cpu := 0.0
+	var cpu usage
 	for _, r := range rows {
 		if !r.Done {
-			return nil, 0, fmt.Errorf("part %s of video %s is not done", r.Part, b.VideoID)
+			return nil, usage{}, fmt.Errorf("part %s of video %s is not done", r.Part, b.VideoID)
 		}
-		cpu += r.CPUSeconds
+		cpu = cpu.add(usage{CPU: r.CPUSeconds, PeakRSS: uint64(r.PeakRSS)})
 	}
 	return rows, cpu, nil
 }

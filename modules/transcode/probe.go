@@ -34,11 +34,14 @@ type Stream struct {
 
 // Probe is what ffprobe found in a source.
 type Probe struct {
-	Duration   float64  `json:"duration"`
-	Size       int64    `json:"size"`
-	Width      int      `json:"width"`  // as displayed, rotation applied
-	Height     int      `json:"height"` // as displayed, rotation applied
-	FPS        float64  `json:"fps"`
+	Duration float64 `json:"duration"`
+	Size     int64   `json:"size"`
+	Width    int     `json:"width"`  // as displayed, rotation applied
+	Height   int     `json:"height"` // as displayed, rotation applied
+	FPS      float64 `json:"fps"`
+	// Sparse: under a frame a second in the source (a slideshow, or a crafted file of a few frames
+	// over hours). A chunk may then start where no frame is, and shows the one before.
+	Sparse     bool     `json:"sparse,omitempty"`
 	VideoCodec string   `json:"video_codec"`
 	AudioCodec string   `json:"audio_codec,omitempty"`
 	Rotation   int      `json:"rotation"`
@@ -332,8 +335,14 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 		return nil, mediaErr("the video is %dx%d (%.1f megapixels a frame); at most %.1f are accepted", p.Width, p.Height,
 			float64(p.Width*p.Height)/1e6, float64(lim.MaxPixels)/1e6)
 	}
-	if p.FPS <= 0 || p.FPS > 240 {
+	switch {
+	case p.FPS <= 0 || p.FPS > 240:
 		p.FPS = 30
+	case p.FPS < 1:
+		// A few frames spread over hours (a slideshow, or a crafted file) is encoded at one frame a
+		// second: every segment starts with a keyframe, and the cost follows the duration, which the
+		// CPU budget is proportional to.
+		p.FPS, p.Sparse = 1, true
 	}
 	return p, nil
 }

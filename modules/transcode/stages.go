@@ -85,7 +85,7 @@ func (s *Service) begin(ctx context.Context, b partBase, part string) (in, dir s
 }
 
 // workPart runs a part's work and records its result, or hands its error to fail.
-func workPart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, work func() (partResult, float64, error)) error {
+func workPart[T river.JobArgs](ctx context.Context, s *Service, job *river.Job[T], b partBase, part string, work func() (partResult, usage, error)) error {
 	started := time.Now()
 	res, cpu, err := work()
 	if err != nil {
@@ -129,15 +129,15 @@ func (w *chunkWorker) Timeout(job *river.Job[chunkArgs]) time.Duration {
 
 func (w *chunkWorker) Work(ctx context.Context, job *river.Job[chunkArgs]) error {
 	a := job.Args
-	return workPart(ctx, w.s, job, a.partBase, chunkPart(a.Chunk.Index), func() (partResult, float64, error) { return w.s.encodeChunk(ctx, a) })
+	return workPart(ctx, w.s, job, a.partBase, chunkPart(a.Chunk.Index), func() (partResult, usage, error) { return w.s.encodeChunk(ctx, a) })
 }
 
 // encodeChunk encodes one chunk of every rung and stores its segments at their place on the video's
 // timeline.
-func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, float64, error) {
+func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usage, error) {
 	in, dir, done, err := s.begin(ctx, a.partBase, chunkPart(a.Chunk.Index))
 	if err != nil {
-		return partResult{}, 0, err
+		return partResult{}, usage{}, err
 	}
 	defer done()
 	spec := &ChunkSpec{FFmpeg: s.cfg.FFmpeg, Input: in, OutDir: dir, Probe: a.Probe, Renditions: a.Renditions,
@@ -187,7 +187,7 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, flo
 	}
 	started := time.Now()
 	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(0, a.Chunk.Duration), spec.Args(), pump)
-	s.cfg.OnEncodeRun(cpu)
+	s.cfg.OnEncodeRun(cpu.CPU)
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return partResult{}, cpu, cause
 	}
@@ -334,7 +334,7 @@ func (w *audioWorker) Timeout(job *river.Job[audioArgs]) time.Duration {
 
 func (w *audioWorker) Work(ctx context.Context, job *river.Job[audioArgs]) error {
 	a := job.Args
-	return workPart(ctx, w.s, job, a.partBase, audioPart(a.Track), func() (partResult, float64, error) { return w.s.encodeAudio(ctx, a) })
+	return workPart(ctx, w.s, job, a.partBase, audioPart(a.Track), func() (partResult, usage, error) { return w.s.encodeAudio(ctx, a) })
 }
 
 // audioLang is a track's language as a valid BCP 47 tag ("und" when unknown).
@@ -360,16 +360,16 @@ func audioLabel(at AudioTrack, k int) string {
 // encodeAudio encodes the whole track once and stores its segments as ffmpeg finishes them,
 // recording how far it got every second or so: the video is playable as soon as the audio covers
 // its first chunk, not when the whole track is done.
-func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, float64, error) {
+func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, usage, error) {
 	tracks := a.Probe.audioTracks()
 	if a.Track >= len(tracks) {
-		return partResult{}, 0, &MediaError{Reason: "an audio track of the file is missing"}
+		return partResult{}, usage{}, &MediaError{Reason: "an audio track of the file is missing"}
 	}
 	at := tracks[a.Track]
 	part := audioPart(a.Track)
 	in, dir, done, err := s.begin(ctx, a.partBase, part)
 	if err != nil {
-		return partResult{}, 0, err
+		return partResult{}, usage{}, err
 	}
 	defer done()
 	spec := &AudioSpec{FFmpeg: s.cfg.FFmpeg, Input: in, Output: filepath.Join(dir, "audio.mp4"), SegmentSec: s.cfg.SegmentSeconds,
@@ -390,7 +390,7 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, flo
 		return nil
 	}
 	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(0, a.Probe.Duration), spec.Args(), pump)
-	s.cfg.OnEncodeRun(cpu)
+	s.cfg.OnEncodeRun(cpu.CPU)
 	if me := overBudget(err); me != nil {
 		return partResult{}, cpu, me
 	}
@@ -430,7 +430,7 @@ func (w *assetsWorker) Timeout(job *river.Job[assetsArgs]) time.Duration {
 
 func (w *assetsWorker) Work(ctx context.Context, job *river.Job[assetsArgs]) error {
 	a := job.Args
-	return workPart(ctx, w.s, job, a.partBase, partAssets, func() (partResult, float64, error) { return w.s.makeAssets(ctx, a) })
+	return workPart(ctx, w.s, job, a.partBase, partAssets, func() (partResult, usage, error) { return w.s.makeAssets(ctx, a) })
 }
 
 // assetArgs decodes the source once at low cost for what is not a rung: the storyboard sprite, the
@@ -459,10 +459,10 @@ func trimFloat(f float64) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.3f", f), "0"), ".")
 }
 
-func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, float64, error) {
+func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, usage, error) {
 	in, dir, done, err := s.begin(ctx, a.partBase, partAssets)
 	if err != nil {
-		return partResult{}, 0, err
+		return partResult{}, usage{}, err
 	}
 	defer done()
 	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(5, a.Probe.Duration), assetArgs(in, a.Probe, a.Renditions, dir))
@@ -636,8 +636,8 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 		return nil, err
 	}
 	s.log.Info("encode finished", "video", a.VideoID, "generation", a.Generation, "chunks", chunks,
-		"encode_cpu_seconds", math.Round(cpu*100)/100, "duration", math.Round(duration*1000)/1000)
-	s.cfg.OnVideoEncoded(cpu, chunks)
+		"encode_cpu_seconds", math.Round(cpu.CPU*100)/100, "peak_rss_mb", cpu.PeakRSS>>20, "duration", math.Round(duration*1000)/1000)
+	s.cfg.OnVideoEncoded(cpu.CPU, cpu.PeakRSS, chunks)
 	return pub, nil
 }
 

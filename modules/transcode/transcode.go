@@ -60,9 +60,9 @@ type Config struct {
 	// OnEncoded is told the speed of each finished encode, in seconds of video per second.
 	OnEncoded func(speed float64)
 	// OnEncodeRun is told the CPU seconds of every ffmpeg encode run; OnVideoEncoded the sum for a
-	// finished video and its number of chunks.
+	// finished video, the largest resident set of its ffmpeg runs (bytes) and its number of chunks.
 	OnEncodeRun    func(cpu float64)
-	OnVideoEncoded func(cpu float64, chunks int)
+	OnVideoEncoded func(cpu float64, peakRSS uint64, chunks int)
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
 	// Translation selects the provider and the languages every published video gets.
@@ -131,7 +131,7 @@ func (c Config) WithDefaults() Config {
 		c.OnEncodeRun = func(float64) {}
 	}
 	if c.OnVideoEncoded == nil {
-		c.OnVideoEncoded = func(float64, int) {}
+		c.OnVideoEncoded = func(float64, uint64, int) {}
 	}
 	return c
 }
