@@ -231,8 +231,9 @@ func TestBrowserAdminPage(t *testing.T) {
 	)
 }
 
-// TestBrowserAudioLanguages (issue 19): the watch page of a two-language video offers both in an
-// audio menu, starts with the source's default, and switching to the other goes on playing it.
+// TestBrowserAudioLanguages (issue 19): the watch page of a two-language video offers both (and the
+// 5.1 rendition of the English) in an audio menu, starts with the source's default in stereo, and
+// switching to another language, then to the 5.1 rendition, goes on playing.
 func TestBrowserAudioLanguages(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
@@ -245,9 +246,9 @@ func TestBrowserAudioLanguages(t *testing.T) {
 	var options []string
 	step(t, ctx, shot, "audio-menu",
 		chromedp.Navigate(a.URL+"/watch/"+str(v["id"])),
-		waitJS(`document.querySelectorAll('[data-testid=audio] option').length === 2`, time.Minute),
+		waitJS(`document.querySelectorAll('[data-testid=audio] option').length === 3`, time.Minute),
 		chromedp.Evaluate(`[...document.querySelectorAll('[data-testid=audio] option')].map(o => o.textContent)`, &options))
-	require.Equal(t, []string{"English", "Français"}, options)
+	require.Equal(t, []string{"English", "Français", "English (5.1)"}, options)
 	var lang string
 	step(t, ctx, shot, "play-default",
 		chromedp.Evaluate(`window.vodPlayer.video.play()`, nil),
@@ -260,6 +261,16 @@ func TestBrowserAudioLanguages(t *testing.T) {
 		waitJS(`window.vodPlayer.player.getCurrentTrackFor('audio').lang === 'fr'`, 30*time.Second),
 		chromedp.Evaluate(`window.__t = window.vodPlayer.video.currentTime`, nil),
 		waitJS(`window.vodPlayer.video.currentTime > window.__t + 1 || window.vodPlayer.video.ended`, time.Minute))
+	var channels int
+	step(t, ctx, shot, "switch-surround",
+		chromedp.Evaluate(`window.vodPlayer.video.currentTime = 1`, nil),
+		chromedp.SetValue(`[data-testid=audio]`, "2"),
+		chromedp.Evaluate(`document.querySelector('[data-testid=audio]').dispatchEvent(new Event('change'))`, nil),
+		waitJS(`window.vodPlayer.player.getCurrentTrackFor('audio').labels[0].text === 'English (5.1)'`, 30*time.Second),
+		chromedp.Evaluate(`window.vodPlayer.video.play(); window.__t = window.vodPlayer.video.currentTime`, nil),
+		waitJS(`window.vodPlayer.video.currentTime > window.__t + 1 || window.vodPlayer.video.ended`, time.Minute),
+		chromedp.Evaluate(`Number(window.vodPlayer.player.getCurrentTrackFor('audio').audioChannelConfiguration[0].value || window.vodPlayer.player.getCurrentTrackFor('audio').audioChannelConfiguration[0])`, &channels))
+	require.Equal(t, 6, channels)
 	var errs []string
 	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`window.vodErrors || []`, &errs)))
 	require.Empty(t, errs)

@@ -252,35 +252,46 @@ func TestAnamorphicSquarePixels(t *testing.T) {
 	}
 }
 
-// TestEveryAudioLanguage (issue 19): a source with English and French audio publishes both as
+// TestEveryAudioLanguage (issue 19): a source with English (5.1) and French audio publishes both as
 // audio renditions with their languages and names, the source's default first, in both manifests
-// and in the API; each track decodes on its own.
+// and in the API; each track decodes on its own; the 5.1 track also keeps a 5.1 rendition.
 func TestEveryAudioLanguage(t *testing.T) {
 	t.Parallel()
 	a := setup(t)
 	tok := a.token("bilingual")
 	v := a.uploadReady(tok, clip(t, "two-audio"), nil)
 	require.Equal(t, []any{
-		map[string]any{"lang": "en", "label": "English", "default": true},
-		map[string]any{"lang": "fr", "label": "Français", "default": false},
+		map[string]any{"lang": "en", "label": "English", "default": true, "channels": 2.0},
+		map[string]any{"lang": "fr", "label": "Français", "default": false, "channels": 2.0},
+		map[string]any{"lang": "en", "label": "English (5.1)", "default": false, "channels": 6.0},
 	}, v["audio_tracks"])
 	pb := v["playback"].(map[string]any)
 	mpd := string(a.fetch(t, str(pb["dash"])))
-	require.Regexp(t, `contentType="audio"[^>]*lang="en">\s*<Label>English</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>`, mpd)
-	require.Regexp(t, `contentType="audio"[^>]*lang="fr">\s*<Label>Français</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>`, mpd)
+	require.Regexp(t, `contentType="audio"[^>]*selectionPriority="3" lang="en">\s*<Label>English</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>`, mpd)
+	require.Regexp(t, `contentType="audio"[^>]*selectionPriority="2" lang="fr">\s*<Label>Français</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>`, mpd)
+	require.Regexp(t, `selectionPriority="1" lang="en">\s*<Label>English \(5.1\)</Label>\s*<Role[^>]*/>\s*<Representation[^>]*>\s*<AudioChannelConfiguration [^>]*value="6"/>`, mpd)
 	hls := str(pb["hls"])
 	master := string(a.fetch(t, hls))
-	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES`)
-	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Français",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES`)
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="English",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2"`)
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="Français",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2"`)
+	// The multichannel group: English in 5.1, French (which has no 5.1) in stereo.
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud-mc",NAME="English (5.1)",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6"`)
+	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud-mc",NAME="Français",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2"`)
+	require.Equal(t, 2*len(v["renditions"].([]any)), strings.Count(master, "#EXT-X-STREAM-INF"), "every variant once per audio group")
+	require.Contains(t, master, `AUDIO="aud-mc"`)
 	base := hls[:strings.LastIndex(hls, "/")+1]
-	ids := regexp.MustCompile(`TYPE=AUDIO[^\n]*URI="media_(\d+)\.m3u8"`).FindAllStringSubmatch(master, -1)
-	require.Len(t, ids, 2)
-	for _, m := range ids {
-		h := readHLS(t, a.fetch(t, base+"media_"+m[1]+".m3u8"))
+	ids := regexp.MustCompile(`GROUP-ID="aud",[^\n]*URI="media_(\d+)\.m3u8"|GROUP-ID="aud-mc",[^\n]*CHANNELS="6",URI="media_(\d+)\.m3u8"`).FindAllStringSubmatch(master, -1)
+	require.Len(t, ids, 3)
+	for i, m := range ids {
+		h := readHLS(t, a.fetch(t, base+"media_"+m[1]+m[2]+".m3u8"))
 		f := filepath.Join(t.TempDir(), "a.mp4")
 		a.assemble(t, a.URL+base, h, f)
 		out := ffprobeLines(t, "-select_streams", "a:0", "-show_entries", "stream=codec_name,channels", "-of", "csv=p=0", f)
-		require.Equal(t, []string{"aac", "2"}, out)
+		want := []string{"aac", "2"}
+		if i == 2 {
+			want = []string{"aac", "6"}
+		}
+		require.Equal(t, want, out)
 	}
 }
 

@@ -82,12 +82,12 @@ func clip(t *testing.T, kind string) string {
 		binary.BigEndian.PutUint64(b[i+3:], math.Float64bits(2000))
 		require.NoError(t, os.WriteFile(out, b, 0o644))
 	case "two-audio":
-		// English (440 Hz, the default) and French (880 Hz) audio, 8 s.
+		// English (440 Hz, the default, in 5.1) and French (880 Hz, mono) audio, 8 s.
 		out += ".mkv"
 		ffmpegRun(t, append(append(src("640x360", "25", "8"),
 			"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=8",
 			"-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=8",
-			"-map", "0:v", "-map", "1:a", "-map", "2:a"), append(enc, "-c:a", "aac",
+			"-map", "0:v", "-map", "1:a", "-map", "2:a"), append(enc, "-c:a", "aac", "-ac:a:0", "6",
 			"-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=fre", "-metadata:s:a:1", "title=Français",
 			"-disposition:a:0", "default", "-disposition:a:1", "0", out)...)...)
 	case "anamorphic":

@@ -48,8 +48,8 @@ func schemas() obj {
 			"renditions", obj{"type": "array", "items": object([]string{"width", "height", "bandwidth", "codecs"}, props(
 				"width", httpx.Integer, "height", httpx.Integer, "bandwidth", httpx.Integer, "codecs", httpx.StrType))},
 			"subtitles", obj{"type": "array", "items": httpx.Ref("Subtitle")},
-			"audio_tracks", obj{"type": "array", "items": object([]string{"lang", "label", "default"}, props(
-				"lang", httpx.StrType, "label", httpx.StrType, "default", obj{"type": "boolean"}))},
+			"audio_tracks", obj{"type": "array", "items": object([]string{"lang", "label", "default", "channels"}, props(
+				"lang", httpx.StrType, "label", httpx.StrType, "default", obj{"type": "boolean"}, "channels", obj{"type": "integer", "enum": []int{2, 6, 8}}))},
 			"thumbnails", object(nil, props("poster", httpx.StrNull, "storyboard", httpx.StrNull)),
 			"playback", object(nil, props("dash", httpx.StrNull, "hls", httpx.StrNull, "mp4", httpx.StrNull)))),
 		"SourceLink": object([]string{"url", "expires_at", "filename", "size"}, props(

@@ -2,6 +2,7 @@ package vodtype
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -19,54 +20,80 @@ func hlsQuote(s string) string { return strings.NewReplacer(`"`, "'", "\n", " ",
 func HLSMaster(tracks []Track, subs []HLSSubtitle) []byte {
 	var b strings.Builder
 	b.WriteString("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-INDEPENDENT-SEGMENTS\n")
-	// Every audio track is a rendition of one group; the first (the source's default) is the
-	// default. The variants' bandwidth counts the largest.
-	var audio *Track
-	first := true
-	for i := range tracks {
-		t := tracks[i]
+	// Every stereo audio track is a rendition of group "aud"; the first (the source's default) is
+	// the default. Multichannel renditions make a second group, "aud-mc", completed with the
+	// stereo tracks of the languages that have none, and every video variant is listed once per
+	// group: players that cannot play 5.1 keep to the first (Apple's authoring guidance).
+	var stereo, multi []Track
+	for _, t := range tracks {
 		if t.Kind != "audio" {
 			continue
 		}
-		if audio == nil || t.Peak > audio.Peak {
-			audio = &tracks[i]
+		if t.Channels > 2 {
+			multi = append(multi, t)
+		} else {
+			stereo = append(stereo, t)
 		}
-		name, dflt := t.Label, first
-		if name == "" {
-			name = "audio"
+	}
+	type group struct {
+		id     string
+		tracks []Track
+		peak   *Track // the variants' bandwidth counts the largest
+	}
+	groups := []group{{id: "aud", tracks: stereo}}
+	if len(multi) > 0 && len(stereo) > 0 {
+		g := group{id: "aud-mc", tracks: multi}
+		for _, st := range stereo {
+			if !slices.ContainsFunc(multi, func(m Track) bool { return m.Lang == st.Lang }) {
+				g.tracks = append(g.tracks, st)
+			}
 		}
-		first = false
-		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s\",", hlsQuote(name))
-		if t.Lang != "" && t.Lang != "und" {
-			fmt.Fprintf(&b, "LANGUAGE=\"%s\",", hlsQuote(t.Lang))
+		groups = append(groups, g)
+	}
+	for gi := range groups {
+		g := &groups[gi]
+		for i, t := range g.tracks {
+			if g.peak == nil || t.Peak > g.peak.Peak {
+				g.peak = &g.tracks[i]
+			}
+			name := t.Label
+			if name == "" {
+				name = "audio"
+			}
+			fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"%s\",NAME=\"%s\",", g.id, hlsQuote(name))
+			if t.Lang != "" && t.Lang != "und" {
+				fmt.Fprintf(&b, "LANGUAGE=\"%s\",", hlsQuote(t.Lang))
+			}
+			fmt.Fprintf(&b, "DEFAULT=%s,AUTOSELECT=YES,CHANNELS=\"%d\",URI=\"media_%s.m3u8\"\n", yesNo(i == 0), max(t.Channels, 2), t.ID)
 		}
-		fmt.Fprintf(&b, "DEFAULT=%s,AUTOSELECT=YES,URI=\"media_%s.m3u8\"\n", yesNo(dflt), t.ID)
 	}
 	for _, s := range subs {
 		fmt.Fprintf(&b, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"%s\",LANGUAGE=\"%s\",DEFAULT=NO,AUTOSELECT=YES,URI=\"%s\"\n",
 			hlsQuote(s.Label), hlsQuote(s.Lang), hlsQuote(s.URI))
 	}
-	for _, t := range tracks {
-		if t.Kind != "video" {
-			continue
+	for _, g := range groups {
+		for _, t := range tracks {
+			if t.Kind != "video" {
+				continue
+			}
+			peak, avg, codecs := t.Peak, t.Average, t.Codecs
+			if g.peak != nil {
+				peak += g.peak.Peak
+				avg += g.peak.Average
+				codecs += "," + g.peak.Codecs
+			}
+			fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s\"", peak, avg, t.Width, t.Height, codecs)
+			if t.FrameRate > 0 {
+				fmt.Fprintf(&b, ",FRAME-RATE=%.3f", t.FrameRate)
+			}
+			if g.peak != nil {
+				fmt.Fprintf(&b, `,AUDIO="%s"`, g.id)
+			}
+			if len(subs) > 0 {
+				b.WriteString(`,SUBTITLES="subs"`)
+			}
+			fmt.Fprintf(&b, "\nmedia_%s.m3u8\n", t.ID)
 		}
-		peak, avg, codecs := t.Peak, t.Average, t.Codecs
-		if audio != nil {
-			peak += audio.Peak
-			avg += audio.Average
-			codecs += "," + audio.Codecs
-		}
-		fmt.Fprintf(&b, "#EXT-X-STREAM-INF:BANDWIDTH=%d,AVERAGE-BANDWIDTH=%d,RESOLUTION=%dx%d,CODECS=\"%s\"", peak, avg, t.Width, t.Height, codecs)
-		if t.FrameRate > 0 {
-			fmt.Fprintf(&b, ",FRAME-RATE=%.3f", t.FrameRate)
-		}
-		if audio != nil {
-			b.WriteString(`,AUDIO="aud"`)
-		}
-		if len(subs) > 0 {
-			b.WriteString(`,SUBTITLES="subs"`)
-		}
-		fmt.Fprintf(&b, "\nmedia_%s.m3u8\n", t.ID)
 	}
 	return []byte(b.String())
 }

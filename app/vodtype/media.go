@@ -89,6 +89,8 @@ type Track struct {
 	Lang    string `json:"lang,omitempty"`
 	Label   string `json:"label,omitempty"`
 	Default bool   `json:"default,omitempty"`
+	// Channels of a multichannel audio rendition (6: 5.1, 8: 7.1); 0 is stereo.
+	Channels int `json:"channels,omitempty"`
 }
 
 // SubtitleFile is a stored WebVTT track.

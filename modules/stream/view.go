@@ -55,6 +55,8 @@ type AudioTrack struct {
 	Lang    string `json:"lang"`
 	Label   string `json:"label"`
 	Default bool   `json:"default"`
+	// Channels: 2, or 6 (5.1) and 8 (7.1) for a multichannel rendition of a track.
+	Channels int `json:"channels"`
 }
 
 type Subtitle struct {
@@ -131,7 +133,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 			if lang == "" {
 				lang, label = "und", "Audio"
 			}
-			v.AudioTracks = append(v.AudioTracks, AudioTrack{Lang: lang, Label: label, Default: len(v.AudioTracks) == 0})
+			v.AudioTracks = append(v.AudioTracks, AudioTrack{Lang: lang, Label: label, Default: len(v.AudioTracks) == 0, Channels: max(t.Channels, 2)})
 		}
 	}
 	if r.Status == vodtype.StatusProcessing && r.AvailableSeconds > 0 {

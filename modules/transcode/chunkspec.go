@@ -102,10 +102,16 @@ type AudioSpec struct {
 	SegmentSec int
 	Offset     float64
 	Duration   float64
+	// Channels: 2 (stereo, 128 kb/s), or 6 or 8 for a multichannel rendition (64 kb/s a channel).
+	Channels int
 }
 
 // Args builds the argument list.
 func (s *AudioSpec) Args() []string {
+	ch, rate := 2, "128k"
+	if s.Channels > 2 {
+		ch, rate = s.Channels, fmt.Sprintf("%dk", 64*s.Channels)
+	}
 	filter := "aresample=48000"
 	switch {
 	case s.Offset > 0.0005:
@@ -117,7 +123,7 @@ func (s *AudioSpec) Args() []string {
 		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist,
 		"-i", s.Input, "-map", fmt.Sprintf("0:a:%d", s.Stream), "-vn", "-sn", "-dn",
 		"-af", filter, "-t", strconv.FormatFloat(s.Duration, 'f', 6, 64),
-		"-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
+		"-c:a", "aac", "-b:a", rate, "-ac", strconv.Itoa(ch), "-ar", "48000",
 		"-frag_duration", strconv.Itoa(s.SegmentSec * 1_000_000),
 		"-movflags", "+empty_moov+default_base_moof", "-use_editlist", "0",
 		"-f", "mp4", s.Output}

@@ -82,10 +82,19 @@ func (d mpdDoc) render() []byte {
 		b.WriteString("\t\t\t</Representation>\n")
 	}
 	b.WriteString("\t\t</AdaptationSet>\n")
-	// One adaptation set per audio track: its language, the name players show, and the source's
-	// default as the main one.
+	// One adaptation set per audio rendition: its language, the name players show, and the
+	// source's default as the main one. A multichannel rendition is a set of its own (a layout
+	// players choose by capability, not a bitrate to switch to); selectionPriority makes dash.js,
+	// which otherwise starts with the highest bitrate, start with the default in stereo.
 	for k, a := range d.audio {
-		fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"%d\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\"", k+1)
+		channels, prio := 2, 2
+		switch {
+		case a.Channels > 2:
+			channels, prio = a.Channels, 1
+		case k == 0:
+			prio = 3
+		}
+		fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"%d\" contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" selectionPriority=\"%d\"", k+1, prio)
 		if a.Lang != "" {
 			fmt.Fprintf(&b, " lang=\"%s\"", html.EscapeString(a.Lang))
 		}
@@ -99,7 +108,7 @@ func (d mpdDoc) render() []byte {
 		}
 		fmt.Fprintf(&b, "\t\t\t<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"%s\"/>\n", role)
 		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", a.ID, bw(a.ID), a.Codecs)
-		b.WriteString("\t\t\t\t<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"2\"/>\n")
+		fmt.Fprintf(&b, "\t\t\t\t<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n", channels)
 		writeTemplate(&b, a)
 		b.WriteString("\t\t\t</Representation>\n\t\t</AdaptationSet>\n")
 	}

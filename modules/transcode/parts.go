@@ -100,6 +100,8 @@ type trackResult struct {
 	Lang    string `json:"lang,omitempty"`
 	Label   string `json:"label,omitempty"`
 	Default bool   `json:"default,omitempty"`
+	// Channels of a multichannel audio rendition (6 or 8); 0 is stereo.
+	Channels int `json:"channels,omitempty"`
 }
 
 // partResult is a part's row result.
@@ -158,7 +160,7 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition) error {
 	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds)
 	parts := []string{partAssets}
-	for k := range p.audioTracks() {
+	for k := range p.audioRenditions() {
 		parts = append(parts, audioPart(k))
 	}
 	for _, c := range chunks {
@@ -202,7 +204,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 	if err := insertChunk(chunks[0]); err != nil {
 		return err
 	}
-	for k := range p.audioTracks() {
+	for k := range p.audioRenditions() {
 		if _, err := s.queue.InsertTx(ctx, tx, audioArgs{partBase: base, Track: k}, &river.InsertOpts{MaxAttempts: 5, Priority: 1}); err != nil {
 			return err
 		}

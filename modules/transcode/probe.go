@@ -79,6 +79,34 @@ func (p *Probe) audioTracks() []AudioTrack {
 	return nil
 }
 
+// audioRendition is one audio rendition to encode: a track of the source, in stereo (Channels 2)
+// or, for a 5.1 or 7.1 source, also in its multichannel layout (6 or 8), which players that can
+// play it pick by capability.
+type audioRendition struct {
+	Track    int // place in audioTracks()
+	Channels int
+}
+
+// audioRenditions lists every track in stereo, the default first, then the multichannel ones:
+// a rendition's place in the list is its audio part's number, so the stereo ones keep the numbers
+// they had before multichannel renditions were made.
+func (p *Probe) audioRenditions() []audioRendition {
+	tracks := p.audioTracks()
+	var out []audioRendition
+	for k := range tracks {
+		out = append(out, audioRendition{Track: k, Channels: 2})
+	}
+	for k, t := range tracks {
+		switch {
+		case t.Channels >= 8:
+			out = append(out, audioRendition{Track: k, Channels: 8})
+		case t.Channels >= 6:
+			out = append(out, audioRendition{Track: k, Channels: 6})
+		}
+	}
+	return out
+}
+
 // AudioOffset is how much later than the video the audio starts.
 func (p *Probe) AudioOffset() float64 { return p.AudioStart - p.VideoStart }
 

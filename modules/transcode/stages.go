@@ -39,7 +39,8 @@ func (chunkArgs) Kind() string { return "transcode.chunk" }
 
 type audioArgs struct {
 	partBase
-	// Track is the audio track's place in Probe.Audio (the default first).
+	// Track is the rendition's place in Probe.audioRenditions(): the stereo of every track (the
+	// default first, so the same number as the track's), then the multichannel ones.
 	Track int `json:"track,omitempty"`
 }
 
@@ -361,11 +362,12 @@ func audioLabel(at AudioTrack, k int) string {
 // recording how far it got every second or so: the video is playable as soon as the audio covers
 // its first chunk, not when the whole track is done.
 func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, usage, error) {
-	tracks := a.Probe.audioTracks()
-	if a.Track >= len(tracks) {
+	rends := a.Probe.audioRenditions()
+	if a.Track >= len(rends) {
 		return partResult{}, usage{}, &MediaError{Reason: "an audio track of the file is missing"}
 	}
-	at := tracks[a.Track]
+	ar := rends[a.Track]
+	at := a.Probe.audioTracks()[ar.Track]
 	part := audioPart(a.Track)
 	in, dir, done, err := s.begin(ctx, a.partBase, part)
 	if err != nil {
@@ -373,10 +375,14 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, usa
 	}
 	defer done()
 	spec := &AudioSpec{FFmpeg: s.cfg.FFmpeg, Input: in, Output: filepath.Join(dir, "audio.mp4"), SegmentSec: s.cfg.SegmentSeconds,
-		Stream: at.Stream, Offset: at.Start - a.Probe.VideoStart, Duration: a.Probe.Duration}
+		Stream: at.Stream, Offset: at.Start - a.Probe.VideoStart, Duration: a.Probe.Duration, Channels: ar.Channels}
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
 	r := &rungOutput{path: spec.Output, next: 1, asIs: true, holdLast: true, track: trackResult{ID: audioID(a.partBase, a.Track), Codecs: "mp4a.40.2",
-		Lang: audioLang(at), Label: audioLabel(at, a.Track), Default: a.Track == 0}}
+		Lang: audioLang(at), Label: audioLabel(at, ar.Track), Default: a.Track == 0}}
+	if ar.Channels > 2 {
+		r.track.Channels = ar.Channels
+		r.track.Label += map[int]string{6: " (5.1)", 8: " (7.1)"}[ar.Channels]
+	}
 	reported, last := 0, time.Now()
 	pump := func() error {
 		if err := s.pumpRung(ctx, r, prefix, true); err != nil {
@@ -657,7 +663,7 @@ func measureAll(video, audio []*trackResult, rends []Rendition, fps float64) []v
 	}
 	for _, t := range audio {
 		tr := measure(t, "audio", 0, 0, 0)
-		tr.Lang, tr.Label, tr.Default = t.Lang, t.Label, t.Default
+		tr.Lang, tr.Label, tr.Default, tr.Channels = t.Lang, t.Label, t.Default, t.Channels
 		out = append(out, tr)
 	}
 	return out
