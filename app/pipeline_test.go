@@ -403,6 +403,21 @@ func TestCPUBudget(t *testing.T) {
 	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
 }
 
+// TestMemoryBudget (issue 19): an encode that needs more address space than transcode.max_memory
+// fails with the plain reason (the kernel refuses the allocation; nothing is polled).
+func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_TRANSCODE_MAX_MEMORY": "300MiB"})
+	tok := a.token("memory")
+	r := a.upload(tok, clip(t, "heavy"), nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	v := a.waitFor(id, tok, 3*time.Minute)
+	require.Equal(t, "failed", v["status"])
+	require.Contains(t, str(v["error"]), "more memory than allowed")
+	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
+}
+
 // TestLyingDuration (issue 19): a file whose header understates its duration (2 s said, 12 s of
 // frames) fails with a reason once decoding goes past the stated end, and publishes nothing.
 func TestLyingDuration(t *testing.T) {
