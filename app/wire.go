@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -172,6 +173,11 @@ func (a *App) serve(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start queue: %w", err)
 	}
+	// The media tools are run once now, before any encode competes for the CPU; readiness then
+	// only looks for them on disk.
+	if err := a.tools.check(); err != nil {
+		a.log.Warn("media tools do not work: not ready until they do", "err", err)
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if a.cfg.Role != "worker" {
@@ -241,24 +247,40 @@ func (a *App) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when the database, the storage and the media tools all work.
+// readyz answers 200 only when the database, the storage and the media tools all work. The
+// database and storage checks run side by side, each with its own short timeout; the media tools
+// were run once at start, and are only looked at (never run) afterwards: a probe that forked
+// ffprobe timed out exactly when the machine was busiest encoding, and a load balancer would have
+// pulled a healthy node out of rotation.
 func (a *App) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	defer cancel()
+	ctx := c.Request().Context()
+	var dbErr, storeErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		dbErr = a.db.Ping(ctx)
+	})
+	wg.Go(func() {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		storeErr = a.store.Ping(ctx)
+	})
+	toolErr := a.tools.check()
+	wg.Wait()
 	checks := map[string]string{}
 	ok := true
-	record := func(name string, err error) {
-		if err != nil {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{{"database", dbErr}, {"storage", storeErr}, {"ffmpeg", toolErr}} {
+		checks[c.name] = "ok"
+		if c.err != nil {
 			ok = false
-			checks[name] = "failing"
-			a.log.Warn("readiness check failed", "check", name, "err", err)
-			return
+			checks[c.name] = "failing"
+			a.log.Warn("readiness check failed", "check", c.name, "err", c.err)
 		}
-		checks[name] = "ok"
 	}
-	record("database", a.db.Ping(ctx))
-	record("storage", a.store.Ping(ctx))
-	record("ffmpeg", a.tools.check(ctx))
 	if !ok {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{
 			"status": "not_ready", "checks": checks,
@@ -268,25 +290,47 @@ func (a *App) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
 }
 
-// toolCheck runs ffmpeg/ffprobe -version, remembering a success for a while so that a busy load
-// balancer does not fork processes on every probe.
+// toolCheck knows whether ffmpeg and ffprobe work: each is run once (-version) when first asked,
+// and afterwards only found on disk again (a stat, no process) at most every few seconds, so that
+// a removed or broken install still turns readiness off.
 type toolCheck struct {
 	ffmpeg, ffprobe string
 	mu              sync.Mutex
-	okUntil         time.Time
+	ran             bool
+	paths           []string
+	err             error
+	lookedAt        time.Time
 }
 
-func (t *toolCheck) check(ctx context.Context) error {
+func (t *toolCheck) check() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if time.Now().Before(t.okUntil) {
+	if !t.ran {
+		t.ran, t.lookedAt = true, time.Now()
+		t.paths = nil
+		for _, bin := range []string{t.ffmpeg, t.ffprobe} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			err := exec.CommandContext(ctx, bin, "-hide_banner", "-version").Run()
+			cancel()
+			if err != nil {
+				t.err = fmt.Errorf("%s: %w", bin, err)
+				t.ran = false // a failure is run again on the next probe
+				return t.err
+			}
+			p, _ := exec.LookPath(bin)
+			t.paths = append(t.paths, p)
+		}
+		t.err = nil
 		return nil
 	}
-	for _, bin := range []string{t.ffmpeg, t.ffprobe} {
-		if err := exec.CommandContext(ctx, bin, "-hide_banner", "-version").Run(); err != nil {
-			return fmt.Errorf("%s: %w", bin, err)
+	if time.Since(t.lookedAt) >= 5*time.Second {
+		t.lookedAt, t.err = time.Now(), nil
+		for _, p := range t.paths {
+			if st, err := os.Stat(p); err != nil || st.Mode()&0o111 == 0 {
+				t.err = fmt.Errorf("%s is gone or not executable", p)
+				t.ran = false
+			}
 		}
 	}
-	t.okUntil = time.Now().Add(30 * time.Second)
-	return nil
+	return t.err
 }
