@@ -43,7 +43,8 @@ func schemas() obj {
 			"owner", object([]string{"id", "username"}, props("id", httpx.StrType, "username", httpx.StrType)),
 			"status", obj{"type": "string", "enum": []string{"uploading", "queued", "processing", "ready", "failed"}},
 			"stage", httpx.StrType, "progress", obj{"type": "integer", "minimum": 0, "maximum": 100}, "error", httpx.StrNull,
-			"notes", obj{"type": "array", "items": httpx.StrType}, "duration_seconds", httpx.Number, "available_seconds", httpx.Number, "width", httpx.Integer, "height", httpx.Integer,
+			"notes", obj{"type": "array", "items": httpx.StrType}, "duration_seconds", httpx.Number, "available_seconds", httpx.Number,
+			"queue_position", obj{"type": []string{"integer", "null"}, "minimum": 0, "description": "videos uploaded before this one still being processed (older videos go first); null when ready or failed, and in lists"}, "width", httpx.Integer, "height", httpx.Integer,
 			"created_at", ts, "ready_at", obj{"type": []string{"string", "null"}, "format": "date-time"},
 			"renditions", obj{"type": "array", "items": object([]string{"width", "height", "bandwidth", "codecs"}, props(
 				"width", httpx.Integer, "height", httpx.Integer, "bandwidth", httpx.Integer, "codecs", httpx.StrType))},

@@ -66,3 +66,40 @@ func TestReadyWhileSaturated(t *testing.T) {
 	require.Zero(t, metricValue(t, m, `vod_jobs_total\{kind="transcode.chunk",outcome="error"\}`), "no chunk was retried")
 	require.Zero(t, metricValue(t, m, `vod_jobs_total\{kind="transcode.audio",outcome="error"\}`))
 }
+
+// TestQueuePosition (issue 20): with one job at a time, the third of three uploads waits behind the
+// other two and its queue_position counts down from 2 to 0, never up, then goes null when it is
+// ready.
+func TestQueuePosition(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_QUEUE_WORKERS": "1"})
+	tok := a.token("patient")
+	src := clip(t, "long")
+	var ids []string
+	for range 3 {
+		r := a.upload(tok, src, nil)
+		require.Equal(t, 202, r.Status, "%s", r.Body)
+		ids = append(ids, str(r.JSON(t)["video"].(map[string]any)["id"]))
+	}
+	var seen []int
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		v := a.do("GET", "/api/v1/videos/"+ids[2], nil, tok).JSON(t)["video"].(map[string]any)
+		if v["status"] == "ready" || v["status"] == "failed" {
+			require.Equal(t, "ready", v["status"], "error: %v", v["error"])
+			require.Nil(t, v["queue_position"], "not waiting any more")
+			break
+		}
+		if p, ok := v["queue_position"].(float64); ok && (len(seen) == 0 || seen[len(seen)-1] != int(p)) {
+			seen = append(seen, int(p))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("queue positions seen: %v", seen)
+	require.NotEmpty(t, seen)
+	require.Equal(t, 2, seen[0], "it waited behind the first two uploads")
+	require.Equal(t, 0, seen[len(seen)-1], "then it was processed")
+	for i := 1; i < len(seen); i++ {
+		require.Less(t, seen[i], seen[i-1], "it only counts down")
+	}
+}

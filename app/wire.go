@@ -105,7 +105,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 	}
 	a.store = a.metrics.Storage(a.store)
 	qcfg := queue.Config{PollInterval: cfg.Queue.PollInterval, RescueAfter: cfg.Queue.RescueAfter, Logger: log.With("component", "river"),
-		Middleware: []rivertype.Middleware{a.metrics.Worker()}}
+		Middleware: []rivertype.Middleware{a.metrics.Worker()}, PipelinePrefix: "transcode."}
 	if cfg.Role != "api" {
 		qcfg.Workers = cfg.Queue.Workers
 	}

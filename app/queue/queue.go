@@ -30,6 +30,9 @@ type Config struct {
 	Logger       *slog.Logger
 	// Middleware wraps every job (metrics).
 	Middleware []rivertype.Middleware
+	// PipelinePrefix is the kind prefix of the processing jobs that QueuePosition counts
+	// ("transcode."): not notifications or translations.
+	PipelinePrefix string
 }
 
 // Queue wraps a River client whose transaction type depends on the database dialect.
@@ -245,4 +248,26 @@ func (q *Queue) CancelVideo(ctx context.Context, videoID string) error {
 		}
 	}
 	return nil
+}
+
+// QueuePosition is how many videos uploaded before this one are still in the pipeline (a job of
+// kind PipelinePrefix naming them waits or runs): the queue works on older videos first (their
+// first chunks run before a newer video's later ones, so the count is rough, never wrong in
+// direction), and the count only goes down while the video waits. Video ids are UUIDv7, so their
+// order is upload order. 0 when none is ahead or the video has no job left.
+func (q *Queue) QueuePosition(ctx context.Context, videoID string) (int, error) {
+	expr := "json_extract(args, '$.video_id')"
+	if q.db.Dialect == db.Postgres {
+		expr = "args->>'video_id'"
+	}
+	const unfinished = `state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`
+	var n []int
+	err := q.db.Gorm.WithContext(ctx).Raw(`SELECT CASE
+		WHEN NOT EXISTS (SELECT 1 FROM river_job WHERE `+expr+` = ? AND kind LIKE ? AND `+unfinished+`) THEN 0
+		ELSE (SELECT COUNT(DISTINCT `+expr+`) FROM river_job WHERE `+expr+` < ? AND kind LIKE ? AND `+unfinished+`)
+		END`, videoID, q.cfg.PipelinePrefix+"%", videoID, q.cfg.PipelinePrefix+"%").Scan(&n).Error
+	if err != nil || len(n) == 0 {
+		return 0, err
+	}
+	return n[0], nil
 }

@@ -41,7 +41,20 @@ func (s *Catalog) render(ctx context.Context, r *videoRow) (Video, error) {
 	if err != nil {
 		return Video{}, err
 	}
-	return s.view(r, subs[r.ID]), nil
+	v := s.view(r, subs[r.ID])
+	if waiting(r.Status) {
+		n, err := s.jobs.QueuePosition(ctx, r.ID)
+		if err != nil {
+			return Video{}, err
+		}
+		v.QueuePosition = &n
+	}
+	return v, nil
+}
+
+// waiting: the statuses in which a video is in the processing queue.
+func waiting(status string) bool {
+	return status == vodtype.StatusQueued || status == vodtype.StatusProcessing
 }
 
 // List pages newest first by id: ids are UUIDv7, so id order is creation order and the cursor (the

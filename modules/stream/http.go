@@ -228,6 +228,8 @@ type statusEvent struct {
 	Error    *string `json:"error"`
 	// AvailableSeconds grows while the video processes (watchable from the first seconds).
 	AvailableSeconds float64 `json:"available_seconds"`
+	// QueuePosition: videos processed before this one (0: being processed).
+	QueuePosition *int `json:"queue_position,omitempty"`
 }
 
 // handleEvents streams the video's status as server-sent events until it is ready or failed. It
@@ -254,7 +256,12 @@ func (a *API) handleEvents(c echo.Context) error {
 		if r.Error != "" {
 			ev.Error = ptr(r.Error)
 		}
-		if first || ev != last {
+		if waiting(r.Status) {
+			if n, err := a.catalog.jobs.QueuePosition(ctx, r.ID); err == nil {
+				ev.QueuePosition = &n
+			}
+		}
+		if first || !sameEvent(ev, last) {
 			b, _ := json.Marshal(ev)
 			if _, err := fmt.Fprintf(w, "event: status\ndata: %s\n\n", b); err != nil {
 				return nil
@@ -341,3 +348,10 @@ func (a *API) handleAddSubtitle(c echo.Context) error {
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"subtitle": sub})
 }
+
+func sameEvent(a, b statusEvent) bool {
+	return a.ID == b.ID && a.Status == b.Status && a.Stage == b.Stage && a.Progress == b.Progress &&
+		a.AvailableSeconds == b.AvailableSeconds && eqPtr(a.Error, b.Error) && eqPtr(a.QueuePosition, b.QueuePosition)
+}
+
+func eqPtr[T comparable](a, b *T) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }

@@ -37,9 +37,11 @@ type Notifier interface {
 	VideoEventTx(ctx context.Context, tx *db.Tx, typ string, data notify.EventData) error
 }
 
-// Jobs cancels the queued and running jobs of a deleted video (implemented by the queue).
+// Jobs cancels the queued and running jobs of a deleted video, and says how many videos the queue
+// works on before a waiting one (implemented by the queue).
 type Jobs interface {
 	CancelVideo(ctx context.Context, videoID string) error
+	QueuePosition(ctx context.Context, videoID string) (int, error)
 }
 
 // Config is the module's part of the configuration.

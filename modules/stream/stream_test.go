@@ -52,6 +52,8 @@ func (f *fakeJobs) CancelVideo(_ context.Context, id string) error {
 	return nil
 }
 
+func (f *fakeJobs) QueuePosition(context.Context, string) (int, error) { return 0, nil }
+
 type bundle struct {
 	catalog  *Catalog
 	db       *db.DB

@@ -26,12 +26,16 @@ type Video struct {
 	DurationSeconds float64  `json:"duration_seconds"`
 	// AvailableSeconds is how far the video can be watched: while it processes, the end of what is
 	// encoded so far (playback is set from the first seconds on); its duration once ready.
-	AvailableSeconds float64     `json:"available_seconds"`
-	Width            int         `json:"width"`
-	Height           int         `json:"height"`
-	CreatedAt        time.Time   `json:"created_at"`
-	ReadyAt          *time.Time  `json:"ready_at"`
-	Renditions       []Rendition `json:"renditions"`
+	AvailableSeconds float64 `json:"available_seconds"`
+	// QueuePosition is how many videos uploaded before this one are still being processed (the
+	// queue works on older videos first): it only counts down while the video waits. Null once it
+	// is ready or failed, and in lists, which do not count.
+	QueuePosition *int        `json:"queue_position"`
+	Width         int         `json:"width"`
+	Height        int         `json:"height"`
+	CreatedAt     time.Time   `json:"created_at"`
+	ReadyAt       *time.Time  `json:"ready_at"`
+	Renditions    []Rendition `json:"renditions"`
 	// AudioTracks: every audio language, the default first.
 	AudioTracks []AudioTrack `json:"audio_tracks"`
 	Subtitles   []Subtitle   `json:"subtitles"`

@@ -293,6 +293,11 @@ function uploadPage() {
             procBar.value = ev.progress;
             state.textContent = ev.status === "ready" ? "Ready!" : ev.status === "failed" ? `Failed: ${ev.error}` : `Processing: ${ev.stage || ev.status} ${ev.progress}%`;
             state.dataset.status = ev.status;
+            // Waiting behind other uploads on a busy server: say how many are ahead.
+            if (ev.queue_position > 0 && !(ev.available_seconds > 0)) {
+              state.textContent += ` · ${ev.queue_position} video${ev.queue_position === 1 ? "" : "s"} ahead in the queue`;
+            }
+            state.dataset.queue = ev.queue_position ?? "";
             // Playable long before it is ready: the first seconds are encoded first.
             if (ev.status === "processing" && ev.available_seconds > 0) state.textContent += ` · the first ${duration(ev.available_seconds, Math.floor)} can be watched`;
             state.dataset.playable = ev.available_seconds > 0 ? "1" : "";
