@@ -96,6 +96,14 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	require.Equal(t, 304, a.do("GET", seg, nil, "", "If-None-Match", etag).Status)
 	require.Equal(t, 416, a.do("GET", seg, nil, "", "Range", fmt.Sprintf("bytes=%d-", len(full.Body)+10)).Status)
 	require.Equal(t, "public, max-age=10", a.do("GET", str(pb["dash"]), nil, "").Header.Get("Cache-Control"))
+	// Small hot objects (init segments, manifests) are answered from memory after the first time
+	// on S3: the same bytes, validators and ranges.
+	init1 := a.do("GET", base+"init-0.m4s", nil, "")
+	init2 := a.do("GET", base+"init-0.m4s", nil, "", "Range", "bytes=4-11")
+	require.Equal(t, 200, init1.Status)
+	require.Equal(t, 206, init2.Status)
+	require.Equal(t, init1.Body[4:12], init2.Body)
+	require.Equal(t, 304, a.do("GET", base+"init-0.m4s", nil, "", "If-None-Match", init1.Header.Get("ETag")).Status)
 	pre := a.do("OPTIONS", seg, nil, "", "Origin", "https://player.example", "Access-Control-Request-Method", "GET", "Access-Control-Request-Headers", "range")
 	require.Equal(t, 204, pre.Status)
 	require.Contains(t, pre.Header.Get("Access-Control-Allow-Methods"), "GET")

@@ -18,6 +18,8 @@ var (
 	ErrNotSupported = errors.New("storage: not supported by this backend")
 	// ErrInvalidKey means the key is not a clean relative path.
 	ErrInvalidKey = errors.New("storage: invalid key")
+	// ErrInvalidRange means a ranged read starts past the object's end.
+	ErrInvalidRange = errors.New("storage: range not satisfiable")
 )
 
 // Object describes a stored object.
@@ -98,6 +100,12 @@ func base(s Storage) Storage {
 		}
 		s = u.Unwrap()
 	}
+}
+
+// IsLocal reports whether the backend is a local directory (served with sendfile, no cache needed).
+func IsLocal(s Storage) bool {
+	_, ok := base(s).(*Local)
+	return ok
 }
 
 // LocalPath returns the file behind a key when the backend is a local directory, for tools such as

@@ -1,14 +1,18 @@
 package stream
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -93,6 +97,7 @@ type Delivery struct {
 	catalog *Catalog
 	store   storage.Storage
 	live    LiveManifests
+	hot     *hotCache
 }
 
 // LiveManifests renders the manifests of a video that is still processing (implemented by
@@ -103,7 +108,7 @@ type LiveManifests interface {
 
 // NewDelivery builds /media delivery over the catalog's access rules and URL signing.
 func NewDelivery(catalog *Catalog, store storage.Storage, live LiveManifests) *Delivery {
-	return &Delivery{catalog: catalog, store: store, live: live}
+	return &Delivery{catalog: catalog, store: store, live: live, hot: newHotCache(32 << 20)}
 }
 
 // liveManifest serves a processing video's manifest, if key is one: never cached longer than it
@@ -192,6 +197,15 @@ func (d *Delivery) handleMedia(c echo.Context) error {
 			return c.Redirect(http.StatusFound, u)
 		}
 	}
+	h.Set(echo.HeaderContentType, vodtype.ContentType(key))
+	cc := vodtype.CacheControl(key)
+	if signed {
+		cc = strings.Replace(cc, "public", "private", 1)
+	}
+	h.Set("Cache-Control", cc)
+	if !storage.IsLocal(d.store) {
+		return d.serveRemote(c, key)
+	}
 	f, err := storage.Open(ctx, d.store, key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return ErrNoMedia
@@ -200,12 +214,6 @@ func (d *Delivery) handleMedia(c echo.Context) error {
 	}
 	defer f.Close()
 	obj := f.Info()
-	h.Set(echo.HeaderContentType, vodtype.ContentType(key))
-	cc := vodtype.CacheControl(key)
-	if signed {
-		cc = strings.Replace(cc, "public", "private", 1)
-	}
-	h.Set("Cache-Control", cc)
 	if obj.ETag != "" {
 		h.Set("ETag", `"`+strings.Trim(obj.ETag, `"`)+`"`)
 	}
@@ -245,4 +253,118 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 		w.status = http.StatusOK
 	}
 	return io.Copy(w.ResponseWriter, r)
+}
+
+// serveRemote serves an object of remote storage (S3) with one request to it: small hot objects
+// from memory, segments streamed from a GET that carries the client's range, with no metadata
+// request first (the GET's own headers say the size and ETag).
+func (d *Delivery) serveRemote(c echo.Context, key string) error {
+	req := c.Request()
+	ctx := req.Context()
+	if e, ok := d.hot.get(key); ok {
+		return serveBytes(c, e.obj, e.body)
+	}
+	if ttl := hotTTL(key); ttl > 0 {
+		rc, obj, err := d.store.Get(ctx, key, 0, -1)
+		if err != nil {
+			return remoteErr(err)
+		}
+		defer rc.Close()
+		if obj.Size <= hotMaxObject {
+			body, err := io.ReadAll(io.LimitReader(rc, hotMaxObject+1))
+			if err != nil {
+				return err
+			}
+			d.hot.put(key, body, obj, ttl)
+			return serveBytes(c, obj, body)
+		}
+		return serveStream(c, rc, obj, 0, -1, false)
+	}
+	off, n, ranged := singleRange(req.Header.Get("Range"))
+	rc, obj, err := d.store.Get(ctx, key, off, n)
+	if err != nil {
+		if errors.Is(err, storage.ErrInvalidRange) {
+			return c.NoContent(http.StatusRequestedRangeNotSatisfiable)
+		}
+		return remoteErr(err)
+	}
+	defer rc.Close()
+	return serveStream(c, rc, obj, off, n, ranged)
+}
+
+func remoteErr(err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return ErrNoMedia
+	}
+	return err
+}
+
+func setValidators(h http.Header, obj storage.Object) {
+	if obj.ETag != "" {
+		h.Set("ETag", `"`+strings.Trim(obj.ETag, `"`)+`"`)
+	}
+	if !obj.ModTime.IsZero() {
+		h.Set("Last-Modified", obj.ModTime.UTC().Format(http.TimeFormat))
+	}
+}
+
+// serveBytes answers from memory, ranges and conditional requests included.
+func serveBytes(c echo.Context, obj storage.Object, body []byte) error {
+	setValidators(c.Response().Header(), obj)
+	sw := &statusWriter{ResponseWriter: c.Response().Writer}
+	http.ServeContent(sw, c.Request(), "", obj.ModTime, bytes.NewReader(body))
+	c.Response().Committed, c.Response().Status = true, sw.status
+	return nil
+}
+
+// serveStream answers with a storage response body: 304 when the client has it, 206 for a range.
+func serveStream(c echo.Context, rc io.Reader, obj storage.Object, off, n int64, ranged bool) error {
+	h := c.Response().Header()
+	setValidators(h, obj)
+	h.Set("Accept-Ranges", "bytes")
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && obj.ETag != "" && strings.Contains(inm, strings.Trim(obj.ETag, `"`)) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	status, length := http.StatusOK, obj.Size
+	if ranged {
+		end := obj.Size - 1
+		if n > 0 {
+			end = min(off+n-1, obj.Size-1)
+		}
+		length, status = end-off+1, http.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, end, obj.Size))
+	}
+	h.Set(echo.HeaderContentLength, strconv.FormatInt(length, 10))
+	c.Response().WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	_, err := io.CopyBuffer(c.Response(), io.LimitReader(rc, length), *buf)
+	return err
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// singleRange reads a Range header of one range with a start ("bytes=a-b" or "bytes=a-"); any other
+// form (suffix, several ranges) is answered with the whole object, which HTTP allows.
+func singleRange(v string) (off, n int64, ok bool) {
+	spec, found := strings.CutPrefix(v, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, -1, false
+	}
+	a, b, _ := strings.Cut(strings.TrimSpace(spec), "-")
+	start, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || start < 0 {
+		return 0, -1, false
+	}
+	if b == "" {
+		return start, -1, true
+	}
+	end, err := strconv.ParseInt(b, 10, 64)
+	if err != nil || end < start {
+		return 0, -1, false
+	}
+	return start, end - start + 1, true
 }
