@@ -83,6 +83,12 @@ func RunIO(ctx context.Context, args []string, getenv func(string) string, stdin
 	if getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.Runtime.GCPercent)
 	}
+	// A soft limit on the Go heap: with collections that far apart, garbage from busy uploads and
+	// media relaying would otherwise take the server to several hundred MB. An explicit GOMEMLIMIT
+	// wins.
+	if n, _ := parseSize(cfg.Runtime.MemoryLimit); n > 0 && getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(int64(n))
+	}
 	return c.run(ctx, &env{cfg: cfg, log: log, fs: fs, stdin: stdin, stdout: stdout, stderr: stderr, getenv: getenv})
 }
 

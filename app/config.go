@@ -70,6 +70,7 @@ type Config struct {
 		SigningKey        string        `mapstructure:"signing_key"`
 		PrivateURLTTL     time.Duration `mapstructure:"private_url_ttl"`
 		RedirectToStorage bool          `mapstructure:"redirect_to_storage"`
+		CacheBytes        string        `mapstructure:"cache_bytes"`
 	} `mapstructure:"media"`
 	Translate struct {
 		Provider    string        `mapstructure:"provider"`
@@ -94,7 +95,8 @@ type Config struct {
 		API      string `mapstructure:"api"`
 	} `mapstructure:"ratelimit"`
 	Runtime struct {
-		GCPercent int `mapstructure:"gc_percent"`
+		GCPercent   int    `mapstructure:"gc_percent"`
+		MemoryLimit string `mapstructure:"memory_limit"`
 	} `mapstructure:"runtime"`
 	Search struct {
 		Path       string        `mapstructure:"path"`
@@ -189,6 +191,7 @@ func defaults() map[string]any {
 		"media.signing_key":          "",
 		"media.private_url_ttl":      st.PrivateURLTTL,
 		"media.redirect_to_storage":  false,
+		"media.cache_bytes":          formatSize(uint64(st.CacheBytes)),
 		"transcode.ladder":           tc.Ladder,
 		"transcode.segment_seconds":  tc.SegmentSeconds,
 		"transcode.chunk_seconds":    tc.ChunkSeconds,
@@ -219,6 +222,7 @@ func defaults() map[string]any {
 		"ratelimit.search":           "300/1m",
 		"ratelimit.api":              "1200/1m",
 		"runtime.gc_percent":         400,
+		"runtime.memory_limit":       "160MiB",
 		"search.path":                "",
 		"search.apply_every":         se.ApplyEvery,
 		"ffmpeg.path":                tc.FFmpeg,
@@ -341,6 +345,12 @@ func (c *Config) validate() error {
 	}
 	if c.DataDir == "" {
 		return bad("data_dir", "must not be empty")
+	}
+	if n, err := parseSize(c.Runtime.MemoryLimit); err != nil || (n != 0 && n < 64<<20) {
+		return bad("runtime.memory_limit", fmt.Sprintf("%q: a size such as 160MiB, at least 64MiB, or 0 for none", c.Runtime.MemoryLimit))
+	}
+	if _, err := parseSize(c.Media.CacheBytes); err != nil {
+		return bad("media.cache_bytes", fmt.Sprintf("%q: a size such as 32MiB, or 0 for none", c.Media.CacheBytes))
 	}
 	if c.Runtime.GCPercent != -1 && c.Runtime.GCPercent < 25 {
 		return bad("runtime.gc_percent", fmt.Sprintf("%d: use -1 (no collection below GOMEMLIMIT) or at least 25", c.Runtime.GCPercent))

@@ -177,7 +177,12 @@ func (a *App) notifyConfig() notify.Config {
 
 func (a *App) streamConfig(key []byte) stream.Config {
 	c := a.cfg.Media
-	return stream.Config{PublicBaseURL: c.PublicBaseURL, SigningKey: key, PrivateURLTTL: c.PrivateURLTTL, RedirectToStorage: c.RedirectToStorage}
+	cache := int64(mustSize(c.CacheBytes))
+	if cache == 0 {
+		cache = -1 // off
+	}
+	return stream.Config{PublicBaseURL: c.PublicBaseURL, SigningKey: key, PrivateURLTTL: c.PrivateURLTTL, RedirectToStorage: c.RedirectToStorage,
+		CacheBytes: cache}
 }
 
 func (a *App) transcodeConfig() transcode.Config {

@@ -108,7 +108,7 @@ type LiveManifests interface {
 
 // NewDelivery builds /media delivery over the catalog's access rules and URL signing.
 func NewDelivery(catalog *Catalog, store storage.Storage, live LiveManifests) *Delivery {
-	return &Delivery{catalog: catalog, store: store, live: live, hot: newHotCache(32 << 20)}
+	return &Delivery{catalog: catalog, store: store, live: live, hot: newHotCache(catalog.cfg.CacheBytes)}
 }
 
 // liveManifest serves a processing video's manifest, if key is one: never cached longer than it
@@ -255,41 +255,44 @@ func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 	return io.Copy(w.ResponseWriter, r)
 }
 
-// serveRemote serves an object of remote storage (S3) with one request to it: small hot objects
-// from memory, segments streamed from a GET that carries the client's range, with no metadata
-// request first (the GET's own headers say the size and ETag).
+// serveRemote serves an object of remote storage (S3) with at most one request to it: hot objects
+// from memory, others streamed from a GET that carries the client's range, with no metadata
+// request first (the GET's own headers say the size and ETag). A whole small object read for a
+// client is kept for the next ones.
 func (d *Delivery) serveRemote(c echo.Context, key string) error {
 	req := c.Request()
 	ctx := req.Context()
 	if e, ok := d.hot.get(key); ok {
 		return serveBytes(c, e.obj, e.body)
 	}
-	if ttl := hotTTL(key); ttl > 0 {
-		rc, obj, err := d.store.Get(ctx, key, 0, -1)
-		if err != nil {
-			return remoteErr(err)
-		}
-		defer rc.Close()
-		if obj.Size <= hotMaxObject {
-			body, err := io.ReadAll(io.LimitReader(rc, hotMaxObject+1))
-			if err != nil {
-				return err
-			}
-			d.hot.put(key, body, obj, ttl)
-			return serveBytes(c, obj, body)
-		}
-		return serveStream(c, rc, obj, 0, -1, false)
-	}
 	off, n, ranged := singleRange(req.Header.Get("Range"))
+	ttl := hotTTL(key)
+	if d.hot == nil || ranged {
+		ttl = 0
+	}
 	rc, obj, err := d.store.Get(ctx, key, off, n)
 	if err != nil {
 		if errors.Is(err, storage.ErrInvalidRange) {
 			return c.NoContent(http.StatusRequestedRangeNotSatisfiable)
 		}
-		return remoteErr(err)
+		if errors.Is(err, storage.ErrNotFound) {
+			return ErrNoMedia
+		}
+		return err
 	}
 	defer rc.Close()
-	return serveStream(c, rc, obj, off, n, ranged)
+	if ttl == 0 || obj.Size > hotMaxObject {
+		return serveStream(c, rc, obj, off, n, ranged)
+	}
+	// Sent to the client as it arrives, and kept once it all has.
+	buf := bytes.NewBuffer(make([]byte, 0, obj.Size))
+	if err := serveStream(c, io.TeeReader(rc, buf), obj, 0, -1, false); err != nil {
+		return err
+	}
+	if int64(buf.Len()) == obj.Size {
+		d.hot.put(key, buf.Bytes(), obj, ttl)
+	}
+	return nil
 }
 
 func remoteErr(err error) error {
@@ -341,11 +344,14 @@ func serveStream(c echo.Context, rc io.Reader, obj storage.Object, off, n int64,
 	}
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	_, err := io.CopyBuffer(c.Response(), io.LimitReader(rc, length), *buf)
+	_, err := io.CopyBuffer(onlyWriter{c.Response().Writer}, io.LimitReader(rc, length), *buf)
 	return err
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+// onlyWriter hides ReadFrom, so that the copy goes through the pooled buffer in large writes.
+type onlyWriter struct{ io.Writer }
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // singleRange reads a Range header of one range with a start ("bytes=a-b" or "bytes=a-"); any other
 // form (suffix, several ranges) is answered with the whole object, which HTTP allows.

@@ -30,11 +30,15 @@ type hotEntry struct {
 	until time.Time
 }
 
-// hotMaxObject is the largest object kept.
-const hotMaxObject = 512 << 10
+// hotMaxObject is the largest object kept: a 4 s segment of the 1080p rung is ~2.5 MB.
+const hotMaxObject = 4 << 20
 
-func newHotCache(maxBytes int) *hotCache {
-	return &hotCache{max: maxBytes, ll: list.New(), items: map[string]*list.Element{}}
+// newHotCache makes a cache of maxBytes; nil (a cache that keeps nothing) when it is not positive.
+func newHotCache(maxBytes int64) *hotCache {
+	if maxBytes <= 0 {
+		return nil
+	}
+	return &hotCache{max: int(maxBytes), ll: list.New(), items: map[string]*list.Element{}}
 }
 
 // hotTTL says whether a key is worth keeping and for how long (0: not kept).
@@ -43,13 +47,16 @@ func hotTTL(key string) time.Duration {
 	switch {
 	case strings.HasSuffix(name, ".mpd"), strings.HasSuffix(name, ".m3u8"):
 		return 5 * time.Second
-	case strings.HasPrefix(name, "init-"), strings.HasSuffix(name, ".vtt"), strings.HasSuffix(name, ".jpg"):
+	case strings.HasPrefix(name, "init-"), strings.HasPrefix(name, "seg-"), strings.HasSuffix(name, ".vtt"), strings.HasSuffix(name, ".jpg"):
 		return time.Hour
 	}
 	return 0
 }
 
 func (c *hotCache) get(key string) (hotEntry, bool) {
+	if c == nil {
+		return hotEntry{}, false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
@@ -66,7 +73,7 @@ func (c *hotCache) get(key string) (hotEntry, bool) {
 }
 
 func (c *hotCache) put(key string, body []byte, obj storage.Object, ttl time.Duration) {
-	if len(body) > hotMaxObject || len(body) > c.max {
+	if c == nil || len(body) > hotMaxObject || len(body) > c.max/8 {
 		return
 	}
 	c.mu.Lock()

@@ -56,6 +56,9 @@ type Config struct {
 	RedirectToStorage bool
 	// EventPoll is how often the events stream looks for changes.
 	EventPoll time.Duration
+	// CacheBytes bounds the in-memory cache of hot media objects from remote storage (manifests,
+	// init segments, segments); negative: no cache.
+	CacheBytes int64
 }
 
 // WithDefaults returns the config with every zero field set to its default.
@@ -65,6 +68,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.EventPoll == 0 {
 		c.EventPoll = 500 * time.Millisecond
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 32 << 20
 	}
 	return c
 }
