@@ -69,6 +69,9 @@ func testEnv(t testing.TB) map[string]string {
 	env["VOD_LOG_FORMAT"] = "text"
 	env["VOD_QUEUE_POLL_INTERVAL"] = "100ms"
 	env["VOD_METRICS_TOKEN"] = metricsToken
+	// Many apps share the test binary: a per-app soft heap limit would make the whole process
+	// collect all the time. Real processes (the load benchmark) keep the default.
+	env["VOD_RUNTIME_MEMORY_LIMIT"] = "0"
 	return env
 }
 
