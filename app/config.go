@@ -111,6 +111,8 @@ type Config struct {
 		MaxPixels      int           `mapstructure:"max_pixels"`
 		MaxMemory      string        `mapstructure:"max_memory"`
 		CPUPerSecond   float64       `mapstructure:"cpu_per_second"`
+		EncodeJobs     int           `mapstructure:"encode_jobs"`
+		EncoderThreads int           `mapstructure:"encoder_threads"`
 		MaxAudio       int           `mapstructure:"max_audio_tracks"`
 		MaxStreams     int           `mapstructure:"max_streams"`
 		WorkDir        string        `mapstructure:"work_dir"`
@@ -200,6 +202,8 @@ func defaults() map[string]any {
 		"transcode.max_pixels":       tc.Limits.MaxPixels,
 		"transcode.max_memory":       formatSize(tc.Limits.MaxMemory),
 		"transcode.cpu_per_second":   tc.Limits.CPUPerSecond,
+		"transcode.encode_jobs":      0,
+		"transcode.encoder_threads":  0,
 		"transcode.max_audio_tracks": tc.Limits.MaxAudioTracks,
 		"transcode.max_streams":      tc.Limits.MaxStreams,
 		"transcode.timeout_min":      tc.TimeoutMin,
@@ -440,6 +444,9 @@ func (c *Config) validate() error {
 	}
 	if c.Transcode.MaxAudio < 1 || c.Transcode.MaxAudio > 32 {
 		return bad("transcode.max_audio_tracks", "must be 1 to 32")
+	}
+	if c.Transcode.EncodeJobs < 0 || c.Transcode.EncodeJobs > 256 || c.Transcode.EncoderThreads < 0 || c.Transcode.EncoderThreads > 64 {
+		return bad("transcode.encode_jobs", "encode_jobs 0 to 256 and encoder_threads 0 to 64 (0: from the cores)")
 	}
 	if c.Transcode.CPUPerSecond <= 0 {
 		return bad("transcode.cpu_per_second", "must be positive")

@@ -25,6 +25,7 @@ import (
 	"vod/modules/auth"
 	"vod/modules/search"
 	"vod/modules/stream"
+	"vod/modules/transcode"
 	"vod/modules/upload"
 )
 
@@ -108,6 +109,7 @@ func build(ctx context.Context, cfg *Config, log *slog.Logger, serving bool) (_ 
 		Middleware: []rivertype.Middleware{a.metrics.Worker()}, PipelinePrefix: "transcode."}
 	if cfg.Role != "api" {
 		qcfg.Workers = cfg.Queue.Workers
+		qcfg.Queues = map[string]int{transcode.EncodeQueue: a.transcodeConfig().WithDefaults().EncodeJobs}
 	}
 	a.queue = queue.New(a.db, qcfg)
 	a.echo = newEcho(cfg, log)

@@ -30,6 +30,8 @@ type Config struct {
 	Logger       *slog.Logger
 	// Middleware wraps every job (metrics).
 	Middleware []rivertype.Middleware
+	// Queues are named queues beside the default one, with their slots (the encodes').
+	Queues map[string]int
 	// PipelinePrefix is the kind prefix of the processing jobs that QueuePosition counts
 	// ("transcode."): not notifications or translations.
 	PipelinePrefix string
@@ -100,6 +102,9 @@ func (q *Queue) Init() error {
 	}
 	if cfg.Workers > 0 {
 		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}}
+		for name, n := range cfg.Queues {
+			rc.Queues[name] = river.QueueConfig{MaxWorkers: n}
+		}
 	}
 	var err error
 	if d.Dialect == db.Postgres {

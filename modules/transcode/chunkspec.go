@@ -33,6 +33,8 @@ type ChunkSpec struct {
 	// Overrun lets the last chunk decode past the video's stated end, so that a header that
 	// understates the duration is noticed (the chunk then produces more than planned).
 	Overrun float64
+	// Threads of each x264 encoder (0: x264's own choice, 1.5 per core).
+	Threads int
 }
 
 func (s *ChunkSpec) fps() float64 {
@@ -79,6 +81,7 @@ func (s *ChunkSpec) Args() []string {
 		args = append(args, "-map", fmt.Sprintf("[v%d]", i), "-an", "-sn", "-dn",
 			"-t", strconv.FormatFloat(s.Duration+s.Overrun, 'f', 6, 64),
 			"-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high", "-bf", "0",
+			"-threads", strconv.Itoa(s.Threads),
 			"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
 			"-x264-params", "scenecut=0:open_gop=0",
 			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", s.SegmentSec),

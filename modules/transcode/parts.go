@@ -198,7 +198,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 		if c.Index < urgentChunks {
 			prio = 1
 		}
-		_, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio})
+		_, err := s.queue.InsertTx(ctx, tx, chunkArgs{partBase: base, Chunk: c}, &river.InsertOpts{MaxAttempts: 5, Priority: prio, Queue: EncodeQueue})
 		return err
 	}
 	if err := insertChunk(chunks[0]); err != nil {
@@ -214,7 +214,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 			return err
 		}
 	}
-	_, err = s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3})
+	_, err = s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3, Queue: EncodeQueue})
 	return err
 }
 

@@ -142,7 +142,7 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usa
 	}
 	defer done()
 	spec := &ChunkSpec{FFmpeg: s.cfg.FFmpeg, Input: in, OutDir: dir, Probe: a.Probe, Renditions: a.Renditions,
-		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, Start: a.Chunk.Start, Duration: a.Chunk.Duration}
+		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, Start: a.Chunk.Start, Duration: a.Chunk.Duration, Threads: s.cfg.EncoderThreads}
 	if a.Chunk.Last {
 		spec.Overrun = float64(s.cfg.SegmentSeconds) + 1
 	}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -57,6 +58,13 @@ type Config struct {
 	// seconds per second of video.
 	TimeoutMin    time.Duration
 	TimeoutFactor float64
+	// EncodeJobs is how many video encodes (chunks, assets) one process runs at once: the slots of
+	// the EncodeQueue. EncoderThreads is each x264 encoder's threads. Jobs x threads stays within
+	// the cores, so that a busy machine queues work instead of slowing every encode at once (four
+	// whole-video encodes at once on 2 cores once ran past their timeouts and were retried). 0:
+	// half the cores (at least 1), and the cores divided among the jobs.
+	EncodeJobs     int
+	EncoderThreads int
 	// OnEncoded is told the speed of each finished encode, in seconds of video per second.
 	OnEncoded func(speed float64)
 	// OnEncodeRun is told the CPU seconds of every ffmpeg encode run; OnVideoEncoded the sum for a
@@ -118,6 +126,12 @@ func (c Config) WithDefaults() Config {
 	if c.TimeoutMin == 0 {
 		c.TimeoutMin = 10 * time.Minute
 	}
+	if c.EncodeJobs == 0 {
+		c.EncodeJobs = max(1, runtime.NumCPU()/2)
+	}
+	if c.EncoderThreads == 0 {
+		c.EncoderThreads = max(1, runtime.NumCPU()/c.EncodeJobs)
+	}
 	if c.TimeoutFactor == 0 {
 		c.TimeoutFactor = 4
 	}
@@ -158,6 +172,10 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// EncodeQueue is the River queue of the video encodes (chunks, assets), sized by
+// Config.EncodeJobs; the light parts (probe, audio, finish, publish) use the default queue.
+const EncodeQueue = "encode"
 
 // Service is the transcode module.
 type Service struct {
