@@ -275,3 +275,56 @@ func TestBrowserAudioLanguages(t *testing.T) {
 	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`window.vodErrors || []`, &errs)))
 	require.Empty(t, errs)
 }
+
+// TestBrowserWatchNow (issue 14): the upload page offers "Watch now" while the video is still
+// processing, the watch page plays it, and a seek past what has been encoded is refused gently:
+// the player goes back to what exists and says why.
+func TestBrowserWatchNow(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	// A slow encode (one job, one thread, preset slow), so the video stays processing long after
+	// its first seconds are playable.
+	a := setup(t, map[string]string{"VOD_TRANSCODE_PRESET": "slow", "VOD_TRANSCODE_ENCODE_JOBS": "1", "VOD_TRANSCODE_ENCODER_THREADS": "1"})
+	ctx, shot := browser(t)
+	step(t, ctx, shot, "signup",
+		chromedp.Navigate(a.URL+"/signup"),
+		chromedp.WaitVisible(`input[name=username]`),
+		chromedp.SendKeys(`input[name=username]`, "eager"),
+		chromedp.SendKeys(`input[name=email]`, "eager@example.com"),
+		chromedp.SendKeys(`input[name=first_name]`, "Ea"),
+		chromedp.SendKeys(`input[name=last_name]`, "Ger"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.SendKeys(`input[name=password_confirm]`, "correct horse battery"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=username]`),
+	)
+	var state string
+	step(t, ctx, shot, "watch-now-while-processing",
+		chromedp.Navigate(a.URL+"/upload"),
+		chromedp.WaitVisible(`input[type=file]`),
+		chromedp.SetUploadFiles(`input[type=file]`, []string{clip(t, "live")}),
+		chromedp.SendKeys(`input[name=title]`, "Early bird"),
+		chromedp.Click(`main form button[type=submit]`),
+		waitJS(`!!document.querySelector('[data-testid=watch-link]')`, 2*time.Minute),
+		chromedp.Evaluate(`document.querySelector('[data-testid=upload-state]').dataset.status`, &state),
+	)
+	require.Equal(t, "processing", state, "Watch now is offered before the video is ready")
+	step(t, ctx, shot, "plays-while-processing",
+		chromedp.Click(`[data-testid=watch-link]`),
+		waitJS(`!!(window.vodPlayer && window.vodPlayer.video)`, time.Minute),
+		chromedp.Evaluate(`window.vodPlayer.video.muted = true; window.vodPlayer.video.play()`, nil),
+		waitJS(`window.vodPlayer.video.currentTime > 0.5`, time.Minute),
+	)
+	var at float64
+	var notice string
+	step(t, ctx, shot, "seek-refused",
+		chromedp.Evaluate(`window.vodPlayer.video.currentTime = 58`, nil),
+		waitJS(`window.vodPlayer.video.currentTime < 50 && !document.querySelector('[data-testid=processing]').hidden`, 30*time.Second),
+		chromedp.Evaluate(`window.vodPlayer.video.currentTime`, &at),
+		chromedp.Evaluate(`document.querySelector('[data-testid=processing]').textContent`, &notice),
+	)
+	require.Less(t, at, 50.0)
+	require.Contains(t, notice, "can be watched", "the page says how much exists")
+}

@@ -180,14 +180,14 @@ func (d *Delivery) handleMedia(c echo.Context) error {
 		return ErrNoMedia
 	}
 	ctx := req.Context()
-	if !signed {
-		vis, exists, err := s.visibilityOf(ctx, id)
-		if err != nil {
-			return err
-		}
-		if !exists || vis == vodtype.Private {
-			return ErrNoMedia
-		}
+	// Every request checks the video still exists (signed ones too: the hot cache below would
+	// otherwise serve a deleted video's objects), and unsigned ones that it is not private.
+	vis, exists, err := s.visibilityOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !exists || (!signed && vis == vodtype.Private) {
+		return ErrNoMedia
 	}
 	if ok, err := d.liveManifest(c, key, signed); ok || err != nil {
 		return err
