@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"vod/app/db"
 
 	"github.com/stretchr/testify/require"
 )
@@ -432,4 +433,32 @@ func TestLyingDuration(t *testing.T) {
 	require.Contains(t, str(v["error"]), "goes on past that")
 	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
 	require.Zero(t, v["available_seconds"])
+}
+
+// TestLegacyJobsRestart (issue 13): a pipeline v1 job left in the queue by an upgrade
+// ("transcode.encode", whose arguments carried the probe and the ladder) starts its video over as
+// v2 instead of failing as an unknown kind, and the video becomes ready.
+func TestLegacyJobsRestart(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_ROLE": "api"}) // no workers: the probe job stays queued
+	tok := a.token("upgrader")
+	r := a.upload(tok, clip(t, "mp4"), nil)
+	require.Equal(t, 202, r.Status, "%s", r.Body)
+	id := str(r.JSON(t)["video"].(map[string]any)["id"])
+	require.NoError(t, a.stop())
+
+	ctx := context.Background()
+	d, err := db.Open(ctx, a.Env["VOD_DATABASE_URL"], 1)
+	require.NoError(t, err)
+	args := fmt.Sprintf(`{"video_id":%q,"generation":1,"probe":{"duration":3,"width":854,"height":480},"renditions":[{"width":854,"height":480,"kbps":1200}]}`, id)
+	res := d.Gorm.Exec(`UPDATE river_job SET kind = 'transcode.encode', args = ? WHERE kind = 'transcode.probe'`, args)
+	require.NoError(t, res.Error)
+	require.EqualValues(t, 1, res.RowsAffected)
+	require.NoError(t, d.Close())
+
+	a.Env["VOD_ROLE"] = "all"
+	a = a.restart()
+	v := a.waitFor(id, tok, 2*time.Minute)
+	require.Equal(t, "ready", v["status"], "error: %v", v["error"])
+	require.Contains(t, a.logs.String(), "pipeline v1 job restarted as v2")
 }

@@ -332,3 +332,47 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 	}
 	return nil
 }
+
+// Jobs of pipeline v1, left in the queue by an upgrade: "transcode.encode" (the whole ladder on one
+// worker) and "transcode.store" (its upload from that worker's disk). Nothing of theirs can be
+// resumed, so each starts its video's generation over as pipeline v2 would, with a probe, in the
+// transaction that completes it; a video deleted or reprocessed since cancels it.
+type legacyArgs struct {
+	VideoID    string `json:"video_id"`
+	Generation int    `json:"generation"`
+}
+
+type legacyEncodeArgs legacyArgs
+
+func (legacyEncodeArgs) Kind() string { return "transcode.encode" }
+
+type legacyStoreArgs legacyArgs
+
+func (legacyStoreArgs) Kind() string { return "transcode.store" }
+
+type legacyWorker[T interface {
+	river.JobArgs
+	~struct {
+		VideoID    string `json:"video_id"`
+		Generation int    `json:"generation"`
+	}
+}] struct {
+	river.WorkerDefaults[T]
+	s *Service
+}
+
+func (w *legacyWorker[T]) Timeout(*river.Job[T]) time.Duration { return time.Minute }
+
+func (w *legacyWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	a := legacyArgs(job.Args)
+	if _, err := w.s.stale(ctx, a.VideoID, a.Generation); err != nil {
+		return err
+	}
+	w.s.log.Info("pipeline v1 job restarted as v2", "kind", job.Kind, "video", a.VideoID, "generation", a.Generation)
+	return w.s.db.WithTx(ctx, func(tx *db.Tx) error {
+		if err := w.s.EnqueueTx(ctx, tx, a.VideoID, a.Generation); err != nil {
+			return err
+		}
+		return queue.CompleteTx(ctx, tx, job)
+	})
+}

@@ -210,6 +210,8 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 		func() (river.JobArgs, *river.InsertOpts) { return sweepArgs{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	river.AddWorker(q.Workers, &publishWorker{s: s})
 	river.AddWorker(q.Workers, &planWorker{s: s})
+	river.AddWorker(q.Workers, &legacyWorker[legacyEncodeArgs]{s: s})
+	river.AddWorker(q.Workers, &legacyWorker[legacyStoreArgs]{s: s})
 	river.AddWorker(q.Workers, &translateWorker{s: s})
 	return s, nil
 }
