@@ -149,6 +149,7 @@ type Config struct {
 		MaxBytes        int64         `mapstructure:"max_bytes"`
 		MaxDuration     time.Duration `mapstructure:"max_duration"`
 		DirectUploadTTL time.Duration `mapstructure:"direct_upload_ttl"`
+		ResumableTTL    time.Duration `mapstructure:"resumable_ttl"`
 	} `mapstructure:"upload"`
 }
 
@@ -250,6 +251,7 @@ func defaults() map[string]any {
 		"upload.max_bytes":           up.MaxBytes,
 		"upload.max_duration":        tc.Limits.MaxDuration,
 		"upload.direct_upload_ttl":   up.DirectTTL,
+		"upload.resumable_ttl":       up.ResumableTTL,
 	}
 }
 
@@ -537,6 +539,9 @@ func (c *Config) validate() error {
 	}
 	if c.Upload.DirectUploadTTL < time.Minute {
 		return bad("upload.direct_upload_ttl", "must be at least 1m")
+	}
+	if c.Upload.ResumableTTL < time.Minute {
+		return bad("upload.resumable_ttl", "must be at least 1m")
 	}
 	return nil
 }

@@ -199,7 +199,7 @@ func (a *App) transcodeConfig() transcode.Config {
 
 func (a *App) uploadConfig(key []byte) upload.Config {
 	c := a.cfg.Upload
-	return upload.Config{MaxBytes: c.MaxBytes, DirectTTL: c.DirectUploadTTL, WorkDir: a.cfg.Transcode.WorkDir, SigningKey: key}
+	return upload.Config{MaxBytes: c.MaxBytes, DirectTTL: c.DirectUploadTTL, ResumableTTL: c.ResumableTTL, WorkDir: a.cfg.Transcode.WorkDir, SigningKey: key}
 }
 
 // mustSize reads a size that validate has already checked.

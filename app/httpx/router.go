@@ -49,6 +49,8 @@ type Route struct {
 	Doc          Doc
 	// DocPath overrides the documented path where echo's differs ("/media/*" is "/media/{key}").
 	DocPath string
+	// Pre runs before the guard (headers every response needs, even a refusal).
+	Pre []echo.MiddlewareFunc
 }
 
 // Router registers routes on echo and remembers them, so that the rate limiter and the OpenAPI
@@ -73,7 +75,7 @@ func NewRouter(e *echo.Echo, guards Guards) *Router {
 // Add registers routes.
 func (r *Router) Add(routes ...Route) {
 	for _, rt := range routes {
-		var mw []echo.MiddlewareFunc
+		mw := append([]echo.MiddlewareFunc(nil), rt.Pre...)
 		switch rt.Auth {
 		case Optional:
 			mw = append(mw, r.guards.OptionalUser)

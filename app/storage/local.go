@@ -239,3 +239,28 @@ func (l *Local) open(key string) (File, error) {
 
 // Path returns the file behind a key, for tools (ffprobe) that read local files directly.
 func (l *Local) Path(key string) (string, error) { return l.path(key) }
+
+// StagePath is the staging file of key: in the object's directory (so that Publish is a rename) and
+// named like the temporary files List skips.
+func (l *Local) StagePath(key string) (string, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(filepath.Dir(p), ".tmp-stage-"+filepath.Base(p)), nil
+}
+
+// Publish makes key's staging file the object.
+func (l *Local) Publish(ctx context.Context, key string) (Object, error) {
+	p, err := l.path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	stage, _ := l.StagePath(key)
+	if err := os.Rename(stage, p); errors.Is(err, fs.ErrNotExist) {
+		return Object{}, ErrNotFound
+	} else if err != nil {
+		return Object{}, err
+	}
+	return l.Stat(ctx, key)
+}

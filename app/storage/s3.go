@@ -218,3 +218,51 @@ func (s *S3) Ping(ctx context.Context) error {
 	}
 	return err
 }
+
+func (s *S3) CreateMultipart(ctx context.Context, key string, opts PutOptions) (string, error) {
+	if !ValidKey(key) {
+		return "", ErrInvalidKey
+	}
+	id, err := s.core.NewMultipartUpload(ctx, s.bucket, key, minio.PutObjectOptions{ContentType: opts.ContentType, CacheControl: opts.CacheControl})
+	if err != nil {
+		return "", fmt.Errorf("s3 create multipart %s: %w", key, err)
+	}
+	return id, nil
+}
+
+// PutPart streams size bytes of r as part number (the payload is signed as it streams: no buffer).
+func (s *S3) PutPart(ctx context.Context, key, uploadID string, number int, r io.Reader, size int64) (Part, error) {
+	if !ValidKey(key) {
+		return Part{}, ErrInvalidKey
+	}
+	p, err := s.core.PutObjectPart(ctx, s.bucket, key, uploadID, number, r, size, minio.PutObjectPartOptions{})
+	if err != nil {
+		return Part{}, fmt.Errorf("s3 put part %d of %s: %w", number, key, err)
+	}
+	return Part{Number: p.PartNumber, ETag: p.ETag, Size: p.Size}, nil
+}
+
+func (s *S3) CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (Object, error) {
+	if !ValidKey(key) {
+		return Object{}, ErrInvalidKey
+	}
+	cp := make([]minio.CompletePart, len(parts))
+	for i, p := range parts {
+		cp[i] = minio.CompletePart{PartNumber: p.Number, ETag: p.ETag}
+	}
+	if _, err := s.core.CompleteMultipartUpload(ctx, s.bucket, key, uploadID, cp, minio.PutObjectOptions{}); err != nil {
+		return Object{}, fmt.Errorf("s3 complete multipart %s: %w", key, mapErr(err))
+	}
+	return s.Stat(ctx, key)
+}
+
+func (s *S3) AbortMultipart(ctx context.Context, key, uploadID string) error {
+	if !ValidKey(key) {
+		return ErrInvalidKey
+	}
+	err := s.core.AbortMultipartUpload(ctx, s.bucket, key, uploadID)
+	if err != nil && errors.Is(mapErr(err), ErrNotFound) {
+		return nil
+	}
+	return err
+}

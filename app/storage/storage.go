@@ -184,3 +184,41 @@ func (f *rangedFile) Close() error {
 	}
 	return nil
 }
+
+// Part is one stored part of a multipart object.
+type Part struct {
+	Number int    `json:"n"`
+	ETag   string `json:"etag"`
+	Size   int64  `json:"size"`
+}
+
+// MinPartSize is the smallest part but the last that S3 accepts in a multipart object.
+const MinPartSize = 5 << 20
+
+// Multipart builds one object from parts sent over many requests, as resumable uploads do (S3).
+// Putting a part number again replaces it; nothing is visible under key before Complete.
+type Multipart interface {
+	CreateMultipart(ctx context.Context, key string, opts PutOptions) (uploadID string, err error)
+	PutPart(ctx context.Context, key, uploadID string, number int, r io.Reader, size int64) (Part, error)
+	CompleteMultipart(ctx context.Context, key, uploadID string, parts []Part) (Object, error)
+	AbortMultipart(ctx context.Context, key, uploadID string) error
+}
+
+// Stager writes an object in place over many requests (a local directory): StagePath is the file to
+// write, hidden from List and Get, that Publish makes the object at once.
+type Stager interface {
+	StagePath(key string) (string, error)
+	Publish(ctx context.Context, key string) (Object, error)
+}
+
+// AsMultipart returns the backend's multipart uploads, when it has them.
+func AsMultipart(s Storage) (Multipart, bool) {
+	m, ok := base(s).(Multipart)
+	return m, ok
+}
+
+// AsStager returns the backend's staging files, when it has them.
+func AsStager(s Storage) (Stager, bool) {
+	m, ok := base(s).(Stager)
+	return m, ok
+}

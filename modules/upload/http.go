@@ -59,6 +59,7 @@ func httpError(err error) error {
 // Routes declares the upload API (under /api/v1).
 func (s *Service) Routes(root *httpx.Router) {
 	video := httpx.Object(nil, httpx.Obj{"video": httpx.Ref("Video")})
+	root.WithErrors(tusError).Add(tusRoutes(s)...)
 	root.WithErrors(httpError).Add(
 		httpx.Route{Method: http.MethodPost, Path: "/api/v1/videos", Handler: s.handleMultipart, Auth: httpx.User, Limit: httpx.LimitUpload,
 			Doc: httpx.Doc{Tag: "videos", Summary: "Upload a video (multipart, streamed)",

@@ -39,6 +39,9 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
 			return err
 		}
 	}
+	if err := s.sweepTus(ctx); err != nil {
+		return err
+	}
 	return s.sweepOrphans(ctx)
 }
 

@@ -31,6 +31,8 @@ type Catalog interface {
 	CreateVideoTx(ctx context.Context, tx *db.Tx, v vodtype.NewVideo) error
 	MarkUploadedTx(ctx context.Context, tx *db.Tx, id string, size int64) error
 	RemoveVideo(ctx context.Context, id string) error
+	// Fail marks a video failed with a reason the owner reads.
+	Fail(ctx context.Context, id, reason string) error
 	VideoExists(ctx context.Context, id string) (bool, error)
 	View(ctx context.Context, id string) (any, error)
 }
@@ -45,10 +47,12 @@ type Pipeline interface {
 
 // Config is the module's part of the configuration.
 type Config struct {
-	MaxBytes   int64
-	DirectTTL  time.Duration
-	WorkDir    string
-	SigningKey []byte
+	MaxBytes  int64
+	DirectTTL time.Duration
+	// ResumableTTL is how long a resumable (tus) upload lives after its last chunk.
+	ResumableTTL time.Duration
+	WorkDir      string
+	SigningKey   []byte
 	// OrphanAge is how old an object without a video must be before the sweeper removes it.
 	OrphanAge time.Duration
 }
@@ -60,6 +64,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DirectTTL == 0 {
 		c.DirectTTL = time.Hour
+	}
+	if c.ResumableTTL == 0 {
+		c.ResumableTTL = 24 * time.Hour
 	}
 	if c.OrphanAge == 0 {
 		c.OrphanAge = 6 * time.Hour
@@ -73,6 +80,8 @@ func (c Config) validate() error {
 		return errors.New("upload: the size limit must be positive")
 	case c.DirectTTL < time.Minute:
 		return errors.New("upload: direct upload lifetime must be at least 1m")
+	case c.ResumableTTL < time.Minute:
+		return errors.New("upload: resumable upload lifetime must be at least 1m")
 	case c.WorkDir == "":
 		return errors.New("upload: work directory must be set")
 	case len(c.SigningKey) < 16:

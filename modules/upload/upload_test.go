@@ -27,6 +27,8 @@ import (
 type fakeCatalog struct {
 	mu      sync.Mutex
 	created []vodtype.NewVideo
+	failed  map[string]string
+	removed []string
 }
 
 func (f *fakeCatalog) CreateVideoTx(_ context.Context, _ *db.Tx, v vodtype.NewVideo) error {
@@ -36,8 +38,38 @@ func (f *fakeCatalog) CreateVideoTx(_ context.Context, _ *db.Tx, v vodtype.NewVi
 	return nil
 }
 func (f *fakeCatalog) MarkUploadedTx(context.Context, *db.Tx, string, int64) error { return nil }
-func (f *fakeCatalog) RemoveVideo(context.Context, string) error                   { return nil }
-func (f *fakeCatalog) VideoExists(context.Context, string) (bool, error)           { return false, nil }
+func (f *fakeCatalog) RemoveVideo(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, id)
+	return nil
+}
+func (f *fakeCatalog) Fail(_ context.Context, id, reason string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed == nil {
+		f.failed = map[string]string{}
+	}
+	f.failed[id] = reason
+	return nil
+}
+
+// VideoExists: created and not removed.
+func (f *fakeCatalog) VideoExists(_ context.Context, id string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range f.removed {
+		if r == id {
+			return false, nil
+		}
+	}
+	for _, v := range f.created {
+		if v.ID == id {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 func (f *fakeCatalog) View(_ context.Context, id string) (any, error) {
 	return map[string]string{"id": id}, nil
 }
