@@ -267,7 +267,11 @@ func TestWatchWhileProcessing(t *testing.T) {
 		require.Greater(t, st.T, availableAtStart+segment, "%s played past what was available when it started", name)
 		t.Logf("%s: started %.1fs after the upload, ready after %.1fs, longest stall %.2fs", name,
 			started[name].Sub(uploaded).Seconds(), readyAt.Sub(uploaded).Seconds(), st.MaxStall)
-		require.LessOrEqual(t, st.MaxStall, segment, "%s stood still %.1fs at %.1fs", name, st.MaxStall, st.StallAt)
+		// A player at the edge of what exists learns of the next chunk at its next MPD reload
+		// (minimumUpdatePeriod = one segment), then fetches and appends it: one segment plus a
+		// request is what waiting for the encoder may cost; a stall at a boundary that exists is
+		// longer than that.
+		require.LessOrEqual(t, st.MaxStall, segment+1, "%s stood still %.1fs at %.1fs", name, st.MaxStall, st.StallAt)
 	}
 	// Ready: the same addresses now serve the final manifests.
 	final := readHLS(t, a.fetch(t, strings.Replace(hls, "master.m3u8", "media_0.m3u8", 1)))
