@@ -324,7 +324,10 @@ func TestTusErrors(t *testing.T) {
 	_, err = pw.Write(data[:1000])
 	require.NoError(t, err)
 	require.Eventually(t, func() bool {
-		return a.tusReq("PATCH", loc, tok, strings.NewReader("zzz"), "Upload-Offset", "0").StatusCode == 423
+		// The probe's checksum is wrong: should it run before the first PATCH holds the upload,
+		// it is refused (460) and writes nothing.
+		return a.tusReq("PATCH", loc, tok, strings.NewReader("zzz"), "Upload-Offset", "0",
+			"Upload-Checksum", "sha1 "+base64.StdEncoding.EncodeToString(bad[:])).StatusCode == 423
 	}, 10*time.Second, 50*time.Millisecond, "a second writer is refused while the first writes")
 	_, err = pw.Write(data[1000:2000])
 	require.NoError(t, err)

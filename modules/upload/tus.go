@@ -204,6 +204,10 @@ func (s *Service) CreateTus(ctx context.Context, in TusCreate) (TusState, error)
 	}
 	fields := videoFields{Title: meta["title"], Description: meta["description"], Visibility: meta["visibility"]}
 	fields.defaults(filename)
+	if strings.TrimSpace(fields.Title) == "" {
+		// A bare tus client sends no metadata; the owner renames the video later.
+		fields.Title = "Untitled"
+	}
 	if err := fields.validate(); err != nil {
 		return TusState{}, err
 	}
