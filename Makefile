@@ -39,4 +39,5 @@ clean:
 player:
 	cd web/player && npm ci --no-audit --no-fund
 	cp web/player/node_modules/dashjs/dist/dash.all.min.js web/player/static/vendor/
+	cp web/player/node_modules/tus-js-client/dist/tus.min.js web/player/static/vendor/
 	cp web/player/node_modules/swagger-ui-dist/swagger-ui-bundle.js web/player/node_modules/swagger-ui-dist/swagger-ui.css web/player/static/vendor/swagger/

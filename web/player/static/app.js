@@ -247,6 +247,35 @@ async function streamEvents(id, onEvent) {
   }
 }
 
+// Plain words for the pipeline's stages, as the uploader reads them.
+function stageText(ev) {
+  if (ev.status === "ready") return "Ready";
+  if (ev.status === "failed") return `Processing failed: ${ev.error || "unknown error"}`;
+  if (ev.status === "queued") return "Waiting to be processed";
+  switch (ev.stage) {
+    case "probe": return "Checking the file";
+    case "transcode": return `Encoding ${ev.progress} %`;
+    case "store": return "Publishing";
+  }
+  return `Processing ${ev.progress} %`;
+}
+
+function bytes(n) {
+  return n >= 1e9 ? `${(n / 1e9).toFixed(1)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.round(n / 1e3)} kB`;
+}
+
+// The message of a failed tus request: the API's error body when there is one.
+function tusMessage(err) {
+  const res = err.originalResponse;
+  if (res) {
+    try { const m = JSON.parse(res.getBody())?.error?.message; if (m) return m; } catch { /* not JSON */ }
+    if (res.getStatus() === 0) return "The connection to the server was lost.";
+  }
+  return "The upload failed: the connection to the server was lost.";
+}
+
+// uploadPage sends the file with tus-js-client (resumable: a dropped connection or a reload picks up
+// where the server says it stopped), then follows processing over the video's events.
 function uploadPage() {
   if (!requireLogin()) return;
   const file = h("input", { type: "file", name: "file", accept: "video/*,.mkv,.mov,.mp4,.webm", required: true });
@@ -255,63 +284,189 @@ function uploadPage() {
   const vis = h("select", { name: "visibility" }, h("option", { value: "public" }, "Public"), h("option", { value: "unlisted" }, "Unlisted"), h("option", { value: "private" }, "Private"));
   const bar = h("progress", { max: 100, value: 0, "data-testid": "upload-progress", "aria-label": "Upload progress" });
   const procBar = h("progress", { max: 100, value: 0, "data-testid": "processing-progress", "aria-label": "Processing progress" });
-  const state = h("p", { "data-testid": "upload-state", "aria-live": "polite" });
-  const status = h("div");
+  const state = h("p", { class: "upload-state", "data-testid": "upload-state", "aria-live": "polite" });
+  const rate = h("small", { class: "muted", "data-testid": "upload-rate" });
+  const pause = h("button", { type: "button", "data-testid": "upload-pause" }, "Pause");
+  const cancel = h("button", { type: "button", "data-testid": "upload-cancel" }, "Cancel");
+  const again = h("button", { type: "button", hidden: true, "data-testid": "upload-again" }, "Upload another");
+  const status = h("div", { class: "upload-actions", "data-testid": "upload-status" });
   const submit = h("button", { type: "submit", class: "primary" }, "Upload");
-  const form = h("form", { class: "panel wide", novalidate: true },
-    h("h1", {}, "Upload a video"),
-    field("Video file", file), field("Title", title, "Defaults to the file name"), field("Description", desc), field("Visibility", vis),
-    submit, h("div", { class: "progress" }, h("label", {}, "Upload", bar), h("label", {}, "Processing", procBar)), state, status);
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    if (!file.files.length) { showFieldErrors(form, { fields: { file: "is required" } }); return; }
-    submit.disabled = true;
+  const drop = h("label", { class: "drop", for: "f-file", "data-testid": "drop-zone" }, "Drop a video here, or choose a file below");
+  const interrupted = h("div", { "data-testid": "interrupted" });
+  // What the uploader sees while a file goes up: status line first, so that it and the Watch
+  // button stay in view on a phone without scrolling.
+  const progressBox = h("section", { class: "upload-progress", hidden: true, "aria-label": "Upload" },
+    state, rate, h("div", { class: "progress" }, h("label", {}, "Upload", bar), h("label", {}, "Processing", procBar)),
+    h("div", { class: "upload-actions" }, pause, cancel, again), status);
+  const fields = h("div", { class: "fields" }, drop, field("Video file", file), field("Title", title, "Defaults to the file name"),
+    field("Description", desc), field("Visibility", vis), submit);
+  const form = h("form", { class: "panel wide", novalidate: true }, h("h1", {}, "Upload a video"), interrupted, progressBox, fields);
+
+  let upload = null;
+  let videoId = "";
+  const leaving = (e) => { e.preventDefault(); e.returnValue = ""; };
+  const guard = (on) => (on ? window.addEventListener("beforeunload", leaving) : window.removeEventListener("beforeunload", leaving));
+  const fail = (msg) => {
+    guard(false);
+    state.textContent = "";
+    state.dataset.status = "failed";
+    rate.textContent = "";
+    pause.hidden = cancel.hidden = true;
+    again.hidden = false;
+    status.replaceChildren(errorBox(new Error(msg)));
+  };
+  const reset = () => {
+    upload = null; videoId = "";
+    progressBox.hidden = true; fields.hidden = false;
+    bar.value = procBar.value = 0;
+    state.textContent = rate.textContent = "";
+    delete state.dataset.status;
     status.replaceChildren();
-    const fd = new FormData();
-    for (const [k, v] of [["title", title.value], ["description", desc.value], ["visibility", vis.value]]) fd.append(k, v);
-    fd.append("file", file.files[0]);
-    const send = (again) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", "/api/v1/videos");
-      xhr.setRequestHeader("Authorization", `Bearer ${session.tokens.access_token}`);
-      xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) { bar.value = Math.round((100 * ev.loaded) / ev.total); state.textContent = `Uploading… ${bar.value}%`; } };
-      xhr.onload = async () => {
-        const body = JSON.parse(xhr.responseText || "null");
-        if (xhr.status === 401 && !again && await refresh()) return send(true);
-        if (xhr.status !== 202) {
-          submit.disabled = false;
-          const err = new APIError(xhr.status, body);
-          showFieldErrors(form, err);
-          status.replaceChildren(errorBox(err));
-          return;
+    showFieldErrors(form, {});
+  };
+  again.addEventListener("click", () => { reset(); file.value = ""; });
+
+  // Interrupted uploads this browser remembers (tus-js-client's fingerprint store): choosing the
+  // same file again resumes it.
+  const remembered = async () => {
+    try {
+      const all = await tus.defaultOptions.urlStorage.findAllUploads();
+      interrupted.replaceChildren(...all.slice(0, 3).map((u) => h("p", { class: "notice" },
+        `An upload of ${u.metadata?.filename || "a file"} was interrupted. Choose the same file to resume it.`)));
+    } catch { /* storage unavailable */ }
+  };
+  if (window.tus) remembered();
+
+  const setFile = (f) => {
+    if (!title.value) title.placeholder = f.name.replace(/\.[^.]+$/, "");
+    status.replaceChildren();
+    showFieldErrors(form, {});
+  };
+  file.addEventListener("change", () => file.files[0] && setFile(file.files[0]));
+  // Drag and drop anywhere on the page while it is shown.
+  const over = (e) => { if (!main.contains(form)) return; e.preventDefault(); drop.classList.add("over"); };
+  const dropped = (e) => {
+    if (!main.contains(form)) return;
+    e.preventDefault();
+    drop.classList.remove("over");
+    if (e.dataTransfer?.files?.length && fields.hidden === false) { file.files = e.dataTransfer.files; setFile(file.files[0]); }
+  };
+  document.addEventListener("dragover", over);
+  document.addEventListener("dragleave", () => drop.classList.remove("over"));
+  document.addEventListener("drop", dropped);
+
+  const follow = async (id) => {
+    state.textContent = "Uploaded. Checking the file";
+    try {
+      await streamEvents(id, (ev) => {
+        procBar.value = ev.progress;
+        state.textContent = stageText(ev);
+        state.dataset.status = ev.status;
+        // Waiting behind other uploads on a busy server: say how many are ahead.
+        if (ev.queue_position > 0 && !(ev.available_seconds > 0)) {
+          state.textContent += ` · ${ev.queue_position} video${ev.queue_position === 1 ? "" : "s"} ahead`;
         }
+        state.dataset.queue = ev.queue_position ?? "";
+        // Playable long before it is ready: the first seconds are encoded first.
+        if (ev.status === "processing" && ev.available_seconds > 0) state.textContent += ` · the first ${duration(ev.available_seconds, Math.floor)} can be watched`;
+        state.dataset.playable = ev.available_seconds > 0 ? "1" : "";
+        if ((ev.status === "ready" || ev.available_seconds > 0) && !status.querySelector("[data-testid=watch-link]")) {
+          status.replaceChildren(h("a", { href: `/watch/${id}`, "data-link": true, class: "button primary", "data-testid": "watch-link" }, "Watch now"));
+        }
+        if (ev.status === "failed") { status.replaceChildren(errorBox(new Error(stageText(ev)))); state.textContent = ""; }
+        if (ev.status === "ready" || ev.status === "failed") again.hidden = false;
+      });
+    } catch (err) { status.replaceChildren(errorBox(err)); }
+  };
+
+  pause.addEventListener("click", () => {
+    if (!upload) return;
+    if (pause.textContent === "Pause") {
+      upload.abort();
+      guard(false);
+      pause.textContent = "Resume";
+      state.textContent = `Paused at ${bar.value} %`;
+      rate.textContent = "";
+    } else {
+      pause.textContent = "Pause";
+      guard(true);
+      upload.start();
+    }
+  });
+  cancel.addEventListener("click", async () => {
+    if (!upload) return;
+    const u = upload;
+    guard(false);
+    try { await u.abort(true); } catch { /* already gone */ }
+    reset();
+    state.textContent = "";
+    status.replaceChildren(h("p", { class: "notice", "data-testid": "cancelled" }, "Upload cancelled."));
+    progressBox.hidden = false;
+    pause.hidden = cancel.hidden = true;
+    again.hidden = false;
+  });
+
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    status.replaceChildren();
+    showFieldErrors(form, {});
+    const f = file.files[0];
+    if (!f) { showFieldErrors(form, { fields: { file: "is required" } }); return; }
+    if (!window.tus) { status.replaceChildren(errorBox(new Error("The upload library did not load; reload the page."))); return; }
+    fields.hidden = true;
+    progressBox.hidden = false;
+    pause.hidden = cancel.hidden = false;
+    pause.textContent = "Pause";
+    again.hidden = true;
+    bar.value = procBar.value = 0;
+    state.textContent = "Starting the upload";
+    delete state.dataset.status;
+    window.scrollTo(0, 0);
+    let started = 0, startBytes = 0, resumed = false;
+    upload = new tus.Upload(f, {
+      endpoint: "/api/v1/tus/",
+      chunkSize: 8 * 1024 * 1024,
+      retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
+      removeFingerprintOnSuccess: true,
+      metadata: { filename: f.name, filetype: f.type || "application/octet-stream", title: title.value, description: desc.value, visibility: vis.value },
+      onBeforeRequest: async (req) => {
+        if (refreshing) await refreshing;
+        req.setHeader("Authorization", `Bearer ${session.tokens?.access_token || ""}`);
+      },
+      onAfterResponse: (req, res) => { const id = res.getHeader("Vod-Video-Id"); if (id) videoId = id; },
+      onShouldRetry: (err) => {
+        const st = err.originalResponse ? err.originalResponse.getStatus() : 0;
+        if (st === 401) { refresh(); return true; }
+        return st === 0 || st >= 500 || st === 409 || st === 423;
+      },
+      onProgress: (sent, total) => {
+        const now = performance.now();
+        if (!started) { started = now; startBytes = sent; }
+        bar.value = Math.floor((100 * sent) / total);
+        const secs = (now - started) / 1000, speed = secs > 0.5 ? (sent - startBytes) / secs : 0;
+        state.textContent = resumed && sent - startBytes < total / 50 ? `Resuming at ${bar.value} %` : `Uploading ${bar.value} %`;
+        state.dataset.status = "uploading";
+        rate.textContent = speed > 0 ? `${bytes(speed)}/s · ${duration((total - sent) / speed)} left` : "";
+      },
+      onError: (err) => { upload = null; fail(tusMessage(err)); },
+      onSuccess: () => {
+        guard(false);
+        upload = null;
         bar.value = 100;
-        const v = body.video;
-        state.textContent = "Uploaded. Processing…";
-        try {
-          await streamEvents(v.id, (ev) => {
-            procBar.value = ev.progress;
-            state.textContent = ev.status === "ready" ? "Ready!" : ev.status === "failed" ? `Failed: ${ev.error}` : `Processing: ${ev.stage || ev.status} ${ev.progress}%`;
-            state.dataset.status = ev.status;
-            // Waiting behind other uploads on a busy server: say how many are ahead.
-            if (ev.queue_position > 0 && !(ev.available_seconds > 0)) {
-              state.textContent += ` · ${ev.queue_position} video${ev.queue_position === 1 ? "" : "s"} ahead in the queue`;
-            }
-            state.dataset.queue = ev.queue_position ?? "";
-            // Playable long before it is ready: the first seconds are encoded first.
-            if (ev.status === "processing" && ev.available_seconds > 0) state.textContent += ` · the first ${duration(ev.available_seconds, Math.floor)} can be watched`;
-            state.dataset.playable = ev.available_seconds > 0 ? "1" : "";
-            if ((ev.status === "ready" || ev.available_seconds > 0) && !status.querySelector("[data-testid=watch-link]")) {
-              status.replaceChildren(h("a", { href: `/watch/${v.id}`, "data-link": true, class: "button primary", "data-testid": "watch-link" }, "Watch now"));
-            }
-            if (ev.status === "failed") submit.disabled = false;
-          });
-        } catch (err) { status.replaceChildren(errorBox(err)); }
-      };
-      xhr.onerror = () => { submit.disabled = false; status.replaceChildren(errorBox(new Error("The upload failed: the connection was lost."))); };
-      xhr.send(fd);
-    };
-    send(false);
+        rate.textContent = "";
+        pause.hidden = cancel.hidden = true;
+        interrupted.replaceChildren();
+        if (videoId) follow(videoId);
+      },
+    });
+    const previous = await upload.findPreviousUploads().catch(() => []);
+    if (previous.length) {
+      upload.resumeFromPreviousUpload(previous[0]);
+      resumed = true;
+      state.textContent = "Resuming";
+    }
+    guard(true);
+    upload.start();
   });
   page("Upload", form);
 }
