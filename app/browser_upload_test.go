@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,4 +101,58 @@ func TestBrowserResumableUpload(t *testing.T) {
 			func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }),
 	)
 	require.Equal(t, 1, n, "the resumed upload is one video, not two")
+}
+
+// TestBrowserUploadPhone (issue 15): on a phone-sized screen the status line and the Watch button
+// are in view without scrolling; a file that is not a video ends in its reason, never next to
+// "Uploading 100 %"; and that error is gone when the next upload starts.
+func TestBrowserUploadPhone(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("drives Chromium")
+	}
+	a := setup(t)
+	junk := filepath.Join(t.TempDir(), "notes.mp4")
+	require.NoError(t, os.WriteFile(junk, []byte(strings.Repeat("this is not a video ", 500)), 0o644))
+	ctx, shot := browser(t)
+	step(t, ctx, shot, "signup",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(1), chromedp.EmulateMobile),
+		chromedp.Navigate(a.URL+"/signup"),
+		chromedp.WaitVisible(`input[name=username]`),
+		chromedp.SendKeys(`input[name=username]`, "phoney"),
+		chromedp.SendKeys(`input[name=email]`, "phoney@example.com"),
+		chromedp.SendKeys(`input[name=first_name]`, "Pho"),
+		chromedp.SendKeys(`input[name=last_name]`, "Ney"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.SendKeys(`input[name=password_confirm]`, "correct horse battery"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=username]`),
+	)
+	var state, errText string
+	step(t, ctx, shot, "refused",
+		chromedp.Navigate(a.URL+"/upload"),
+		chromedp.WaitVisible(`input[type=file]`),
+		chromedp.SetUploadFiles(`input[type=file]`, []string{junk}),
+		chromedp.Click(`main form button[type=submit]`),
+		waitJS(`!!document.querySelector('[data-testid=upload-status] [data-testid=error]')`, time.Minute),
+		chromedp.Text(`[data-testid=upload-state]`, &state),
+		chromedp.Text(`[data-testid=upload-status] [data-testid=error]`, &errText),
+	)
+	require.NotContains(t, state, "Uploading", "no upload percentage next to the error")
+	require.Contains(t, errText, "Processing failed")
+	var inView bool
+	var stateText string
+	step(t, ctx, shot, "next-upload",
+		chromedp.Click(`[data-testid=upload-again]`),
+		chromedp.WaitVisible(`input[type=file]`),
+		chromedp.SetUploadFiles(`input[type=file]`, []string{clip(t, "mp4")}),
+		chromedp.Click(`main form button[type=submit]`),
+		waitJS(`!document.querySelector('[data-testid=error]')`, 10*time.Second),
+		waitJS(`!!document.querySelector('[data-testid=watch-link]')`, 3*time.Minute),
+		chromedp.Evaluate(`(() => { const inView = (el) => { const r = el.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; };
+			return window.scrollY === 0 && inView(document.querySelector('[data-testid=watch-link]')) && inView(document.querySelector('[data-testid=upload-state]')); })()`, &inView),
+		chromedp.Text(`[data-testid=upload-state]`, &stateText),
+	)
+	require.True(t, inView, "status line and Watch button in view at 390x844 without scrolling")
+	require.NotRegexp(t, `probe|transcode`, stateText, "plain stage names")
 }
