@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmarks behind docs/BENCHMARKS.md. Most run on the embedded default (SQLite + local
-# storage); the load test runs on both, the scale-out on PostgreSQL + MinIO (real processes).
+# storage); the load test and the tus upload run on both, the scale-out on PostgreSQL + MinIO (real processes).
 # BENCH=regexp picks benchmarks (default: all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,4 +14,4 @@ echo "== benchmarks on SQLite + local storage"
 	go test -run '^$' -bench "$BENCH" -skip 'BenchmarkScale' -benchtime 1x -timeout 60m ./...)
 echo "== load test and scale-out on PostgreSQL + MinIO (real processes)"
 (. "$svc/env" && VOD_BENCH_LONG_MINUTES=${VOD_BENCH_LONG_MINUTES:-10} \
-	go test -run '^$' -bench "BenchmarkLoad|BenchmarkScale" -benchtime 1x -timeout 120m ./app/)
+	go test -run '^$' -bench "BenchmarkLoad|BenchmarkScale|BenchmarkTusUpload" -benchtime 1x -timeout 120m ./app/)
