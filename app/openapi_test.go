@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -66,4 +69,45 @@ func TestOpenAPIServed(t *testing.T) {
 	require.Equal(t, 200, d.Status)
 	require.Contains(t, string(d.Body), "swagger-ui-bundle.js")
 	require.Equal(t, 200, a.do("GET", "/static/vendor/swagger/swagger-ui-bundle.js", nil, "").Status)
+}
+
+// TestOpenAPILint (issue 21): an independent linter, Redocly CLI with its recommended rules (pinned
+// npm package, installed by scripts/deps.sh), finds no error in the document. Its warnings are
+// operations that have no 4xx to declare (pages, health, CORS preflights) and the missing licence.
+func TestOpenAPILint(t *testing.T) {
+	t.Parallel()
+	cli := filepath.Join(playersDir(t), "@redocly", "cli", "bin", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		t.Skip("Redocly CLI is not installed (scripts/deps.sh test installs it)")
+	}
+	cfg, err := loadFor(t, nil, testenv.Env(t))
+	require.NoError(t, err)
+	a, err := build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	require.NoError(t, err)
+	defer a.close()
+	doc := filepath.Join(t.TempDir(), "openapi.json")
+	require.NoError(t, os.WriteFile(doc, openAPIDocument(a.router.Routes()), 0o644))
+	cmd := exec.Command("node", cli, "lint", doc, "--format=json")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true")
+	out, _ := cmd.Output() // non-zero on errors; the report says which
+	var report struct {
+		Totals struct{ Errors, Warnings int } `json:"totals"`
+		Problems []struct {
+			RuleID   string `json:"ruleId"`
+			Severity string `json:"severity"`
+			Message  string `json:"message"`
+			Location []struct {
+				Pointer string `json:"pointer"`
+			} `json:"location"`
+		} `json:"problems"`
+	}
+	require.NoError(t, json.Unmarshal(out, &report), "%s", out)
+	for _, p := range report.Problems {
+		if p.Severity == "error" {
+			t.Errorf("%s: %s at %v", p.RuleID, p.Message, p.Location)
+		}
+	}
+	require.Zero(t, report.Totals.Errors)
+	t.Logf("Redocly recommended rules: 0 errors, %d warnings", report.Totals.Warnings)
 }

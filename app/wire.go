@@ -144,6 +144,10 @@ func newEcho(cfg *Config, log *slog.Logger) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = httpx.IPExtractor(cfg.HTTP.TrustedProxies)
 	e.HTTPErrorHandler = httpx.ErrorHandler(log)
+	// tus clients name the endpoint with a trailing slash (/api/v1/tus/); the route and its
+	// documentation have none, as OpenAPI linters want.
+	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{
+		Skipper: func(c echo.Context) bool { return c.Request().URL.Path != "/api/v1/tus/" }}))
 	e.Use(middleware.RequestID())
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true,

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what vod's tests and server need and are missing: ffmpeg, PostgreSQL 15, Chromium, Apertium
 # from Debian's packages, and MinIO built from the Go module proxy into a cache that outlives clones.
-# The test suite also drives players we did not write (dash.js, hls.js, Shaka Player, pinned in
-# app/testdata/players) in Chromium: npm ci installs them into the same cache.
+# The test suite also drives clients we did not write (dash.js, hls.js, Shaka Player in Chromium,
+# tus-js-client and Redocly CLI in Node; pinned in app/testdata/players): npm ci installs them into
+# the same cache.
 # Usage: scripts/deps.sh [run|test]   (run: ffmpeg only)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -135,6 +135,8 @@ func (rt Route) Operation() Obj {
 		o["requestBody"] = rt.Doc.Body
 	}
 	switch rt.Auth {
+	case Public:
+		o["security"] = []Obj{} // says so: no credential
 	case User, Admin:
 		o["security"] = []Obj{{"bearer": []string{}}}
 	case Optional:

@@ -80,13 +80,13 @@ func tusRoutes(s *Service) []httpx.Route {
 		return out
 	}
 	return []httpx.Route{
-		{Method: http.MethodOptions, Path: "/api/v1/tus/", Handler: s.handleTusOptions, Auth: httpx.Public, Pre: pre,
+		{Method: http.MethodOptions, Path: "/api/v1/tus", Handler: s.handleTusOptions, Auth: httpx.Public, Pre: pre,
 			Doc: httpx.Doc{Tag: "uploads", Summary: "Resumable uploads (tus 1.0.0): what the server supports",
 				Responses: httpx.Obj{"204": httpx.Obj{"description": "Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm"}}}},
 		{Method: http.MethodOptions, Path: "/api/v1/tus/:id", Handler: s.handleTusOptions, Auth: httpx.Public, Pre: pre,
 			Doc: httpx.Doc{Tag: "uploads", Summary: "Resumable upload: CORS preflight", Params: idParam,
 				Responses: httpx.Obj{"204": httpx.NoBody("what the server supports")}}},
-		{Method: http.MethodPost, Path: "/api/v1/tus/", Handler: s.handleTusCreate, Auth: httpx.User, Limit: httpx.LimitUpload, Pre: pre,
+		{Method: http.MethodPost, Path: "/api/v1/tus", Handler: s.handleTusCreate, Auth: httpx.User, Limit: httpx.LimitUpload, Pre: pre,
 			Doc: httpx.Doc{Tag: "uploads", Summary: "Create a resumable upload (tus creation, creation-with-upload)",
 				Params: []httpx.Obj{resumable, tusHdr("Upload-Length", "file size in bytes", httpx.Integer),
 					optHdr("Upload-Metadata", "comma-separated `key base64(value)`: filename, title, description, visibility")},

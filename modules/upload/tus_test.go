@@ -47,7 +47,7 @@ func meta(kv ...string) string {
 
 func (b *bundle) create(t *testing.T, length int) string {
 	t.Helper()
-	rec := b.tus(http.MethodPost, "/api/v1/tus/", nil, "Upload-Length", strconv.Itoa(length),
+	rec := b.tus(http.MethodPost, "/api/v1/tus", nil, "Upload-Length", strconv.Itoa(length),
 		"Upload-Metadata", meta("filename", "holiday.mp4", "visibility", "unlisted"))
 	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
 	loc := rec.Header().Get("Location")
@@ -62,7 +62,7 @@ func (b *bundle) patch(loc string, off int, chunk []byte, headers ...string) *ht
 
 func TestTusUploadInChunks(t *testing.T) {
 	b := setup(t, Config{})
-	rec := b.tus(http.MethodOptions, "/api/v1/tus/", nil)
+	rec := b.tus(http.MethodOptions, "/api/v1/tus", nil)
 	require.Equal(t, http.StatusNoContent, rec.Code)
 	require.Equal(t, "1.0.0", rec.Header().Get("Tus-Version"))
 	require.Contains(t, rec.Header().Get("Tus-Extension"), "creation-with-upload")
@@ -136,20 +136,20 @@ func TestTusRefusals(t *testing.T) {
 	release()
 	require.Equal(t, http.StatusNoContent, b.patch(loc, 3, []byte("def")).Code)
 
-	rec = b.tus(http.MethodPost, "/api/v1/tus/", nil, "Upload-Length", strconv.Itoa(2<<20))
+	rec = b.tus(http.MethodPost, "/api/v1/tus", nil, "Upload-Length", strconv.Itoa(2<<20))
 	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "over the size limit")
-	rec = b.tus(http.MethodPost, "/api/v1/tus/", nil, "Upload-Length", "10", "Upload-Metadata", "title !!!")
+	rec = b.tus(http.MethodPost, "/api/v1/tus", nil, "Upload-Length", "10", "Upload-Metadata", "title !!!")
 	require.Equal(t, http.StatusBadRequest, rec.Code, "metadata not base64")
-	rec = b.tus(http.MethodPost, "/api/v1/tus/", nil, "Upload-Length", "10", "Upload-Metadata", meta("visibility", "everyone"))
+	rec = b.tus(http.MethodPost, "/api/v1/tus", nil, "Upload-Length", "10", "Upload-Metadata", meta("visibility", "everyone"))
 	require.Equal(t, http.StatusUnprocessableEntity, rec.Code)
-	rec = b.tus(http.MethodPost, "/api/v1/tus/", nil)
+	rec = b.tus(http.MethodPost, "/api/v1/tus", nil)
 	require.Equal(t, http.StatusBadRequest, rec.Code, "no Upload-Length")
 	require.Equal(t, http.StatusNotFound, b.tus(http.MethodHead, "/api/v1/tus/nope", nil).Code)
 }
 
 func TestTusCreationWithUploadTerminationAndExpiry(t *testing.T) {
 	b := setup(t, Config{})
-	rec := b.tus(http.MethodPost, "/api/v1/tus/", []byte("hello"), "Upload-Length", "10", "Content-Type", "application/offset+octet-stream",
+	rec := b.tus(http.MethodPost, "/api/v1/tus", []byte("hello"), "Upload-Length", "10", "Content-Type", "application/offset+octet-stream",
 		"Upload-Metadata", meta("title", "With body"))
 	require.Equal(t, http.StatusCreated, rec.Code)
 	require.Equal(t, "5", rec.Header().Get("Upload-Offset"))
