@@ -84,7 +84,7 @@ func openAPIDocument(routes []httpx.Route) []byte {
 		"info": obj{"title": "vod API", "version": "1.0.0",
 			"description": "Self-hosted video on demand. Errors are {\"error\":{\"code\",\"message\",\"fields\"}}; lists take ?limit and ?cursor."},
 		"servers": []obj{{"url": "/", "description": "the server that serves this document"}},
-		"paths": paths,
+		"paths":   paths,
 		"components": obj{"schemas": schemas(),
 			"securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
 	}
