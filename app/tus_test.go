@@ -389,3 +389,26 @@ func TestTusExpiry(t *testing.T) {
 	require.Contains(t, a.logs.String(), "removing expired resumable upload")
 	require.NotContains(t, a.logs.String(), "abort multipart upload", "the parts were aborted without error")
 }
+
+// TestTusRateLimit (issue 15): the upload rate limit counts creations, not chunks: with room for
+// two uploads, one sent in many chunks passes, the second creation too, the third is refused.
+func TestTusRateLimit(t *testing.T) {
+	t.Parallel()
+	a := setup(t, map[string]string{"VOD_RATELIMIT_UPLOAD": "2/1h"})
+	tok := a.token("chunky")
+	data, err := os.ReadFile(clip(t, "mp4"))
+	require.NoError(t, err)
+	res := a.tusReq("POST", "/api/v1/tus/", tok, nil, "Upload-Length", strconv.Itoa(len(data)))
+	require.Equal(t, 201, res.StatusCode)
+	loc := res.Header.Get("Location")
+	const chunk = 4096
+	for off := 0; off < len(data); off += chunk {
+		end := min(off+chunk, len(data))
+		require.Equal(t, 200, a.tusReq("HEAD", loc, tok, nil).StatusCode)
+		require.Equal(t, 204, a.tusReq("PATCH", loc, tok, strings.NewReader(string(data[off:end])), "Upload-Offset", strconv.Itoa(off)).StatusCode, "chunk at %d", off)
+	}
+	require.Equal(t, 201, a.tusReq("POST", "/api/v1/tus/", tok, nil, "Upload-Length", "10").StatusCode)
+	res = a.tusReq("POST", "/api/v1/tus/", tok, nil, "Upload-Length", "10")
+	require.Equal(t, 429, res.StatusCode)
+	require.NotEmpty(t, res.Header.Get("Retry-After"))
+}
