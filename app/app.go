@@ -130,6 +130,8 @@ func commands() map[string]command {
 		"search":  {sub: map[string]command{"reindex": {help: "Rebuild the search index from the database and the stored subtitle files.\nStop the server first: it holds the index.", run: cmdReindex}}},
 		"ingest":  ingestCommand(),
 		"jobs":    {sub: jobsCommand()},
+		"openapi": openAPICommand(),
+		"remote":  {sub: remoteCommands()},
 	}
 }
 
@@ -147,6 +149,12 @@ commands:
   jobs list             list jobs (--state, --kind, --limit)
   jobs retry ID         retry a job
   jobs cancel ID        cancel a job
+  openapi               print the OpenAPI document (--output FILE)
+  remote login          log in to a running server (--server URL, --username; password on stdin)
+  remote upload FILE... upload over tus, resumable (--title, --visibility, --wait, --json)
+  remote ls             list your videos on the server (--json)
+  remote status ID      show one video (--json)
+  remote rm ID          delete one video
   help                  show this help
 
 Run "vod COMMAND --help" for the flags of a command. Every flag can also be set in config.yaml or

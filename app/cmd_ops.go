@@ -3,6 +3,10 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	"github.com/spf13/pflag"
@@ -64,4 +68,38 @@ func jobAction(action string) func(context.Context, *env) error {
 		}
 		return e.withApp(ctx, func(a *App) error { return cli.JobAction(ctx, e.streams(), a.queue, action, id) })
 	}
+}
+
+// openAPICommand prints the OpenAPI document without touching the installation: the routes are
+// built on a throwaway SQLite database and directory (go generate in app/apiclient runs it).
+func openAPICommand() command {
+	return command{help: "Print the OpenAPI document of this build (what /openapi.json serves).",
+		flags: func(fs *pflag.FlagSet) { fs.String("output", "", "write to this file instead of standard output") },
+		run: func(ctx context.Context, e *env) error {
+			tmp, err := os.MkdirTemp("", "vod-openapi-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			cfg := *e.cfg
+			cfg.Role = "api"
+			cfg.DataDir = tmp
+			cfg.Database.URL = filepath.Join(tmp, "vod.db")
+			cfg.Storage.Backend, cfg.Storage.LocalDir = "local", filepath.Join(tmp, "media")
+			cfg.Search.Path = filepath.Join(tmp, "search")
+			cfg.Transcode.WorkDir = filepath.Join(tmp, "work")
+			cfg.Media.SigningKey, cfg.Auth.KeyFiles = "", nil
+			a, err := build(ctx, &cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+			if err != nil {
+				return err
+			}
+			doc := openAPIDocument(a.router.Routes())
+			a.close()
+			out, _ := e.fs.GetString("output")
+			if out == "" {
+				_, err = e.stdout.Write(append(doc, '\n'))
+				return err
+			}
+			return os.WriteFile(out, append(doc, '\n'), 0o644)
+		}}
 }

@@ -111,3 +111,35 @@ func TestOpenAPILint(t *testing.T) {
 	require.Zero(t, report.Totals.Errors)
 	t.Logf("Redocly recommended rules: 0 errors, %d warnings", report.Totals.Warnings)
 }
+
+// TestAPIClientUpToDate (issue 21): the committed OpenAPI document and the Go client generated from
+// it (app/apiclient, oapi-codegen pinned in go.mod) are what the server's routes make today.
+func TestAPIClientUpToDate(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadFor(t, nil, testenv.Env(t))
+	require.NoError(t, err)
+	a, err := build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), true)
+	require.NoError(t, err)
+	defer a.close()
+	committed, err := os.ReadFile("apiclient/openapi.json")
+	require.NoError(t, err)
+	require.Equal(t, string(openAPIDocument(a.router.Routes()))+"\n", string(committed),
+		"app/apiclient/openapi.json is stale: run go generate ./app/apiclient")
+
+	// The committed configuration, writing elsewhere.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "client.gen.go")
+	conf, err := os.ReadFile("apiclient/oapi-codegen.yaml")
+	require.NoError(t, err)
+	conf = regexp.MustCompile(`(?m)^output: .*$`).ReplaceAll(conf, []byte("output: "+out))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "conf.yaml"), conf, 0o644))
+	cmd := exec.Command("go", "tool", "oapi-codegen", "-config", filepath.Join(dir, "conf.yaml"), "openapi.json")
+	cmd.Dir = "apiclient"
+	msg, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", msg)
+	generated, err := os.ReadFile(out)
+	require.NoError(t, err)
+	current, err := os.ReadFile("apiclient/client.gen.go")
+	require.NoError(t, err)
+	require.Equal(t, string(generated), string(current), "app/apiclient/client.gen.go is stale: run go generate ./app/apiclient")
+}

@@ -123,11 +123,22 @@ func (rt Route) OpenAPIPath() string {
 	return echoParam.ReplaceAllString(rt.Path, "{$1}")
 }
 
+// OperationID names the operation after its method and path, as generated clients call it
+// (GET /api/v1/videos/{id} is get_videos_id; the web app's pages are page_...).
+func (rt Route) OperationID() string {
+	p := rt.OpenAPIPath()
+	prefix := strings.ToLower(rt.Method)
+	if rest, ok := strings.CutPrefix(p, "/api/v1"); ok {
+		p = rest
+	} else if rt.Doc.Tag == "web" {
+		prefix = "page"
+	}
+	return prefix + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "", "-", "_").Replace(p)
+}
+
 // Operation renders the route's OpenAPI operation object.
 func (rt Route) Operation() Obj {
-	p := rt.OpenAPIPath()
-	o := Obj{"summary": rt.Doc.Summary, "tags": []string{rt.Doc.Tag}, "responses": rt.Doc.Responses,
-		"operationId": strings.ToLower(rt.Method) + strings.NewReplacer("/", "_", "{", "", "}", "", ".", "", "-", "_").Replace(p)}
+	o := Obj{"summary": rt.Doc.Summary, "tags": []string{rt.Doc.Tag}, "responses": rt.Doc.Responses, "operationId": rt.OperationID()}
 	if len(rt.Doc.Params) > 0 {
 		o["parameters"] = rt.Doc.Params
 	}

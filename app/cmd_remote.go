@@ -1,0 +1,3 @@
+package app
+
+func remoteCommands() map[string]command { return map[string]command{} }
