@@ -123,7 +123,8 @@ func TestAPIClientUpToDate(t *testing.T) {
 	defer a.close()
 	committed, err := os.ReadFile("apiclient/openapi.json")
 	require.NoError(t, err)
-	require.Equal(t, string(openAPIDocument(a.router.Routes()))+"\n", string(committed),
+	// Not require.Equal: a diff of two 100 KB documents says less than the fix.
+	require.True(t, string(openAPIDocument(a.router.Routes()))+"\n" == string(committed),
 		"app/apiclient/openapi.json is stale: run go generate ./app/apiclient")
 
 	// The committed configuration, writing elsewhere.
@@ -141,5 +142,5 @@ func TestAPIClientUpToDate(t *testing.T) {
 	require.NoError(t, err)
 	current, err := os.ReadFile("apiclient/client.gen.go")
 	require.NoError(t, err)
-	require.Equal(t, string(generated), string(current), "app/apiclient/client.gen.go is stale: run go generate ./app/apiclient")
+	require.True(t, string(generated) == string(current), "app/apiclient/client.gen.go is stale: run go generate ./app/apiclient")
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
 	"vod/app/db"
 )
 
@@ -50,9 +51,10 @@ func fileSHA256(t testing.TB, path string) string {
 // sourceSHA256 downloads a video's original through the API and hashes it.
 func (a *testApp) sourceSHA256(id, token string) string {
 	a.t.Helper()
-	r := a.do("GET", "/api/v1/videos/"+id+"/source", nil, token)
-	require.Equal(a.t, 200, r.Status, "%s", r.Body)
-	url := str(r.JSON(a.t)["url"])
+	link, err := a.api(token).GetVideosIdSourceWithResponse(context.Background(), id)
+	require.NoError(a.t, err)
+	require.NotNil(a.t, link.JSON200, "%s", link.Body)
+	url := link.JSON200.Url
 	if strings.HasPrefix(url, "/") {
 		url = a.URL + url
 	}
@@ -207,10 +209,10 @@ func TestTusResumeAfterCut(t *testing.T) {
 	require.EqualValues(t, 1, proxy.cuts.Load(), "the connection was cut once")
 	require.GreaterOrEqual(t, retries, 1, "the client noticed and resumed")
 	require.NotEmpty(t, ev.VideoID, "Vod-Video-Id reached the client (exposed header)")
-	v := a.waitFor(ev.VideoID, tok, 3*time.Minute)
-	require.Equal(t, "ready", v["status"], "error: %v", v["error"])
-	require.Equal(t, "Resumed", v["title"])
-	require.Equal(t, "private", v["visibility"])
+	v := a.waitVideo(ev.VideoID, tok, 3*time.Minute)
+	require.Equal(t, apiclient.Ready, v.Status, "error: %v", v.Error)
+	require.Equal(t, "Resumed", v.Title)
+	require.Equal(t, apiclient.Private, v.Visibility)
 	require.Equal(t, fileSHA256(t, file), a.sourceSHA256(ev.VideoID, tok), "the source is the file, byte for byte")
 	fi, _ := os.Stat(file)
 	require.Equal(t, fi.Size(), chunks[len(chunks)-1])
@@ -247,9 +249,9 @@ func TestTusResumeAfterRestart(t *testing.T) {
 	require.NotNil(t, second, "the server was restarted mid-upload")
 	require.Equal(t, "success", ev.Event, "%+v", ev)
 	a.URL = second.url
-	v := a.waitFor(ev.VideoID, tok, 3*time.Minute)
-	require.Equal(t, "ready", v["status"], "error: %v", v["error"])
-	require.Equal(t, "restart", v["title"])
+	v := a.waitVideo(ev.VideoID, tok, 3*time.Minute)
+	require.Equal(t, apiclient.Ready, v.Status, "error: %v", v.Error)
+	require.Equal(t, "restart", v.Title)
 	require.Equal(t, fileSHA256(t, file), a.sourceSHA256(ev.VideoID, tok))
 }
 
@@ -301,8 +303,7 @@ func TestTusErrors(t *testing.T) {
 	loc, vid := res.Header.Get("Location"), res.Header.Get("Vod-Video-Id")
 	require.Contains(t, res.Header.Get("Access-Control-Expose-Headers"), "Vod-Video-Id")
 	require.NotEmpty(t, res.Header.Get("Upload-Expires"))
-	r := a.do("GET", "/api/v1/videos/"+vid, nil, tok)
-	require.Equal(t, "uploading", str(r.JSON(t)["video"].(map[string]any)["status"]))
+	require.Equal(t, apiclient.Uploading, a.video(vid, tok).Status)
 
 	require.Equal(t, 404, a.tusReq("HEAD", loc, other, nil).StatusCode, "another user's upload does not exist for them")
 	require.Equal(t, 404, a.tusReq("PATCH", loc, other, strings.NewReader("x"), "Upload-Offset", "0").StatusCode)
@@ -341,8 +342,8 @@ func TestTusErrors(t *testing.T) {
 		"Upload-Checksum", "sha1 "+base64.StdEncoding.EncodeToString(good[:]))
 	require.Equal(t, 204, res.StatusCode)
 	require.Equal(t, length, res.Header.Get("Upload-Offset"))
-	v := a.waitFor(vid, tok, 2*time.Minute)
-	require.Equal(t, "ready", v["status"], "error: %v", v["error"])
+	v := a.waitVideo(vid, tok, 2*time.Minute)
+	require.Equal(t, apiclient.Ready, v.Status, "error: %v", v.Error)
 	require.Equal(t, fileSHA256(t, file), a.sourceSHA256(vid, tok))
 	require.Equal(t, 409, a.tusReq("DELETE", loc, tok, nil).StatusCode, "a finished upload is not terminated (its video is deleted instead)")
 
@@ -352,9 +353,10 @@ func TestTusErrors(t *testing.T) {
 		"Content-Type", "application/offset+octet-stream")
 	require.Equal(t, 201, res.StatusCode)
 	require.Equal(t, strconv.Itoa(len(junk)), res.Header.Get("Upload-Offset"), "creation-with-upload took the whole file")
-	v = a.waitFor(res.Header.Get("Vod-Video-Id"), tok, time.Minute)
-	require.Equal(t, "failed", v["status"])
-	require.NotEmpty(t, v["error"])
+	v = a.waitVideo(res.Header.Get("Vod-Video-Id"), tok, time.Minute)
+	require.Equal(t, apiclient.Failed, v.Status)
+	require.NotNil(t, v.Error)
+	require.NotEmpty(t, *v.Error)
 
 	// Termination removes the unfinished upload and its video.
 	res = a.tusReq("POST", "/api/v1/tus/", tok, strings.NewReader(string(data[:500])), "Upload-Length", length,
@@ -363,7 +365,7 @@ func TestTusErrors(t *testing.T) {
 	loc, vid = res.Header.Get("Location"), res.Header.Get("Vod-Video-Id")
 	require.Equal(t, 204, a.tusReq("DELETE", loc, tok, nil).StatusCode)
 	require.Equal(t, 404, a.tusReq("HEAD", loc, tok, nil).StatusCode)
-	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+vid, nil, tok).Status)
+	require.Nil(t, a.video(vid, tok), "the video went with the upload")
 }
 
 // TestTusExpiry (issue 15): an upload nobody continues is swept when it expires: its parts aborted

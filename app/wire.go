@@ -27,6 +27,7 @@ import (
 	"vod/modules/stream"
 	"vod/modules/transcode"
 	"vod/modules/upload"
+	"vod/web/player"
 )
 
 // App is one running process: its dependencies and the HTTP server.
@@ -143,7 +144,12 @@ func newEcho(cfg *Config, log *slog.Logger) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.IPExtractor = httpx.IPExtractor(cfg.HTTP.TrustedProxies)
-	e.HTTPErrorHandler = httpx.ErrorHandler(log)
+	apiErrors := httpx.ErrorHandler(log)
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if !player.NotFoundPage(err, c) {
+			apiErrors(err, c)
+		}
+	}
 	// tus clients name the endpoint with a trailing slash (/api/v1/tus/); the route and its
 	// documentation have none, as OpenAPI linters want.
 	e.Pre(middleware.RemoveTrailingSlashWithConfig(middleware.TrailingSlashConfig{

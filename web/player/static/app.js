@@ -484,7 +484,19 @@ async function loadVTT(url) {
 
 async function watch(id) {
   let v;
-  try { v = (await api(`/api/v1/videos/${id}`)).video; } catch (err) { page("Not found", errorBox(err)); return; }
+  try { v = (await api(`/api/v1/videos/${id}`)).video; } catch (err) {
+    if (err.status === 404) {
+      // The API does not say which: a private video is "not found" for everyone but its owner.
+      page("Video unavailable", h("section", { class: "panel", "data-testid": "unavailable" },
+        h("h1", {}, "This video is private or does not exist"),
+        h("p", {}, session.user ? "If someone shared this link with you, ask them to check it or to make the video unlisted." : "If it is yours, log in to watch it."),
+        session.user ? h("a", { href: "/", "data-link": true, class: "button" }, "Go home")
+          : h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}`, "data-link": true, class: "button primary" }, "Log in")));
+      return;
+    }
+    page("Error", errorBox(err));
+    return;
+  }
   const start = parseFloat(new URLSearchParams(location.search).get("t")) || 0;
   const video = h("video", { controls: true, playsinline: true, preload: "metadata", poster: v.thumbnails?.poster, "data-testid": "video", crossorigin: "anonymous" });
   const quality = h("select", { id: "quality", "data-testid": "quality", "aria-label": "Quality" }, h("option", { value: "auto" }, "Auto"));
@@ -771,7 +783,8 @@ function route() {
   if (p === "/signup") return authForm("signup");
   if (p === "/me") return myVideos();
   if (p === "/admin") return adminPage();
-  page("Not found", h("h1", {}, "Page not found"), h("p", {}, h("a", { href: "/", "data-link": true }, "Go home")));
+  page("Page not found", h("section", { class: "panel", "data-testid": "not-found" }, h("h1", {}, "Page not found"),
+    h("p", {}, "There is nothing at this address."), h("a", { href: "/", "data-link": true, class: "button primary" }, "Go home")));
 }
 
 route();
