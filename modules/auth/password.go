@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -52,7 +53,15 @@ func (h *hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *hasher) release() { <-h.sem }
+// release ends a hash. When no other is running, the freed Argon2 blocks (MemoryKiB each) go back
+// to the OS: otherwise the Go heap keeps them, and a process's footprint is set by its last burst
+// of logins (an idle server stayed at ~95 MiB instead of ~57 after two).
+func (h *hasher) release() {
+	<-h.sem
+	if len(h.sem) == 0 {
+		go debug.FreeOSMemory()
+	}
+}
 
 func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 	salt := make([]byte, saltLen)
