@@ -16,10 +16,10 @@ func (a *testApp) admin(name string) string {
 	for k, v := range a.Env {
 		env[k] = v
 	}
-	env["VOD_USER_PASSWORD"] = "admin password 1"
+	env["VOD_USER_PASSWORD"] = "admin horse battery"
 	require.NoError(a.t, RunIO(context.Background(), []string{"vod", "user", "create", "--username", name, "--email", name + "@example.com", "--admin"},
 		func(k string) string { return env[k] }, nil, io.Discard, io.Discard))
-	return a.do("POST", "/api/v1/auth/login", map[string]string{"credential": name, "password": "admin password 1"}, "").JSON(a.t)["access_token"].(string)
+	return a.do("POST", "/api/v1/auth/login", map[string]string{"credential": name, "password": "admin horse battery"}, "").JSON(a.t)["access_token"].(string)
 }
 
 func TestAdmin(t *testing.T) {

@@ -355,13 +355,13 @@ func TestUserCreateAdminCommand(t *testing.T) {
 	for k, v := range a.Env {
 		env[k] = v
 	}
-	env["VOD_USER_PASSWORD"] = "admin password 1"
+	env["VOD_USER_PASSWORD"] = "admin horse battery"
 	var out strings.Builder
 	err := RunIO(context.Background(), []string{"vod", "user", "create", "--username", "root", "--email", "root@example.com", "--admin"},
 		func(k string) string { return env[k] }, nil, &out, &strings.Builder{})
 	require.NoError(t, err)
 	require.Contains(t, out.String(), "created admin root")
-	r := a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "root", "password": "admin password 1"}, "")
+	r := a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "root", "password": "admin horse battery"}, "")
 	require.Equal(t, 200, r.Status)
 	require.Equal(t, "admin", r.JSON(t)["user"].(map[string]any)["role"])
 }

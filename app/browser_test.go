@@ -222,7 +222,7 @@ func TestBrowserAdminPage(t *testing.T) {
 		chromedp.Navigate(a.URL+"/login"),
 		chromedp.WaitVisible(`input[name=credential]`),
 		chromedp.SendKeys(`input[name=credential]`, "chief"),
-		chromedp.SendKeys(`input[name=password]`, "admin password 1"),
+		chromedp.SendKeys(`input[name=password]`, "admin horse battery"),
 		chromedp.Click(`main form button[type=submit]`),
 		chromedp.WaitVisible(`[data-testid=admin-link]`),
 		chromedp.Click(`[data-testid=admin-link]`),

@@ -433,6 +433,15 @@ type DeleteAuthMeJSONBody struct {
 	Password string `json:"password"`
 }
 
+// PostAuthPasswordCheckJSONBody defines parameters for PostAuthPasswordCheck.
+type PostAuthPasswordCheckJSONBody struct {
+	Email     *string `json:"email,omitempty"`
+	FirstName *string `json:"first_name,omitempty"`
+	LastName  *string `json:"last_name,omitempty"`
+	Password  string  `json:"password"`
+	Username  *string `json:"username,omitempty"`
+}
+
 // PostAuthRefreshJSONBody defines parameters for PostAuthRefresh.
 type PostAuthRefreshJSONBody struct {
 	RefreshToken string `json:"refresh_token"`
@@ -440,12 +449,12 @@ type PostAuthRefreshJSONBody struct {
 
 // PostAuthSignupJSONBody defines parameters for PostAuthSignup.
 type PostAuthSignupJSONBody struct {
-	Email           string `json:"email"`
-	FirstName       string `json:"first_name"`
-	LastName        string `json:"last_name"`
-	Password        string `json:"password"`
-	PasswordConfirm string `json:"password_confirm"`
-	Username        string `json:"username"`
+	Email           string  `json:"email"`
+	FirstName       *string `json:"first_name,omitempty"`
+	LastName        *string `json:"last_name,omitempty"`
+	Password        string  `json:"password"`
+	PasswordConfirm string  `json:"password_confirm"`
+	Username        string  `json:"username"`
 }
 
 // GetSearchParams defines parameters for GetSearch.
@@ -591,6 +600,9 @@ type PostAuthLogoutJSONRequestBody PostAuthLogoutJSONBody
 
 // DeleteAuthMeJSONRequestBody defines body for DeleteAuthMe for application/json ContentType.
 type DeleteAuthMeJSONRequestBody DeleteAuthMeJSONBody
+
+// PostAuthPasswordCheckJSONRequestBody defines body for PostAuthPasswordCheck for application/json ContentType.
+type PostAuthPasswordCheckJSONRequestBody PostAuthPasswordCheckJSONBody
 
 // PostAuthRefreshJSONRequestBody defines body for PostAuthRefresh for application/json ContentType.
 type PostAuthRefreshJSONRequestBody PostAuthRefreshJSONBody
@@ -798,6 +810,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/auth/me (the `GetAuthMe` operationId).
 	GetAuthMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostAuthPasswordCheckWithBody Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+	PostAuthPasswordCheckWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostAuthPasswordCheck Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+	PostAuthPasswordCheck(ctx context.Context, body PostAuthPasswordCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostAuthRefreshWithBody Rotate a refresh token
 	//
@@ -1354,6 +1380,40 @@ func (c *Client) DeleteAuthMe(ctx context.Context, body DeleteAuthMeJSONRequestB
 // Corresponds with GET /api/v1/auth/me (the `GetAuthMe` operationId).
 func (c *Client) GetAuthMe(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetAuthMeRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostAuthPasswordCheckWithBody Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+func (c *Client) PostAuthPasswordCheckWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostAuthPasswordCheckRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostAuthPasswordCheck Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+func (c *Client) PostAuthPasswordCheck(ctx context.Context, body PostAuthPasswordCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostAuthPasswordCheckRequest(c.Server, body)
 	if err != nil {
 		return nil, err
 	}
@@ -2764,6 +2824,46 @@ func NewGetAuthMeRequest(server string) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewPostAuthPasswordCheckRequest calls the generic PostAuthPasswordCheck builder with application/json body
+func NewPostAuthPasswordCheckRequest(server string, body PostAuthPasswordCheckJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostAuthPasswordCheckRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewPostAuthPasswordCheckRequestWithBody constructs an http.Request for the PostAuthPasswordCheck method, with any body, and a specified content type
+func NewPostAuthPasswordCheckRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/auth/password-check")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -4513,6 +4613,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/auth/me (the `GetAuthMe` operationId).
 	GetAuthMeWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetAuthMeResponse, error)
 
+	// PostAuthPasswordCheckWithBodyWithResponse Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+	PostAuthPasswordCheckWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostAuthPasswordCheckResponse, error)
+
+	// PostAuthPasswordCheckWithResponse Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+	PostAuthPasswordCheckWithResponse(ctx context.Context, body PostAuthPasswordCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*PostAuthPasswordCheckResponse, error)
+
 	// PostAuthRefreshWithBodyWithResponse Rotate a refresh token
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -5723,6 +5837,69 @@ func (r GetAuthMeResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetAuthMeResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostAuthPasswordCheckResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Acceptable bool   `json:"acceptable"`
+		Message    string `json:"message"`
+		Score      int    `json:"score"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostAuthPasswordCheckResponse) GetJSON200() *struct {
+	Acceptable bool   `json:"acceptable"`
+	Message    string `json:"message"`
+	Score      int    `json:"score"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostAuthPasswordCheckResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostAuthPasswordCheckResponse) GetJSON429() *Error {
+	return r.JSON429
+}
+
+// GetBody returns the raw response body bytes
+func (r PostAuthPasswordCheckResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostAuthPasswordCheckResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostAuthPasswordCheckResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostAuthPasswordCheckResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8026,6 +8203,32 @@ func (c *ClientWithResponses) GetAuthMeWithResponse(ctx context.Context, reqEdit
 	return ParseGetAuthMeResponse(rsp)
 }
 
+// PostAuthPasswordCheckWithBodyWithResponse Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+func (c *ClientWithResponses) PostAuthPasswordCheckWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostAuthPasswordCheckResponse, error) {
+	rsp, err := c.PostAuthPasswordCheckWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostAuthPasswordCheckResponse(rsp)
+}
+
+// PostAuthPasswordCheckWithResponse Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/auth/password-check (the `PostAuthPasswordCheck` operationId).
+func (c *ClientWithResponses) PostAuthPasswordCheckWithResponse(ctx context.Context, body PostAuthPasswordCheckJSONRequestBody, reqEditors ...RequestEditorFn) (*PostAuthPasswordCheckResponse, error) {
+	rsp, err := c.PostAuthPasswordCheck(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostAuthPasswordCheckResponse(rsp)
+}
+
 // PostAuthRefreshWithBodyWithResponse Rotate a refresh token
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -9233,6 +9436,50 @@ func ParseGetAuthMeResponse(rsp *http.Response) (*GetAuthMeResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostAuthPasswordCheckResponse parses an HTTP response from a PostAuthPasswordCheckWithResponse call
+func ParsePostAuthPasswordCheckResponse(rsp *http.Response) (*PostAuthPasswordCheckResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostAuthPasswordCheckResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Acceptable bool   `json:"acceptable"`
+			Message    string `json:"message"`
+			Score      int    `json:"score"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
 
 	}
 

@@ -65,9 +65,16 @@ func (s *Service) Routes(root *httpx.Router) {
 	tokens := httpx.Resp("tokens", httpx.Ref("Tokens"))
 	r := root.WithErrors(httpError)
 	r.Add(
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/password-check", Handler: s.handlePasswordCheck, Limit: httpx.LimitAPI,
+			Doc: httpx.Doc{Tag: "auth", Summary: "Rate a new password as sign-up will (zxcvbn score 0-4; 3 needed)",
+				Body: httpx.JSONBody(httpx.Object([]string{"password"}, httpx.Obj{"password": httpx.StrType, "username": httpx.StrType,
+					"email": httpx.StrType, "first_name": httpx.StrType, "last_name": httpx.StrType})),
+				Responses: httpx.Obj{"200": httpx.Resp("the rating", httpx.Object([]string{"score", "acceptable", "message"}, httpx.Obj{
+					"score": httpx.Obj{"type": "integer", "minimum": 0, "maximum": 4}, "acceptable": httpx.Obj{"type": "boolean"}, "message": httpx.StrType})),
+					"400": httpx.ErrResp("not JSON"), "429": httpx.ErrResp("rate limited")}}},
 		httpx.Route{Method: http.MethodPost, Path: "/api/v1/auth/signup", Handler: s.handleSignup, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "auth", Summary: "Create an account",
-				Body: httpx.JSONBody(httpx.Object([]string{"username", "email", "password", "password_confirm", "first_name", "last_name"},
+				Body: httpx.JSONBody(httpx.Object([]string{"username", "email", "password", "password_confirm"},
 					httpx.Obj{"username": httpx.StrType, "email": httpx.StrType, "password": httpx.StrType, "password_confirm": httpx.StrType,
 						"first_name": httpx.StrType, "last_name": httpx.StrType})),
 				Responses: httpx.Obj{"201": httpx.Resp("created", userBody), "409": httpx.ErrResp("username or email taken"), "422": httpx.ErrResp("invalid fields")}}},
@@ -101,6 +108,14 @@ func (s *Service) Routes(root *httpx.Router) {
 		adminUserRoute("disable", s.handleSetDisabled(true)), adminUserRoute("enable", s.handleSetDisabled(false)),
 		adminUserRoute("promote", s.handleSetRole(RoleAdmin)), adminUserRoute("demote", s.handleSetRole(RoleUser)),
 	)
+}
+
+func (s *Service) handlePasswordCheck(c echo.Context) error {
+	var in SignupInput
+	if err := httpx.Bind(c, &in); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, CheckPassword(in.Password, in.Username, in.Email, in.FirstName, in.LastName))
 }
 
 func (s *Service) handleSignup(c echo.Context) error {

@@ -45,19 +45,16 @@ func (in *SignupInput) validate() error {
 	if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email || len(in.Email) > 254 || !strings.Contains(in.Email[strings.LastIndexByte(in.Email, '@')+1:], ".") {
 		f["email"] = "must be a valid email address"
 	}
-	switch n := utf8.RuneCountInString(in.Password); {
-	case n < 8:
-		f["password"] = "must be at least 8 characters"
-	case n > 1024:
-		f["password"] = "must be at most 1024 characters"
+	if st := CheckPassword(in.Password, in.Username, in.Email, in.FirstName, in.LastName); !st.Acceptable {
+		f["password"] = st.Message
 	}
 	if in.PasswordConfirm != in.Password {
-		f["password_confirm"] = "must equal password"
+		f["password_confirm"] = "The passwords don't match."
 	}
+	// Names are optional; when given they are checked.
 	for name, v := range map[string]string{"first_name": in.FirstName, "last_name": in.LastName} {
 		switch {
 		case v == "":
-			f[name] = "is required"
 		case utf8.RuneCountInString(v) > 100:
 			f[name] = "must be at most 100 characters"
 		case vodtype.HasControl(v, false):

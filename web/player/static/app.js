@@ -175,28 +175,57 @@ function field(label, input, hint) {
 function showFieldErrors(form, err) {
   form.querySelectorAll(".field-error").forEach((e) => (e.textContent = ""));
   form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
+  let first = null;
   for (const [name, why] of Object.entries(err.fields || {})) {
     const input = form.elements[name];
     if (!input) continue;
     input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", `${input.id}-error`);
+    first ??= input;
     const box = $(`#${input.id}-error`, form);
-    if (box) box.textContent = `${name.replace("_", " ")} ${why}`;
+    // Whole sentences are shown as they are; fragments ("is required") after the field's name.
+    const label = name.replaceAll("_", " ");
+    if (box) box.textContent = /^[A-Z]/.test(why) ? why : `${label[0].toUpperCase()}${label.slice(1)} ${why}.`;
   }
+  // The first field at fault comes into view with its message, wherever the form was scrolled.
+  if (first) { first.focus({ preventScroll: true }); first.scrollIntoView({ block: "center" }); }
 }
 
 function authForm(kind) {
   const isSignup = kind === "signup";
   const inputs = isSignup
-    ? [["Username", "username", "text", "username"], ["Email", "email", "email", "email"], ["First name", "first_name", "text", "given-name"],
-      ["Last name", "last_name", "text", "family-name"], ["Password", "password", "password", "new-password"], ["Repeat password", "password_confirm", "password", "new-password"]]
+    ? [["Username", "username", "text", "username"], ["Email", "email", "email", "email"], ["First name (optional)", "first_name", "text", "given-name", true],
+      ["Last name (optional)", "last_name", "text", "family-name", true], ["Password", "password", "password", "new-password"], ["Repeat password", "password_confirm", "password", "new-password"]]
     : [["Username or email", "credential", "text", "username"], ["Password", "password", "password", "current-password"]];
   const status = h("div", { "aria-live": "assertive" });
   const form = h("form", { class: "panel", novalidate: true },
     h("h1", {}, isSignup ? "Create your account" : "Log in"),
-    ...inputs.map(([label, name, type, ac]) => field(label, h("input", { name, type, autocomplete: ac, required: true }))),
+    ...inputs.map(([label, name, type, ac, optional]) => field(label, h("input", { name, type, autocomplete: ac, required: !optional }))),
     h("button", { type: "submit", class: "primary" }, isSignup ? "Sign up" : "Log in"),
     status,
     h("p", {}, isSignup ? h("a", { href: "/login", "data-link": true }, "Already have an account? Log in") : h("a", { href: "/signup", "data-link": true }, "No account yet? Sign up")));
+  if (isSignup) {
+    // The strength rule sign-up enforces (zxcvbn on the server), shown as the password is typed.
+    const pw = form.elements.password;
+    const meter = h("meter", { min: 0, max: 4, low: 2, high: 3, optimum: 4, value: 0, "data-testid": "strength", "aria-label": "Password strength" });
+    const say = h("small", { "data-testid": "strength-text", "aria-live": "polite" });
+    pw.closest(".field").append(meter, say);
+    let timer = 0, seq = 0;
+    pw.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const mine = ++seq;
+        if (!pw.value) { meter.value = 0; say.textContent = ""; return; }
+        try {
+          const r = await api("/api/v1/auth/password-check", { method: "POST", body: Object.fromEntries(new FormData(form)) });
+          if (mine !== seq) return;
+          meter.value = r.score;
+          say.textContent = r.message;
+          say.className = r.acceptable ? "ok" : "error";
+        } catch { /* rated again on submit */ }
+      }, 250);
+    });
+  }
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     status.replaceChildren();
@@ -211,8 +240,11 @@ function authForm(kind) {
       renderNav();
       navigate(new URLSearchParams(location.search).get("next") || "/");
     } catch (err) {
+      if (err.code === "username_taken") err.fields = { username: "That username is taken. Choose another." };
+      if (err.code === "email_taken") err.fields = { email: "An account with this email exists. Log in instead." };
       showFieldErrors(form, err);
-      status.replaceChildren(errorBox(err));
+      // The messages are by their fields; the box only says what no field does.
+      status.replaceChildren(...(Object.keys(err.fields || {}).length ? [] : [errorBox(err)]));
     }
   });
   page(isSignup ? "Sign up" : "Log in", form);
