@@ -177,6 +177,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Click(`[data-testid=cue-link]`),
 		waitJS(`!!(window.vodPlayer && document.querySelector('video').dataset.ready === '1')`, 60*time.Second),
 		waitJS(`document.querySelector('video').currentTime >= 1.55`, 30*time.Second),
+		// It plays from the cue (not paused there) with the matched language's captions on.
+		waitJS(`!document.querySelector('video').paused && document.querySelector('video').currentTime > 2`, 30*time.Second),
+		waitJS(`[...document.querySelector('video').textTracks].some(t => t.mode === 'showing' && t.language === 'en')`, 10*time.Second),
 	)
 	require.True(t, strings.HasPrefix(cueHref, watchHref+"?t=1.6"), "the cue of \"Second English line\" (1.6 s): %s", cueHref)
 	var marked, total string

@@ -595,7 +595,20 @@ async function watch(id) {
       notice.textContent = `Only the first ${duration(available, Math.floor)} can be watched yet.`;
     }
   });
-  if (playable(v)) setup(false);
+  // A link to a moment (?t=, as from a search result) plays from there, like YouTube's; ?lang= turns
+  // on the captions of that language (the one the search matched).
+  const params = new URLSearchParams(location.search);
+  const wantLang = params.get("lang");
+  if (wantLang) {
+    const i = v.subtitles.findIndex((s) => s.lang === wantLang);
+    if (i >= 0) {
+      const on = () => { subs.value = String(i); subs.dispatchEvent(new Event("change")); };
+      // The side-loaded tracks exist once the page is complete; their modes apply when added.
+      setTimeout(on, 0);
+      video.textTracks.addEventListener("addtrack", on);
+    }
+  }
+  if (playable(v)) setup(params.has("t") && start > 0);
 
   function setup(autoplay) {
     if (started) return;
@@ -720,7 +733,7 @@ async function searchPage() {
         h("div", {},
           ...(it.highlights?.title || []).concat(it.highlights?.description || []).map(highlight),
           h("ul", { class: "cues" }, ...(it.cues || []).map((c) => h("li", {},
-            h("a", { href: `/watch/${v.id}?t=${c.start}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start, Math.floor)), ` ${c.text}`))))));
+            h("a", { href: `/watch/${v.id}?t=${c.start}&lang=${encodeURIComponent(c.lang)}`, "data-link": true, "data-testid": "cue-link" }, duration(c.start, Math.floor)), ` ${c.text}`))))));
     }
     more.hidden = !data.next_cursor;
     more.onclick = () => load(data.next_cursor).catch((err) => more.replaceWith(errorBox(err)));
