@@ -232,6 +232,38 @@ func TestBrowserAdminPage(t *testing.T) {
 		waitJS(`document.querySelectorAll('[data-testid=jobs] tr').length > 0`, 20*time.Second),
 		waitJS(`document.body.textContent.includes('Admin sees me') && document.body.textContent.includes('someone')`, 20*time.Second),
 	)
+	// Issue 16: only the actions that apply; when each job ran; no way to lock yourself out.
+	var completedWithCancel, completedWithRetry int
+	var selfActions, timesShown bool
+	step(t, ctx, shot, "admin-actions",
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-testid=jobs] tr')].filter(r => r.textContent.includes('completed') && r.querySelector('[data-testid=job-cancel]')).length`, &completedWithCancel),
+		chromedp.Evaluate(`[...document.querySelectorAll('[data-testid=jobs] tr')].filter(r => r.textContent.includes('completed') && r.querySelector('[data-testid=job-retry]')).length`, &completedWithRetry),
+		chromedp.Evaluate(`document.querySelector('[data-testid=jobs] tr .times').textContent.includes('created') && document.querySelector('[data-testid=jobs] tr .times').textContent.includes('finished')`, &timesShown),
+		chromedp.Evaluate(`[...document.querySelectorAll('tr')].some(r => r.textContent.includes('chief@') && r.querySelector('button'))`, &selfActions),
+	)
+	require.Zero(t, completedWithCancel, "no Cancel on completed jobs")
+	require.Positive(t, completedWithRetry)
+	require.True(t, timesShown)
+	require.False(t, selfActions, "no disable/demote on the admin's own row")
+	step(t, ctx, shot, "admin-reprocess",
+		chromedp.Click(`[data-testid=video-reprocess]`),
+		waitJS(`[...document.querySelectorAll('tr')].some(r => r.textContent.includes('Admin sees me') && /queued|processing|ready/.test(r.textContent))`, 20*time.Second),
+	)
+	// A non-admin gets one refusal page.
+	var refusals int
+	step(t, ctx, shot, "non-admin",
+		chromedp.Evaluate(`localStorage.removeItem('vod.tokens'); true`, nil),
+		chromedp.Navigate(a.URL+"/login"),
+		chromedp.WaitVisible(`input[name=credential]`),
+		chromedp.SendKeys(`input[name=credential]`, "someone"),
+		chromedp.SendKeys(`input[name=password]`, "correct horse battery"),
+		chromedp.Click(`main form button[type=submit]`),
+		chromedp.WaitVisible(`[data-testid=username]`),
+		chromedp.Navigate(a.URL+"/admin"),
+		chromedp.WaitVisible(`[data-testid=refused]`),
+		chromedp.Evaluate(`document.querySelectorAll('main table').length + document.querySelectorAll('[data-testid=error]').length`, &refusals),
+	)
+	require.Zero(t, refusals, "no admin tables or error boxes for a non-admin")
 }
 
 // TestBrowserAudioLanguages (issue 19): the watch page of a two-language video offers both (and the

@@ -770,8 +770,16 @@ async function myVideos() {
   } catch (err) { main.append(errorBox(err)); }
 }
 
+const when = (t) => (t ? new Date(t).toLocaleString() : "—");
+
 async function adminPage() {
   if (!requireLogin()) return;
+  // One refusal for a non-admin, not the admin layout with an error per table.
+  if (session.user.role !== "admin") {
+    page("Not allowed", h("section", { class: "panel", "data-testid": "refused" }, h("h1", {}, "Administrators only"),
+      h("p", {}, "Your account cannot see this page."), h("a", { href: "/", "data-link": true, class: "button primary" }, "Go home")));
+    return;
+  }
   const state = h("select", { "aria-label": "Job state" }, ...["", "running", "available", "retryable", "scheduled", "completed", "cancelled", "discarded"].map((x) => h("option", { value: x }, x || "any state")));
   const kind = h("input", { placeholder: "kind, e.g. transcode.chunk", "aria-label": "Job kind" });
   const jobs = h("tbody", { "data-testid": "jobs" });
@@ -786,10 +794,16 @@ async function adminPage() {
       jobs.replaceChildren(...data.items.map((j) => h("tr", {},
         h("td", {}, String(j.id)), h("td", {}, j.kind), h("td", {}, j.progress != null ? `${j.state} · ${j.stage || ""} ${j.progress}%` : j.state),
         h("td", {}, j.video_id ? h("a", { href: `/watch/${j.video_id}`, "data-link": true }, j.video_id.slice(0, 8)) : ""),
-        h("td", {}, `${j.attempt}/${j.max_attempts}`), h("td", { class: "error" }, j.last_error || ""),
+        h("td", {}, `${j.attempt}/${j.max_attempts}`),
+        h("td", { class: "times" }, h("small", {}, `created ${when(j.created_at)}`), h("br"), h("small", {}, `attempted ${when(j.attempted_at)}`), h("br"),
+          h("small", {}, `finished ${when(j.finalized_at)}`)),
+        h("td", { class: "error" }, j.last_error || ""),
+        // Only what applies: a finished job is retried (run again), an unfinished one cancelled.
         h("td", { class: "actions" },
-          h("button", { onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/retry`, { method: "POST" }); loadJobs(); } }, "Retry"),
-          h("button", { class: "danger", onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/cancel`, { method: "POST" }); loadJobs(); } }, "Cancel")))));
+          ["completed", "cancelled", "discarded", "retryable", "scheduled"].includes(j.state)
+            ? h("button", { "data-testid": "job-retry", onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/retry`, { method: "POST" }); loadJobs(); } }, "Retry") : null,
+          ["available", "running", "retryable", "scheduled", "pending"].includes(j.state)
+            ? h("button", { class: "danger", "data-testid": "job-cancel", onclick: async () => { await api(`/api/v1/admin/jobs/${j.id}/cancel`, { method: "POST" }); loadJobs(); } }, "Cancel") : null))));
     } catch (err) { jobs.replaceChildren(h("tr", {}, h("td", { colspan: 7 }, errorBox(err)))); }
   };
   state.onchange = loadJobs;
@@ -797,21 +811,29 @@ async function adminPage() {
   page("Admin",
     h("h1", {}, "Administration"),
     h("h2", {}, "Jobs"), h("div", { class: "controls" }, state, kind, h("button", { onclick: loadJobs }, "Refresh")),
-    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["ID", "Kind", "State", "Video", "Attempts", "Last error", ""].map((x) => h("th", {}, x)))), jobs),
+    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["ID", "Kind", "State", "Video", "Attempts", "When", "Last error", ""].map((x) => h("th", {}, x)))), jobs),
     h("h2", {}, "Videos"),
-    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["Title", "Owner", "Status", "Visibility", "Progress"].map((x) => h("th", {}, x)))), videos),
+    h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["Title", "Owner", "Status", "Visibility", "Progress", ""].map((x) => h("th", {}, x)))), videos),
     h("h2", {}, "Users"),
     h("table", { class: "mine" }, h("thead", {}, h("tr", {}, ...["Username", "Email", "Role", "State", ""].map((x) => h("th", {}, x)))), users));
   loadJobs();
   try {
     const vs = await api("/api/v1/admin/videos?limit=100");
+    const videoAction = (v, label, run) => h("button", { "data-testid": `video-${label.toLowerCase()}`, class: label === "Delete" ? "danger" : null, onclick: async () => {
+      if (label === "Delete" && !confirm(`Delete "${v.title}" for everyone?`)) return;
+      try { await run(); adminPage(); } catch (err) { alert(err.message); }
+    } }, label);
     videos.replaceChildren(...vs.items.map((v) => h("tr", {}, h("td", {}, h("a", { href: `/watch/${v.id}`, "data-link": true }, v.title)),
-      h("td", {}, v.owner.username), h("td", {}, v.status), h("td", {}, v.visibility), h("td", {}, `${v.progress}%`))));
+      h("td", {}, v.owner.username), h("td", {}, v.status), h("td", {}, v.visibility), h("td", {}, `${v.progress}%`),
+      h("td", { class: "actions" },
+        v.status === "ready" || v.status === "failed" ? videoAction(v, "Reprocess", () => api(`/api/v1/videos/${v.id}/reprocess`, { method: "POST" })) : null,
+        videoAction(v, "Delete", () => api(`/api/v1/videos/${v.id}`, { method: "DELETE" }))))));
     const us = await api("/api/v1/admin/users?limit=100");
     const act = (u, action) => h("button", { onclick: async () => { try { await api(`/api/v1/admin/users/${u.id}/${action}`, { method: "POST" }); adminPage(); } catch (err) { alert(err.message); } } }, action);
     users.replaceChildren(...us.items.map((u) => h("tr", {}, h("td", {}, u.username), h("td", {}, u.email), h("td", {}, u.role),
       h("td", {}, u.disabled ? "disabled" : "active"),
-      h("td", { class: "actions" }, act(u, u.disabled ? "enable" : "disable"), act(u, u.role === "admin" ? "demote" : "promote")))));
+      // An admin cannot disable or demote themselves (the API refuses it too).
+      h("td", { class: "actions" }, u.id === session.user.id ? h("small", { class: "muted" }, "you") : [act(u, u.disabled ? "enable" : "disable"), act(u, u.role === "admin" ? "demote" : "promote")]))));
   } catch (err) { main.append(errorBox(err)); }
 }
 
