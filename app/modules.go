@@ -152,7 +152,7 @@ func (a *App) wireModules(ctx context.Context) error {
 	stream.NewDelivery(catalog, a.store, transcodeSvc).Routes(r)
 	transcodeSvc.Routes(r)
 	jobs.New(a.queue, catalog).Routes(r)
-	player.Routes(r)
+	player.Routes(r, catalog)
 	if cfg.Role != "worker" && a.serving {
 		// Only processes that answer searches keep an index; workers and other commands just log
 		// changes (the index is locked by the server that has it open).

@@ -457,6 +457,21 @@ type PostAuthSignupJSONBody struct {
 	Username        string  `json:"username"`
 }
 
+// GetOembedParams defines parameters for GetOembed.
+type GetOembedParams struct {
+	// Url a /watch/{id} link of this server
+	Url string `form:"url" json:"url"`
+
+	// Maxwidth largest width
+	Maxwidth *int `form:"maxwidth,omitempty" json:"maxwidth,omitempty"`
+
+	// Maxheight largest height
+	Maxheight *int `form:"maxheight,omitempty" json:"maxheight,omitempty"`
+
+	// Format json (the only one served)
+	Format *string `form:"format,omitempty" json:"format,omitempty"`
+}
+
 // GetSearchParams defines parameters for GetSearch.
 type GetSearchParams struct {
 	// Q query: words (stemmed; one typo forgiven in words of 5+ letters), "phrases", and the last word as a prefix of titles and descriptions
@@ -853,6 +868,11 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/auth/signup (the `PostAuthSignup` operationId).
 	PostAuthSignup(ctx context.Context, body PostAuthSignupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetOembed oEmbed 1.0 for a watch link (type video, iframe html)
+	//
+	// Corresponds with GET /api/v1/oembed (the `GetOembed` operationId).
+	GetOembed(ctx context.Context, params *GetOembedParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetSearch Search titles, descriptions and subtitles
 	//
 	// Corresponds with GET /api/v1/search (the `GetSearch` operationId).
@@ -1006,6 +1026,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /doc (the `GetDoc` operationId).
 	GetDoc(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PageEmbedId Player-only page for other sites to frame
+	//
+	// Corresponds with GET /embed/{id} (the `PageEmbedId` operationId).
+	PageEmbedId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetHealthz Liveness
 	//
@@ -1492,6 +1517,21 @@ func (c *Client) PostAuthSignup(ctx context.Context, body PostAuthSignupJSONRequ
 	return c.Client.Do(req)
 }
 
+// GetOembed oEmbed 1.0 for a watch link (type video, iframe html)
+//
+// Corresponds with GET /api/v1/oembed (the `GetOembed` operationId).
+func (c *Client) GetOembed(ctx context.Context, params *GetOembedParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOembedRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetSearch Search titles, descriptions and subtitles
 //
 // Corresponds with GET /api/v1/search (the `GetSearch` operationId).
@@ -1896,6 +1936,21 @@ func (c *Client) PostVideosIdSubtitlesLangTranslations(ctx context.Context, id s
 // Corresponds with GET /doc (the `GetDoc` operationId).
 func (c *Client) GetDoc(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetDocRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PageEmbedId Player-only page for other sites to frame
+//
+// Corresponds with GET /embed/{id} (the `PageEmbedId` operationId).
+func (c *Client) PageEmbedId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPageEmbedIdRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2944,6 +2999,92 @@ func NewPostAuthSignupRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetOembedRequest constructs an http.Request for the GetOembed method
+func NewGetOembedRequest(server string, params *GetOembedParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/oembed")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if queryFrag, err := runtime.StyleParamWithOptions("form", true, "url", params.Url, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+			return nil, err
+		} else {
+			for _, qp := range strings.Split(queryFrag, "&") {
+				rawQueryFragments = append(rawQueryFragments, qp)
+			}
+		}
+
+		if params.Maxwidth != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "maxwidth", *params.Maxwidth, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Maxheight != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "maxheight", *params.Maxheight, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Format != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "format", *params.Format, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4016,6 +4157,40 @@ func NewGetDocRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewPageEmbedIdRequest constructs an http.Request for the PageEmbedId method
+func NewPageEmbedIdRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/embed/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetHealthzRequest constructs an http.Request for the GetHealthz method
 func NewGetHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -4655,6 +4830,13 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /api/v1/auth/signup (the `PostAuthSignup` operationId).
 	PostAuthSignupWithResponse(ctx context.Context, body PostAuthSignupJSONRequestBody, reqEditors ...RequestEditorFn) (*PostAuthSignupResponse, error)
 
+	// GetOembedWithResponse oEmbed 1.0 for a watch link (type video, iframe html)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/oembed (the `GetOembed` operationId).
+	GetOembedWithResponse(ctx context.Context, params *GetOembedParams, reqEditors ...RequestEditorFn) (*GetOembedResponse, error)
+
 	// GetSearchWithResponse Search titles, descriptions and subtitles
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -4836,6 +5018,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /doc (the `GetDoc` operationId).
 	GetDocWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetDocResponse, error)
+
+	// PageEmbedIdWithResponse Player-only page for other sites to frame
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /embed/{id} (the `PageEmbedId` operationId).
+	PageEmbedIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PageEmbedIdResponse, error)
 
 	// GetHealthzWithResponse Liveness
 	//
@@ -6007,6 +6196,89 @@ func (r PostAuthSignupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostAuthSignupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOembedResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		AuthorName      *string `json:"author_name,omitempty"`
+		CacheAge        *int    `json:"cache_age,omitempty"`
+		Height          int     `json:"height"`
+		Html            string  `json:"html"`
+		ProviderName    *string `json:"provider_name,omitempty"`
+		ProviderUrl     *string `json:"provider_url,omitempty"`
+		ThumbnailHeight *int    `json:"thumbnail_height,omitempty"`
+		ThumbnailUrl    *string `json:"thumbnail_url,omitempty"`
+		ThumbnailWidth  *int    `json:"thumbnail_width,omitempty"`
+		Title           *string `json:"title,omitempty"`
+		Type            string  `json:"type"`
+		Version         string  `json:"version"`
+		Width           int     `json:"width"`
+	}
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOembedResponse) GetJSON200() *struct {
+	AuthorName      *string `json:"author_name,omitempty"`
+	CacheAge        *int    `json:"cache_age,omitempty"`
+	Height          int     `json:"height"`
+	Html            string  `json:"html"`
+	ProviderName    *string `json:"provider_name,omitempty"`
+	ProviderUrl     *string `json:"provider_url,omitempty"`
+	ThumbnailHeight *int    `json:"thumbnail_height,omitempty"`
+	ThumbnailUrl    *string `json:"thumbnail_url,omitempty"`
+	ThumbnailWidth  *int    `json:"thumbnail_width,omitempty"`
+	Title           *string `json:"title,omitempty"`
+	Type            string  `json:"type"`
+	Version         string  `json:"version"`
+	Width           int     `json:"width"`
+} {
+	return r.JSON200
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetOembedResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r GetOembedResponse) GetJSON501() *Error {
+	return r.JSON501
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOembedResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOembedResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOembedResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOembedResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7411,6 +7683,40 @@ func (r GetDocResponse) ContentType() string {
 	return ""
 }
 
+type PageEmbedIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r PageEmbedIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PageEmbedIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PageEmbedIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PageEmbedIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetHealthzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -8281,6 +8587,19 @@ func (c *ClientWithResponses) PostAuthSignupWithResponse(ctx context.Context, bo
 	return ParsePostAuthSignupResponse(rsp)
 }
 
+// GetOembedWithResponse oEmbed 1.0 for a watch link (type video, iframe html)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/oembed (the `GetOembed` operationId).
+func (c *ClientWithResponses) GetOembedWithResponse(ctx context.Context, params *GetOembedParams, reqEditors ...RequestEditorFn) (*GetOembedResponse, error) {
+	rsp, err := c.GetOembed(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOembedResponse(rsp)
+}
+
 // GetSearchWithResponse Search titles, descriptions and subtitles
 //
 // Returns a wrapper object for the known response body format(s).
@@ -8617,6 +8936,19 @@ func (c *ClientWithResponses) GetDocWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseGetDocResponse(rsp)
+}
+
+// PageEmbedIdWithResponse Player-only page for other sites to frame
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /embed/{id} (the `PageEmbedId` operationId).
+func (c *ClientWithResponses) PageEmbedIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PageEmbedIdResponse, error) {
+	rsp, err := c.PageEmbedId(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePageEmbedIdResponse(rsp)
 }
 
 // GetHealthzWithResponse Liveness
@@ -9555,6 +9887,60 @@ func ParsePostAuthSignupResponse(rsp *http.Response) (*PostAuthSignupResponse, e
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetOembedResponse parses an HTTP response from a GetOembedWithResponse call
+func ParseGetOembedResponse(rsp *http.Response) (*GetOembedResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOembedResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			AuthorName      *string `json:"author_name,omitempty"`
+			CacheAge        *int    `json:"cache_age,omitempty"`
+			Height          int     `json:"height"`
+			Html            string  `json:"html"`
+			ProviderName    *string `json:"provider_name,omitempty"`
+			ProviderUrl     *string `json:"provider_url,omitempty"`
+			ThumbnailHeight *int    `json:"thumbnail_height,omitempty"`
+			ThumbnailUrl    *string `json:"thumbnail_url,omitempty"`
+			ThumbnailWidth  *int    `json:"thumbnail_width,omitempty"`
+			Title           *string `json:"title,omitempty"`
+			Type            string  `json:"type"`
+			Version         string  `json:"version"`
+			Width           int     `json:"width"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
 
 	}
 
@@ -10645,6 +11031,22 @@ func ParseGetDocResponse(rsp *http.Response) (*GetDocResponse, error) {
 	}
 
 	response := &GetDocResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParsePageEmbedIdResponse parses an HTTP response from a PageEmbedIdWithResponse call
+func ParsePageEmbedIdResponse(rsp *http.Response) (*PageEmbedIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PageEmbedIdResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

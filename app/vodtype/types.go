@@ -28,3 +28,13 @@ func CacheControl(key string) string {
 	}
 	return "public, max-age=31536000, immutable"
 }
+
+// PageMeta is what link previews (OpenGraph, Twitter cards, oEmbed) show of a video: only public
+// and unlisted ready videos have one.
+type PageMeta struct {
+	ID, Title, Description, Owner string
+	// Poster is the poster's URL (relative to the server unless media is on a CDN).
+	Poster          string
+	Width, Height   int
+	DurationSeconds float64
+}

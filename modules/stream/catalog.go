@@ -601,3 +601,19 @@ func (s *Catalog) RemoveOwnerVideos(ctx context.Context, ownerID string) error {
 	}
 	return nil
 }
+
+// PageMeta is what a link preview shows of a video; ok is false for private, unfinished or missing
+// videos (nothing about them is said to strangers).
+func (s *Catalog) PageMeta(ctx context.Context, id string) (vodtype.PageMeta, bool) {
+	r, err := s.row(ctx, id)
+	if err != nil || r.Visibility == vodtype.Private || r.Status != vodtype.StatusReady {
+		return vodtype.PageMeta{}, false
+	}
+	v := s.view(r, nil)
+	m := vodtype.PageMeta{ID: v.ID, Title: v.Title, Description: v.Description, Owner: v.Owner.Username,
+		Width: v.Width, Height: v.Height, DurationSeconds: v.DurationSeconds}
+	if v.Thumbnails.Poster != nil {
+		m.Poster = *v.Thumbnails.Poster
+	}
+	return m, true
+}

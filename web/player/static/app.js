@@ -67,7 +67,7 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-function duration(sec, round = Math.round) {
+function duration(sec, round = Math.floor) {
   sec = round(sec || 0);
   const hh = Math.floor(sec / 3600), mm = Math.floor((sec % 3600) / 60), ss = sec % 60;
   const p = (n) => String(n).padStart(2, "0");
@@ -529,7 +529,14 @@ async function watch(id) {
     page("Error", errorBox(err));
     return;
   }
-  const start = parseFloat(new URLSearchParams(location.search).get("t")) || 0;
+  // Resume where this browser left off (kept locally), unless the link names a moment. A position
+  // in the first 3 s or the last few (up to 10 s) is not worth resuming.
+  const params0 = new URLSearchParams(location.search);
+  const posKey = `vod.pos.${v.id}`;
+  const resumable = (pos, d) => pos >= 3 && pos < d - Math.max(1, Math.min(10, d * 0.05));
+  const saved = parseFloat(localStorage.getItem(posKey)) || 0;
+  const resumeAt = !params0.has("t") && resumable(saved, v.duration_seconds || 0) ? saved : 0;
+  const start = parseFloat(params0.get("t")) || resumeAt;
   const video = h("video", { controls: true, playsinline: true, preload: "metadata", poster: v.thumbnails?.poster, "data-testid": "video", crossorigin: "anonymous" });
   const quality = h("select", { id: "quality", "data-testid": "quality", "aria-label": "Quality" }, h("option", { value: "auto" }, "Auto"));
   const subs = h("select", { id: "subtitles", "data-testid": "subtitles", "aria-label": "Subtitles" }, h("option", { value: "off" }, "Subtitles off"));
@@ -542,10 +549,47 @@ async function watch(id) {
     v.playback?.mp4 ? h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4") : null);
   const audioSel = h("select", { id: "audio", "data-testid": "audio", "aria-label": "Audio language" });
   const audioLabel = h("label", { hidden: true }, "Audio ", audioSel);
+  const speed = h("select", { id: "speed", "data-testid": "speed", "aria-label": "Playback speed" },
+    ...[0.5, 0.75, 1, 1.25, 1.5, 2].map((r) => h("option", { value: String(r), selected: r === 1 ? true : null }, r === 1 ? "Normal" : `${r}×`)));
+  speed.addEventListener("change", () => (video.playbackRate = Number(speed.value)));
+  video.addEventListener("ratechange", () => { if (String(video.playbackRate) !== speed.value) speed.value = String(video.playbackRate); });
+  const shareBtn = h("button", { type: "button", "data-testid": "share" }, "Share");
   const controls = h("div", { class: "controls" }, h("label", {}, "Quality ", quality), audioLabel, h("label", {}, "Subtitles ", subs),
+    h("label", {}, "Speed ", speed), shareBtn,
     h("span", { class: "keys" }, "Keys: space play/pause · ←/→ 5 s · f fullscreen · m mute · c captions"));
+  // Share: the link (at the current moment if wanted) and the code to embed the player elsewhere.
+  const shareBox = h("section", { class: "share panel wide", hidden: true, "data-testid": "share-box", "aria-label": "Share" });
+  shareBtn.addEventListener("click", () => {
+    if (!shareBox.hidden) { shareBox.hidden = true; return; }
+    const at = Math.floor(video.currentTime || 0);
+    const link = h("input", { readonly: true, "data-testid": "share-link", "aria-label": "Link", value: `${location.origin}/watch/${v.id}` });
+    const withTime = h("input", { type: "checkbox", "data-testid": "share-at" });
+    const setLink = () => (link.value = `${location.origin}/watch/${v.id}${withTime.checked ? `?t=${at}` : ""}`);
+    withTime.addEventListener("change", setLink);
+    const code = h("textarea", { readonly: true, rows: 3, "data-testid": "share-embed", "aria-label": "Embed code" },
+      `<iframe src="${location.origin}/embed/${v.id}" width="640" height="360" allow="autoplay; fullscreen; encrypted-media" allowfullscreen title="${v.title.replace(/"/g, "&quot;")}"></iframe>`);
+    const copy = (el) => h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(el.value).catch(() => el.select()) }, "Copy");
+    shareBox.replaceChildren(h("h2", {}, "Share"), h("div", { class: "row" }, link, copy(link)),
+      h("label", {}, withTime, ` Start at ${duration(at, Math.floor)}`), h("h3", {}, "Embed"), code, copy(code));
+    if (at > 0) { withTime.checked = true; setLink(); }
+    shareBox.hidden = false;
+  });
   const notice = h("p", { class: "notice", "data-testid": "processing", "aria-live": "polite", hidden: true });
-  page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), notice, controls, info);
+  page(v.title, h("div", { class: "stage" }, video, h("div", { class: "scrubwrap" }, scrub, preview)), notice, controls, shareBox, info);
+  if (resumeAt) setTimeout(() => { // after the status line is set below
+    notice.hidden = false;
+    notice.dataset.status = "resumed";
+    notice.replaceChildren(`Resuming at ${duration(resumeAt, Math.floor)}. `,
+      h("button", { type: "button", class: "link", "data-testid": "start-over", onclick: () => { video.currentTime = 0; localStorage.removeItem(posKey); notice.hidden = true; } }, "Start over"));
+  }, 0);
+  let lastSave = 0;
+  video.addEventListener("timeupdate", () => {
+    if (Date.now() - lastSave < 2000) return;
+    lastSave = Date.now();
+    if (resumable(video.currentTime, v.duration_seconds || 0)) localStorage.setItem(posKey, String(video.currentTime));
+    else if (video.currentTime >= 3) localStorage.removeItem(posKey); // near the end: watched
+  });
+  video.addEventListener("ended", () => localStorage.removeItem(posKey));
   // available: how far the video can be watched; below its duration while it still processes.
   let available = v.status === "ready" ? v.duration_seconds : v.available_seconds || 0;
   const playable = (x) => x.status === "ready" || (x.status === "processing" && x.available_seconds > 0 && x.playback?.dash);
