@@ -207,7 +207,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		chromedp.Navigate(a.URL+"/"),
 		waitJS(`document.querySelectorAll('[data-testid=grid] .card').length === 1`, 20*time.Second),
 		chromedp.Navigate(a.URL+"/me"),
-		waitJS(`document.querySelectorAll('table.mine tbody tr').length === 1`, 20*time.Second),
+		waitJS(`document.querySelectorAll('[data-testid=mine-item]').length === 1`, 20*time.Second),
 	)
 }
 

@@ -132,5 +132,9 @@ func TestBrowserWatchPage(t *testing.T) {
 	step(t, ctx, shot, "embed",
 		chromedp.Navigate(other.URL),
 		waitJS(`window.msgs.some(m => m.vod === 'timeupdate' && m.time > 1)`, time.Minute),
+		waitJS(`window.msgs.some(m => m.vod === 'ended')`, time.Minute),
 	)
+	// The framed player counts its viewer too (the watch page above never played 5 s in a row).
+	require.Eventually(t, func() bool { v := a.video(id, ""); return v.Views != nil && *v.Views == 1 }, 10*time.Second, 200*time.Millisecond,
+		"one view from the embed")
 }

@@ -44,7 +44,7 @@ func schemas() obj {
 			"status", obj{"type": "string", "enum": []string{"uploading", "queued", "processing", "ready", "failed"}},
 			"stage", httpx.StrType, "progress", obj{"type": "integer", "minimum": 0, "maximum": 100}, "error", httpx.StrNull,
 			"notes", obj{"type": "array", "items": httpx.StrType}, "duration_seconds", httpx.Number, "available_seconds", httpx.Number,
-			"queue_position", obj{"type": []string{"integer", "null"}, "minimum": 0, "description": "videos uploaded before this one still being processed (older videos go first); null when ready or failed, and in lists"}, "width", httpx.Integer, "height", httpx.Integer,
+			"views", obj{"type": "integer", "minimum": 0, "description": "viewers, each counted once a day"}, "queue_position", obj{"type": []string{"integer", "null"}, "minimum": 0, "description": "videos uploaded before this one still being processed (older videos go first); null when ready or failed, and in lists"}, "width", httpx.Integer, "height", httpx.Integer,
 			"created_at", ts, "ready_at", obj{"type": []string{"string", "null"}, "format": "date-time"},
 			"renditions", obj{"type": "array", "items": object([]string{"width", "height", "bandwidth", "codecs"}, props(
 				"width", httpx.Integer, "height", httpx.Integer, "bandwidth", httpx.Integer, "codecs", httpx.StrType))},
@@ -55,6 +55,7 @@ func schemas() obj {
 			"playback", object(nil, props("dash", httpx.StrNull, "hls", httpx.StrNull, "mp4", httpx.StrNull)))),
 		"SourceLink": object([]string{"url", "expires_at", "filename", "size"}, props(
 			"url", httpx.StrType, "expires_at", ts, "filename", httpx.StrType, "size", httpx.Integer)),
+		"ViewCount": object([]string{"views", "counted"}, props("views", httpx.Integer, "counted", obj{"type": "boolean", "description": "false when this viewer was already counted today"})),
 		"VideoList": object([]string{"items", "next_cursor"}, props("items", obj{"type": "array", "items": httpx.Ref("Video")}, "next_cursor", httpx.StrNull)),
 		"SearchResult": object([]string{"items", "next_cursor", "total"}, props(
 			"items", obj{"type": "array", "items": object([]string{"video", "score", "highlights", "cues"}, props(

@@ -76,7 +76,7 @@ func TestRemoteCLI(t *testing.T) {
 	require.Len(t, listed, 2)
 	for _, v := range listed {
 		require.Equal(t, apiclient.Ready, v.Status)
-		require.Equal(t, apiclient.Unlisted, v.Visibility)
+		require.Equal(t, apiclient.VideoVisibilityUnlisted, v.Visibility)
 	}
 	out, _, code = remoteCLI(t, home, "", "status", uploaded[0].VideoID)
 	require.Zero(t, code)

@@ -122,19 +122,19 @@ func (e VideoStatus) Valid() bool {
 
 // Defines values for VideoVisibility.
 const (
-	Private  VideoVisibility = "private"
-	Public   VideoVisibility = "public"
-	Unlisted VideoVisibility = "unlisted"
+	VideoVisibilityPrivate  VideoVisibility = "private"
+	VideoVisibilityPublic   VideoVisibility = "public"
+	VideoVisibilityUnlisted VideoVisibility = "unlisted"
 )
 
 // Valid indicates whether the value is a known member of the VideoVisibility enum.
 func (e VideoVisibility) Valid() bool {
 	switch e {
-	case Private:
+	case VideoVisibilityPrivate:
 		return true
-	case Public:
+	case VideoVisibilityPublic:
 		return true
-	case Unlisted:
+	case VideoVisibilityUnlisted:
 		return true
 	default:
 		return false
@@ -237,6 +237,39 @@ func (e PostTusIdParamsXHTTPMethodOverride) Valid() bool {
 	case HEAD:
 		return true
 	case PATCH:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetVideosParamsSort.
+const (
+	Newest GetVideosParamsSort = "newest"
+	Views  GetVideosParamsSort = "views"
+)
+
+// Valid indicates whether the value is a known member of the GetVideosParamsSort enum.
+func (e GetVideosParamsSort) Valid() bool {
+	switch e {
+	case Newest:
+		return true
+	case Views:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetVideosParamsVisibility.
+const (
+	GetVideosParamsVisibilityPublic GetVideosParamsVisibility = "public"
+)
+
+// Valid indicates whether the value is a known member of the GetVideosParamsVisibility enum.
+func (e GetVideosParamsVisibility) Valid() bool {
+	switch e {
+	case GetVideosParamsVisibilityPublic:
 		return true
 	default:
 		return false
@@ -358,7 +391,10 @@ type Video struct {
 		Poster     *string `json:"poster,omitempty"`
 		Storyboard *string `json:"storyboard,omitempty"`
 	} `json:"thumbnails,omitempty"`
-	Title      string          `json:"title"`
+	Title string `json:"title"`
+
+	// Views viewers, each counted once a day
+	Views      *int            `json:"views,omitempty"`
 	Visibility VideoVisibility `json:"visibility"`
 	Width      *int            `json:"width,omitempty"`
 }
@@ -376,6 +412,13 @@ type VideoVisibility string
 type VideoList struct {
 	Items      []Video `json:"items"`
 	NextCursor *string `json:"next_cursor"`
+}
+
+// ViewCount defines model for ViewCount.
+type ViewCount struct {
+	// Counted false when this viewer was already counted today
+	Counted bool `json:"counted"`
+	Views   int  `json:"views"`
 }
 
 // GetAdminJobsParams defines parameters for GetAdminJobs.
@@ -573,12 +616,24 @@ type GetVideosParams struct {
 	// Owner username
 	Owner *string `form:"owner,omitempty" json:"owner,omitempty"`
 
+	// Sort newest first (default) or most viewed first
+	Sort *GetVideosParamsSort `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// Visibility public: only what everyone sees, also for the owner (a channel page)
+	Visibility *GetVideosParamsVisibility `form:"visibility,omitempty" json:"visibility,omitempty"`
+
 	// Limit page size, 1 to 100
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 
 	// Cursor opaque cursor from next_cursor
 	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
+
+// GetVideosParamsSort defines parameters for GetVideos.
+type GetVideosParamsSort string
+
+// GetVideosParamsVisibility defines parameters for GetVideos.
+type GetVideosParamsVisibility string
 
 // PostVideosMultipartBody defines parameters for PostVideos.
 type PostVideosMultipartBody struct {
@@ -986,6 +1041,18 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/videos/{id}/events (the `GetVideosIdEvents` operationId).
 	GetVideosIdEvents(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// DeleteVideosIdPoster Go back to the generated thumbnail
+	//
+	// Corresponds with DELETE /api/v1/videos/{id}/poster (the `DeleteVideosIdPoster` operationId).
+	DeleteVideosIdPoster(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutVideosIdPosterWithBody Set a custom thumbnail (JPEG or PNG, at most 10 MiB and 40 megapixels; stored re-encoded as a JPEG of at most 1920x1080)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/videos/{id}/poster (the `PutVideosIdPoster` operationId).
+	PutVideosIdPosterWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostVideosIdReprocess Process the kept source again (owner or admin)
 	//
 	// Corresponds with POST /api/v1/videos/{id}/reprocess (the `PostVideosIdReprocess` operationId).
@@ -1021,6 +1088,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/videos/{id}/subtitles/{lang}/translations (the `PostVideosIdSubtitlesLangTranslations` operationId).
 	PostVideosIdSubtitlesLangTranslations(ctx context.Context, id string, lang string, body PostVideosIdSubtitlesLangTranslationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostVideosIdViews Count a view (the player calls it after a few seconds of playback; once per viewer and day)
+	//
+	// Corresponds with POST /api/v1/videos/{id}/views (the `PostVideosIdViews` operationId).
+	PostVideosIdViews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetDoc Rendered API documentation
 	//
@@ -1091,6 +1163,11 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /static/{path} (the `PageStaticPath` operationId).
 	PageStaticPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PageUUsername Web app page
+	//
+	// Corresponds with GET /u/{username} (the `PageUUsername` operationId).
+	PageUUsername(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PageUpload Web app page
 	//
@@ -1835,6 +1912,38 @@ func (c *Client) GetVideosIdEvents(ctx context.Context, id string, reqEditors ..
 	return c.Client.Do(req)
 }
 
+// DeleteVideosIdPoster Go back to the generated thumbnail
+//
+// Corresponds with DELETE /api/v1/videos/{id}/poster (the `DeleteVideosIdPoster` operationId).
+func (c *Client) DeleteVideosIdPoster(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteVideosIdPosterRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutVideosIdPosterWithBody Set a custom thumbnail (JPEG or PNG, at most 10 MiB and 40 megapixels; stored re-encoded as a JPEG of at most 1920x1080)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/videos/{id}/poster (the `PutVideosIdPoster` operationId).
+func (c *Client) PutVideosIdPosterWithBody(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutVideosIdPosterRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // PostVideosIdReprocess Process the kept source again (owner or admin)
 //
 // Corresponds with POST /api/v1/videos/{id}/reprocess (the `PostVideosIdReprocess` operationId).
@@ -1921,6 +2030,21 @@ func (c *Client) PostVideosIdSubtitlesLangTranslationsWithBody(ctx context.Conte
 // Corresponds with POST /api/v1/videos/{id}/subtitles/{lang}/translations (the `PostVideosIdSubtitlesLangTranslations` operationId).
 func (c *Client) PostVideosIdSubtitlesLangTranslations(ctx context.Context, id string, lang string, body PostVideosIdSubtitlesLangTranslationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostVideosIdSubtitlesLangTranslationsRequest(c.Server, id, lang, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostVideosIdViews Count a view (the player calls it after a few seconds of playback; once per viewer and day)
+//
+// Corresponds with POST /api/v1/videos/{id}/views (the `PostVideosIdViews` operationId).
+func (c *Client) PostVideosIdViews(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostVideosIdViewsRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -2131,6 +2255,21 @@ func (c *Client) PageSignup(ctx context.Context, reqEditors ...RequestEditorFn) 
 // Corresponds with GET /static/{path} (the `PageStaticPath` operationId).
 func (c *Client) PageStaticPath(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPageStaticPathRequest(c.Server, path)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PageUUsername Web app page
+//
+// Corresponds with GET /u/{username} (the `PageUUsername` operationId).
+func (c *Client) PageUUsername(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPageUUsernameRequest(c.Server, username)
 	if err != nil {
 		return nil, err
 	}
@@ -3715,6 +3854,30 @@ func NewGetVideosRequest(server string, params *GetVideosParams) (*http.Request,
 
 		}
 
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Visibility != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visibility", *params.Visibility, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.Limit != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
@@ -3931,6 +4094,76 @@ func NewGetVideosIdEventsRequest(server string, id string) (*http.Request, error
 	return req, nil
 }
 
+// NewDeleteVideosIdPosterRequest constructs an http.Request for the DeleteVideosIdPoster method
+func NewDeleteVideosIdPosterRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/videos/%s/poster", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutVideosIdPosterRequestWithBody constructs an http.Request for the PutVideosIdPoster method, with any body, and a specified content type
+func NewPutVideosIdPosterRequestWithBody(server string, id string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/videos/%s/poster", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPostVideosIdReprocessRequest constructs an http.Request for the PostVideosIdReprocess method
 func NewPostVideosIdReprocessRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -4126,6 +4359,40 @@ func NewPostVideosIdSubtitlesLangTranslationsRequestWithBody(server string, id s
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewPostVideosIdViewsRequest constructs an http.Request for the PostVideosIdViews method
+func NewPostVideosIdViewsRequest(server string, id string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/videos/%s/views", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -4526,6 +4793,40 @@ func NewPageStaticPathRequest(server string, path string) (*http.Request, error)
 	}
 
 	operationPath := fmt.Sprintf("/static/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPageUUsernameRequest constructs an http.Request for the PageUUsername method
+func NewPageUUsernameRequest(server string, username string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "username", username, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/u/%s", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -4970,6 +5271,20 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/videos/{id}/events (the `GetVideosIdEvents` operationId).
 	GetVideosIdEventsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetVideosIdEventsResponse, error)
 
+	// DeleteVideosIdPosterWithResponse Go back to the generated thumbnail
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/videos/{id}/poster (the `DeleteVideosIdPoster` operationId).
+	DeleteVideosIdPosterWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteVideosIdPosterResponse, error)
+
+	// PutVideosIdPosterWithBodyWithResponse Set a custom thumbnail (JPEG or PNG, at most 10 MiB and 40 megapixels; stored re-encoded as a JPEG of at most 1920x1080)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/videos/{id}/poster (the `PutVideosIdPoster` operationId).
+	PutVideosIdPosterWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutVideosIdPosterResponse, error)
+
 	// PostVideosIdReprocessWithResponse Process the kept source again (owner or admin)
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -5011,6 +5326,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/videos/{id}/subtitles/{lang}/translations (the `PostVideosIdSubtitlesLangTranslations` operationId).
 	PostVideosIdSubtitlesLangTranslationsWithResponse(ctx context.Context, id string, lang string, body PostVideosIdSubtitlesLangTranslationsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostVideosIdSubtitlesLangTranslationsResponse, error)
+
+	// PostVideosIdViewsWithResponse Count a view (the player calls it after a few seconds of playback; once per viewer and day)
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/videos/{id}/views (the `PostVideosIdViews` operationId).
+	PostVideosIdViewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PostVideosIdViewsResponse, error)
 
 	// GetDocWithResponse Rendered API documentation
 	//
@@ -5109,6 +5431,13 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /static/{path} (the `PageStaticPath` operationId).
 	PageStaticPathWithResponse(ctx context.Context, path string, reqEditors ...RequestEditorFn) (*PageStaticPathResponse, error)
+
+	// PageUUsernameWithResponse Web app page
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /u/{username} (the `PageUUsername` operationId).
+	PageUUsernameWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*PageUUsernameResponse, error)
 
 	// PageUploadWithResponse Web app page
 	//
@@ -7338,6 +7667,145 @@ func (r GetVideosIdEventsResponse) ContentType() string {
 	return ""
 }
 
+type DeleteVideosIdPosterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Video *Video `json:"video,omitempty"`
+	}
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DeleteVideosIdPosterResponse) GetJSON200() *struct {
+	Video *Video `json:"video,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DeleteVideosIdPosterResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DeleteVideosIdPosterResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteVideosIdPosterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteVideosIdPosterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteVideosIdPosterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteVideosIdPosterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PutVideosIdPosterResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Video *Video `json:"video,omitempty"`
+	}
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *Error
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON200() *struct {
+	Video *Video `json:"video,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON403() *Error {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON413() *Error {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON415() *Error {
+	return r.JSON415
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PutVideosIdPosterResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r PutVideosIdPosterResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutVideosIdPosterResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutVideosIdPosterResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutVideosIdPosterResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type PostVideosIdReprocessResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -7643,6 +8111,54 @@ func (r PostVideosIdSubtitlesLangTranslationsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostVideosIdSubtitlesLangTranslationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostVideosIdViewsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *ViewCount
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostVideosIdViewsResponse) GetJSON200() *ViewCount {
+	return r.JSON200
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostVideosIdViewsResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetBody returns the raw response body bytes
+func (r PostVideosIdViewsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostVideosIdViewsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostVideosIdViewsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostVideosIdViewsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8175,6 +8691,40 @@ func (r PageStaticPathResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PageStaticPathResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PageUUsernameResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r PageUUsernameResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PageUUsernameResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PageUUsernameResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PageUUsernameResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -8847,6 +9397,32 @@ func (c *ClientWithResponses) GetVideosIdEventsWithResponse(ctx context.Context,
 	return ParseGetVideosIdEventsResponse(rsp)
 }
 
+// DeleteVideosIdPosterWithResponse Go back to the generated thumbnail
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/videos/{id}/poster (the `DeleteVideosIdPoster` operationId).
+func (c *ClientWithResponses) DeleteVideosIdPosterWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*DeleteVideosIdPosterResponse, error) {
+	rsp, err := c.DeleteVideosIdPoster(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteVideosIdPosterResponse(rsp)
+}
+
+// PutVideosIdPosterWithBodyWithResponse Set a custom thumbnail (JPEG or PNG, at most 10 MiB and 40 megapixels; stored re-encoded as a JPEG of at most 1920x1080)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/videos/{id}/poster (the `PutVideosIdPoster` operationId).
+func (c *ClientWithResponses) PutVideosIdPosterWithBodyWithResponse(ctx context.Context, id string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutVideosIdPosterResponse, error) {
+	rsp, err := c.PutVideosIdPosterWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutVideosIdPosterResponse(rsp)
+}
+
 // PostVideosIdReprocessWithResponse Process the kept source again (owner or admin)
 //
 // Returns a wrapper object for the known response body format(s).
@@ -8923,6 +9499,19 @@ func (c *ClientWithResponses) PostVideosIdSubtitlesLangTranslationsWithResponse(
 		return nil, err
 	}
 	return ParsePostVideosIdSubtitlesLangTranslationsResponse(rsp)
+}
+
+// PostVideosIdViewsWithResponse Count a view (the player calls it after a few seconds of playback; once per viewer and day)
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/videos/{id}/views (the `PostVideosIdViews` operationId).
+func (c *ClientWithResponses) PostVideosIdViewsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*PostVideosIdViewsResponse, error) {
+	rsp, err := c.PostVideosIdViews(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostVideosIdViewsResponse(rsp)
 }
 
 // GetDocWithResponse Rendered API documentation
@@ -9105,6 +9694,19 @@ func (c *ClientWithResponses) PageStaticPathWithResponse(ctx context.Context, pa
 		return nil, err
 	}
 	return ParsePageStaticPathResponse(rsp)
+}
+
+// PageUUsernameWithResponse Web app page
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /u/{username} (the `PageUUsername` operationId).
+func (c *ClientWithResponses) PageUUsernameWithResponse(ctx context.Context, username string, reqEditors ...RequestEditorFn) (*PageUUsernameResponse, error) {
+	rsp, err := c.PageUUsername(ctx, username, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePageUUsernameResponse(rsp)
 }
 
 // PageUploadWithResponse Web app page
@@ -10787,6 +11389,111 @@ func ParseGetVideosIdEventsResponse(rsp *http.Response) (*GetVideosIdEventsRespo
 	return response, nil
 }
 
+// ParseDeleteVideosIdPosterResponse parses an HTTP response from a DeleteVideosIdPosterWithResponse call
+func ParseDeleteVideosIdPosterResponse(rsp *http.Response) (*DeleteVideosIdPosterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteVideosIdPosterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Video *Video `json:"video,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePutVideosIdPosterResponse parses an HTTP response from a PutVideosIdPosterWithResponse call
+func ParsePutVideosIdPosterResponse(rsp *http.Response) (*PutVideosIdPosterResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutVideosIdPosterResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Video *Video `json:"video,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParsePostVideosIdReprocessResponse parses an HTTP response from a PostVideosIdReprocessWithResponse call
 func ParsePostVideosIdReprocessResponse(rsp *http.Response) (*PostVideosIdReprocessResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -11016,6 +11723,39 @@ func ParsePostVideosIdSubtitlesLangTranslationsResponse(rsp *http.Response) (*Po
 			return nil, err
 		}
 		response.JSON422 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParsePostVideosIdViewsResponse parses an HTTP response from a PostVideosIdViewsWithResponse call
+func ParsePostVideosIdViewsResponse(rsp *http.Response) (*PostVideosIdViewsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostVideosIdViewsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest ViewCount
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
 
 	}
 
@@ -11352,6 +12092,22 @@ func ParsePageStaticPathResponse(rsp *http.Response) (*PageStaticPathResponse, e
 	}
 
 	response := &PageStaticPathResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParsePageUUsernameResponse parses an HTTP response from a PageUUsernameWithResponse call
+func ParsePageUUsernameResponse(rsp *http.Response) (*PageUUsernameResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PageUUsernameResponse{
 		Body:         bodyBytes,
 		HTTPResponse: rsp,
 	}

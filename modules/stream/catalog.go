@@ -38,6 +38,7 @@ type Catalog struct {
 	cacheMu sync.Mutex
 	vis     map[string]visEntry
 	views   map[string]viewEntry
+	salt    viewSalt
 }
 
 // NewCatalog builds the catalog on its dependencies.

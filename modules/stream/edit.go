@@ -3,6 +3,8 @@ package stream
 import (
 	"context"
 	"encoding/base64"
+	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,8 +28,15 @@ type ListQuery struct {
 	OnlyPublished bool   // only ready, public videos
 	Limit         int
 	Cursor        string // from a previous page's NextCursor
+	Sort          string // SortNewest (default) or SortViews
 	NoSubtitles   bool   // skip reading subtitle tracks (admin listing)
 }
+
+// List orders.
+const (
+	SortNewest = "newest"
+	SortViews  = "views"
+)
 
 // VideoPage is a page of videos in the API's list shape.
 type VideoPage struct {
@@ -57,16 +66,22 @@ func waiting(status string) bool {
 	return status == vodtype.StatusQueued || status == vodtype.StatusProcessing
 }
 
-// List pages newest first by id: ids are UUIDv7, so id order is creation order and the cursor (the
-// last id seen) stays stable while new videos arrive.
+// List pages newest first by id (ids are UUIDv7, so id order is creation order), or most viewed
+// first with id as the tie-break. The cursor is the last row's position, so pages stay stable while
+// new videos arrive.
 func (s *Catalog) List(ctx context.Context, lq ListQuery) (VideoPage, error) {
 	q := s.db.Gorm.WithContext(ctx).Model(&videoRow{})
+	byViews := lq.Sort == SortViews
 	if lq.Cursor != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(lq.Cursor)
-		if _, perr := uuid.Parse(string(raw)); err != nil || perr != nil {
+		views, id, err := parseCursor(lq.Cursor, byViews)
+		if err != nil {
 			return VideoPage{}, vodtype.FieldErrors{"cursor": "is not a cursor this API returned"}
 		}
-		q = q.Where("id < ?", string(raw))
+		if byViews {
+			q = q.Where("views < ? OR (views = ? AND id < ?)", views, views, id)
+		} else {
+			q = q.Where("id < ?", id)
+		}
 	}
 	if lq.Owner != "" {
 		q = q.Where("owner_username = ?", lq.Owner)
@@ -78,13 +93,21 @@ func (s *Catalog) List(ctx context.Context, lq ListQuery) (VideoPage, error) {
 		q = q.Where("status = ? AND visibility = ?", vodtype.StatusReady, vodtype.Public)
 	}
 	var rows []videoRow
+	if byViews {
+		q = q.Order("views DESC")
+	}
 	if err := q.Order("id DESC").Limit(lq.Limit + 1).Find(&rows).Error; err != nil {
 		return VideoPage{}, err
 	}
 	out := VideoPage{Items: []Video{}}
 	if len(rows) > lq.Limit {
 		rows = rows[:lq.Limit]
-		next := base64.RawURLEncoding.EncodeToString([]byte(rows[len(rows)-1].ID))
+		last := rows[len(rows)-1]
+		c := last.ID
+		if byViews {
+			c = strconv.FormatInt(last.Views, 10) + ":" + c
+		}
+		next := base64.RawURLEncoding.EncodeToString([]byte(c))
 		out.NextCursor = &next
 	}
 	subs := map[string][]subtitleRow{}
@@ -102,6 +125,29 @@ func (s *Catalog) List(ctx context.Context, lq ListQuery) (VideoPage, error) {
 		out.Items = append(out.Items, s.view(&rows[i], subs[rows[i].ID]))
 	}
 	return out, nil
+}
+
+// parseCursor reads a cursor of List: "id", or "views:id" when listing by views.
+func parseCursor(cursor string, byViews bool) (int64, string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil {
+		return 0, "", err
+	}
+	id, views := string(raw), int64(0)
+	if byViews {
+		v, rest, ok := strings.Cut(id, ":")
+		if !ok {
+			return 0, "", errors.New("no views in cursor")
+		}
+		if views, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return 0, "", err
+		}
+		id = rest
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return 0, "", err
+	}
+	return views, id, nil
 }
 
 // Update edits a video's title, description and visibility; FieldErrors when a value is invalid.

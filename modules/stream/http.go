@@ -35,7 +35,12 @@ func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stop) }) }
 // httpError is the module's one map from domain errors to HTTP.
 func httpError(err error) error {
 	var inv *InvalidSubtitlesError
+	var img *InvalidImageError
 	switch {
+	case errors.As(err, &img):
+		return httpx.E(http.StatusUnprocessableEntity, "invalid_image", img.Reason)
+	case errors.Is(err, ErrPosterTooBig):
+		return httpx.E(http.StatusRequestEntityTooLarge, "too_large", "thumbnails may be at most 10 MiB")
 	case errors.Is(err, ErrNoVideo):
 		return httpx.NotFound("video")
 	case errors.Is(err, ErrNoMedia):
@@ -62,8 +67,10 @@ func (a *API) Routes(root *httpx.Router) {
 	r.Add(
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos", Handler: a.handleList, Auth: httpx.Optional, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "videos", Summary: "List videos (ready and public; owners see all of theirs)",
-				Params:    append([]httpx.Obj{httpx.QueryParam("owner", "username", httpx.StrType)}, httpx.Paging...),
-				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.Ref("VideoList")), "422": httpx.ErrResp("bad cursor or limit")}}},
+				Params: append([]httpx.Obj{httpx.QueryParam("owner", "username", httpx.StrType),
+					httpx.QueryParam("sort", "newest first (default) or most viewed first", httpx.Obj{"type": "string", "enum": []string{SortNewest, SortViews}}),
+					httpx.QueryParam("visibility", "public: only what everyone sees, also for the owner (a channel page)", httpx.Obj{"type": "string", "enum": []string{vodtype.Public}})}, httpx.Paging...),
+				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.Ref("VideoList")), "422": httpx.ErrResp("bad cursor, limit, sort or visibility")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id", Handler: a.handleGet, Auth: httpx.Optional, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "videos", Summary: "A video with its playback URLs", Params: id,
 				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "404": httpx.ErrResp("not found or not visible")}}},
@@ -92,6 +99,19 @@ func (a *API) Routes(root *httpx.Router) {
 				Body: httpx.Multipart([]string{"file", "lang"}, httpx.Obj{"file": httpx.Obj{"type": "string", "format": "binary"}, "lang": httpx.StrType, "label": httpx.StrType}),
 				Responses: httpx.Obj{"201": httpx.Resp("track", httpx.Object(nil, httpx.Obj{"subtitle": httpx.Ref("Subtitle")})),
 					"403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found"), "413": httpx.ErrResp("over 2 MiB"), "422": httpx.ErrResp("invalid track")}}},
+		httpx.Route{Method: http.MethodPost, Path: "/api/v1/videos/:id/views", Handler: a.handleView, Auth: httpx.Optional, Limit: httpx.LimitMetadata,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Count a view (the player calls it after a few seconds of playback; once per viewer and day)", Params: id,
+				Responses: httpx.Obj{"200": httpx.Resp("the count", httpx.Ref("ViewCount")), "404": httpx.ErrResp("not found or not visible")}}},
+		httpx.Route{Method: http.MethodPut, Path: "/api/v1/videos/:id/poster", Handler: a.handleSetPoster, Auth: httpx.User, Limit: httpx.LimitMetadata,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Set a custom thumbnail (JPEG or PNG, at most 10 MiB and 40 megapixels; stored re-encoded as a JPEG of at most 1920x1080)", Params: id,
+				Body: httpx.Obj{"required": true, "content": httpx.Obj{
+					"image/jpeg": httpx.Obj{"schema": httpx.Obj{"type": "string", "format": "binary"}},
+					"image/png":  httpx.Obj{"schema": httpx.Obj{"type": "string", "format": "binary"}}}},
+				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found"),
+					"413": httpx.ErrResp("over 10 MiB"), "415": httpx.ErrResp("not image/jpeg or image/png"), "422": httpx.ErrResp("not a usable image")}}},
+		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/videos/:id/poster", Handler: a.handleClearPoster, Auth: httpx.User, Limit: httpx.LimitMetadata,
+			Doc: httpx.Doc{Tag: "videos", Summary: "Go back to the generated thumbnail", Params: id,
+				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/admin/videos", Handler: a.handleAdminList, Auth: httpx.Admin, Limit: httpx.LimitAPI,
 			Doc: httpx.Doc{Tag: "admin", Summary: "Every video of every user",
 				Params:    append([]httpx.Obj{httpx.QueryParam("status", "filter by status", httpx.StrType)}, httpx.Paging...),
@@ -172,8 +192,16 @@ func (a *API) handleList(c echo.Context) error {
 	}
 	caller, ok := httpx.CallerFrom(c)
 	owner := strings.ToLower(c.QueryParam("owner"))
-	q := ListQuery{Owner: owner, Limit: page.Limit, Cursor: page.Cursor,
-		OnlyPublished: !(owner != "" && ok && (caller.Username == owner || caller.Admin))}
+	sort := c.QueryParam("sort")
+	if sort != "" && sort != SortNewest && sort != SortViews {
+		return httpx.Validation(map[string]string{"sort": "must be newest or views"})
+	}
+	vis := c.QueryParam("visibility")
+	if vis != "" && vis != vodtype.Public {
+		return httpx.Validation(map[string]string{"visibility": "may only be public"})
+	}
+	q := ListQuery{Owner: owner, Limit: page.Limit, Cursor: page.Cursor, Sort: sort,
+		OnlyPublished: vis == vodtype.Public || !(owner != "" && ok && (caller.Username == owner || caller.Admin))}
 	out, err := a.catalog.List(c.Request().Context(), q)
 	if err != nil {
 		return err
@@ -347,6 +375,62 @@ func (a *API) handleAddSubtitle(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, map[string]any{"subtitle": sub})
+}
+
+// handleView counts the caller as a viewer of a video that can be watched. The caller is their user
+// id when logged in, else their address and browser; the catalog keeps only a salted hash.
+func (a *API) handleView(c echo.Context) error {
+	r, err := a.visible(c)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"views": r.Views, "counted": false}
+	if r.Status != vodtype.StatusReady && r.available() <= 0 {
+		return c.JSON(http.StatusOK, out) // nothing to watch yet: nothing to count
+	}
+	viewer := "ip:" + c.RealIP() + "|" + c.Request().UserAgent()
+	if caller, ok := httpx.CallerFrom(c); ok {
+		viewer = "user:" + caller.ID
+	}
+	n, counted, err := a.catalog.RecordView(c.Request().Context(), r, viewer)
+	if err != nil {
+		return err
+	}
+	out["views"], out["counted"] = n, counted
+	return c.JSON(http.StatusOK, out)
+}
+
+func (a *API) handleSetPoster(c echo.Context) error {
+	r, err := a.editable(c)
+	if err != nil {
+		return err
+	}
+	switch ct, _, _ := strings.Cut(c.Request().Header.Get(echo.HeaderContentType), ";"); strings.TrimSpace(strings.ToLower(ct)) {
+	case "image/jpeg", "image/png":
+	default:
+		return httpx.E(http.StatusUnsupportedMediaType, "unsupported_media_type", "send the image as the body with Content-Type image/jpeg or image/png")
+	}
+	raw, err := ReadPoster(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	v, err := a.catalog.SetPoster(c.Request().Context(), r, raw)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"video": v})
+}
+
+func (a *API) handleClearPoster(c echo.Context) error {
+	r, err := a.editable(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.catalog.ClearPoster(c.Request().Context(), r)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"video": v})
 }
 
 func sameEvent(a, b statusEvent) bool {

@@ -38,9 +38,13 @@ type videoRow struct {
 	MP4Key          string `gorm:"column:mp4_key"`
 	// AvailableSeconds: how far a processing video can be watched; its duration once ready.
 	AvailableSeconds float64
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	ReadyAt          *time.Time
+	// Views counts viewers, each once per day.
+	Views int64
+	// CustomPosterKey is the owner's thumbnail, shown instead of the generated one.
+	CustomPosterKey string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	ReadyAt         *time.Time
 }
 
 func (videoRow) TableName() string { return "videos" }
@@ -76,3 +80,18 @@ type subtitleRow struct {
 }
 
 func (subtitleRow) TableName() string { return "subtitles" }
+
+type viewRow struct {
+	VideoID string `gorm:"primaryKey"`
+	Day     string `gorm:"primaryKey"`
+	Viewer  string `gorm:"primaryKey"`
+}
+
+func (viewRow) TableName() string { return "video_views" }
+
+type saltRow struct {
+	Day  string `gorm:"primaryKey"`
+	Salt string
+}
+
+func (saltRow) TableName() string { return "view_salts" }

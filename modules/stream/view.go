@@ -30,12 +30,14 @@ type Video struct {
 	// QueuePosition is how many videos uploaded before this one are still being processed (the
 	// queue works on older videos first): it only counts down while the video waits. Null once it
 	// is ready or failed, and in lists, which do not count.
-	QueuePosition *int        `json:"queue_position"`
-	Width         int         `json:"width"`
-	Height        int         `json:"height"`
-	CreatedAt     time.Time   `json:"created_at"`
-	ReadyAt       *time.Time  `json:"ready_at"`
-	Renditions    []Rendition `json:"renditions"`
+	QueuePosition *int `json:"queue_position"`
+	// Views counts viewers (each once a day, after a few seconds of playback).
+	Views      int64       `json:"views"`
+	Width      int         `json:"width"`
+	Height     int         `json:"height"`
+	CreatedAt  time.Time   `json:"created_at"`
+	ReadyAt    *time.Time  `json:"ready_at"`
+	Renditions []Rendition `json:"renditions"`
 	// AudioTracks: every audio language, the default first.
 	AudioTracks []AudioTrack `json:"audio_tracks"`
 	Subtitles   []Subtitle   `json:"subtitles"`
@@ -119,7 +121,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	v := Video{
 		ID: r.ID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
 		Owner: Owner{ID: r.OwnerID, Username: r.OwnerUsername}, Status: r.Status, Stage: r.Stage, Progress: r.Progress,
-		Notes: r.notes(), DurationSeconds: r.DurationSeconds, Width: r.Width, Height: r.Height,
+		Notes: r.notes(), DurationSeconds: r.DurationSeconds, Views: r.Views, Width: r.Width, Height: r.Height,
 		CreatedAt: r.CreatedAt.UTC(), Renditions: []Rendition{}, AudioTracks: []AudioTrack{}, Subtitles: []Subtitle{},
 	}
 	if r.Error != "" {
@@ -152,6 +154,9 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 		prefix := vodtype.GenerationPrefix(r.ID, r.Generation)
 		v.Playback.DASH = ptr(base + prefix + "manifest.mpd")
 		v.Playback.HLS = ptr(base + prefix + "master.m3u8")
+		if r.CustomPosterKey != "" {
+			v.Thumbnails.Poster = ptr(base + r.CustomPosterKey)
+		}
 		return v
 	}
 	if r.Status != vodtype.StatusReady {
@@ -164,7 +169,9 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	if r.MP4Key != "" {
 		v.Playback.MP4 = ptr(base + r.MP4Key)
 	}
-	if r.PosterKey != "" {
+	if r.CustomPosterKey != "" {
+		v.Thumbnails.Poster = ptr(base + r.CustomPosterKey)
+	} else if r.PosterKey != "" {
 		v.Thumbnails.Poster = ptr(base + r.PosterKey)
 	}
 	if r.StoryboardKey != "" {

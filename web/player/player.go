@@ -29,7 +29,7 @@ type Videos interface {
 }
 
 // Pages are the paths the app answers with its shell.
-var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me", "/admin"}
+var Pages = []string{"/", "/watch/:id", "/search", "/upload", "/login", "/signup", "/me", "/admin", "/u/:username"}
 
 // shell answers with the app's page; app.js routes on the client.
 func shell(c echo.Context, status int) error {
@@ -188,6 +188,9 @@ func Routes(r *httpx.Router, videos Videos) {
 		var params []httpx.Obj
 		if strings.Contains(p, ":id") {
 			params = []httpx.Obj{httpx.VideoIDParam}
+		}
+		if strings.Contains(p, ":username") {
+			params = []httpx.Obj{httpx.PathParam("username", "whose channel")}
 		}
 		r.Add(httpx.Route{Method: http.MethodGet, Path: p, Handler: page, Doc: httpx.Doc{Tag: "web", Summary: "Web app page", Params: params, Responses: html}})
 	}

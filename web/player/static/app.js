@@ -1,4 +1,6 @@
 // vod web app: a small client-side router over the JSON API, with dash.js for playback.
+import { countView } from "./views.js";
+
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
 
@@ -137,33 +139,76 @@ $("#search-q").addEventListener("input", () => {
 });
 
 // ---------- cards ----------
-function card(v) {
+const plural = (n, one, many) => `${(n || 0).toLocaleString()} ${n === 1 ? one : many}`;
+const viewsText = (n) => plural(n || 0, "view", "views");
+
+// ago says when, as people say it: "3 days ago", then the date after a month.
+function ago(t) {
+  if (!t) return "";
+  const s = (Date.now() - new Date(t).getTime()) / 1000;
+  if (s < 60) return "just now";
+  for (const [unit, secs] of [["day", 86400], ["hour", 3600], ["minute", 60]]) {
+    if (s >= secs && (unit !== "day" || s < 30 * 86400)) return `${plural(Math.floor(s / secs), unit, `${unit}s`)} ago`;
+  }
+  return new Date(t).toLocaleDateString();
+}
+
+// ownerLink: a user's name always leads to their channel.
+const ownerLink = (u, cls = "owner") => h("a", { href: `/u/${encodeURIComponent(u.username)}`, "data-link": true, class: cls, "data-testid": "owner-link" }, u.username);
+
+function card(v, tag = "li") {
   const poster = v.thumbnails?.poster;
-  return h("li", { class: "card" },
+  return h(tag, { class: "card" },
     h("a", { href: `/watch/${v.id}`, "data-link": true, class: "thumb", "aria-label": v.title },
       poster ? h("img", { src: poster, alt: "", loading: "lazy" }) : h("div", { class: "noposter" }, v.status),
       v.duration_seconds ? h("span", { class: "dur" }, duration(v.duration_seconds)) : null),
     h("div", { class: "meta" },
       h("a", { href: `/watch/${v.id}`, "data-link": true, class: "title" }, v.title),
-      h("span", { class: "owner" }, v.owner.username)));
+      ownerLink(v.owner),
+      h("span", { class: "stats", "data-testid": "card-views" }, `${viewsText(v.views)} · ${ago(v.created_at)}`)));
 }
 
 async function listInto(grid, more, url) {
   const data = await api(url);
-  grid.append(...data.items.map(card));
+  grid.append(...data.items.map((v) => card(v)));
   more.hidden = !data.next_cursor;
   more.onclick = () => listInto(grid, more, url.replace(/([?&])cursor=[^&]*/, "$1").replace(/[?&]$/, "") + (url.includes("?") ? "&" : "?") + `cursor=${encodeURIComponent(data.next_cursor)}`);
   return data.items.length;
 }
 
+function sortSelect(sort, onchange) {
+  const sel = h("select", { "aria-label": "Sort videos", "data-testid": "sort" },
+    h("option", { value: "newest", selected: sort !== "views" }, "Newest"), h("option", { value: "views", selected: sort === "views" }, "Most viewed"));
+  sel.addEventListener("change", () => onchange(sel.value));
+  return h("label", { class: "sort" }, "Sort ", sel);
+}
+
 // ---------- pages ----------
 async function home() {
+  const sort = new URLSearchParams(location.search).get("sort") === "views" ? "views" : "newest";
   const grid = h("ul", { class: "grid", "data-testid": "grid" });
   const more = h("button", { class: "more", hidden: true }, "Load more");
-  page("", h("h1", {}, "Latest videos"), grid, more);
+  page("", h("div", { class: "head" }, h("h1", {}, sort === "views" ? "Most viewed" : "Latest videos"),
+    sortSelect(sort, (x) => navigate(x === "views" ? "/?sort=views" : "/"))), grid, more);
   try {
-    const n = await listInto(grid, more, "/api/v1/videos?limit=24");
+    const n = await listInto(grid, more, `/api/v1/videos?limit=24${sort === "views" ? "&sort=views" : ""}`);
     if (!n) grid.replaceWith(h("p", { class: "empty" }, "No videos yet. ", session.user ? h("a", { href: "/upload", "data-link": true }, "Upload the first one.") : h("a", { href: "/signup", "data-link": true }, "Sign up to upload.")));
+  } catch (err) { main.append(errorBox(err)); }
+}
+
+// channel: one user's public videos (their private and unlisted ones stay off it, also for them).
+async function channel(username) {
+  const sort = new URLSearchParams(location.search).get("sort") === "views" ? "views" : "newest";
+  const grid = h("ul", { class: "grid", "data-testid": "grid" });
+  const more = h("button", { class: "more", hidden: true }, "Load more");
+  const base = `/u/${encodeURIComponent(username)}`;
+  page(username, h("div", { class: "head channel" },
+    h("span", { class: "avatar", "aria-hidden": "true" }, username.slice(0, 1).toUpperCase()),
+    h("h1", { "data-testid": "channel-name" }, username),
+    sortSelect(sort, (x) => navigate(x === "views" ? `${base}?sort=views` : base))), grid, more);
+  try {
+    const n = await listInto(grid, more, `/api/v1/videos?owner=${encodeURIComponent(username)}&visibility=public&limit=24${sort === "views" ? "&sort=views" : ""}`);
+    if (!n) grid.replaceWith(h("p", { class: "empty", "data-testid": "channel-empty" }, `${username} has no public videos yet.`));
   } catch (err) { main.append(errorBox(err)); }
 }
 
@@ -544,7 +589,8 @@ async function watch(id) {
   const scrub = h("input", { type: "range", min: 0, max: v.duration_seconds || 0, step: 0.1, value: start, class: "scrub", "aria-label": "Seek" });
   const info = h("section", { class: "info" },
     h("h1", { "data-testid": "title" }, v.title),
-    h("p", { class: "owner" }, `by ${v.owner.username} · ${duration(v.duration_seconds)}`),
+    h("p", { class: "owner" }, "by ", ownerLink(v.owner, "who"), ` · ${duration(v.duration_seconds)} · `,
+      h("span", { "data-testid": "views" }, viewsText(v.views)), ` · ${ago(v.created_at)}`),
     v.description ? h("p", { class: "desc" }, v.description) : null,
     v.playback?.mp4 ? h("a", { href: v.playback.mp4, download: "", class: "button" }, "Download MP4") : null);
   const audioSel = h("select", { id: "audio", "data-testid": "audio", "aria-label": "Audio language" });
@@ -590,6 +636,8 @@ async function watch(id) {
     else if (video.currentTime >= 3) localStorage.removeItem(posKey); // near the end: watched
   });
   video.addEventListener("ended", () => localStorage.removeItem(posKey));
+  countView(video, () => api(`/api/v1/videos/${v.id}/views`, { method: "POST" })
+    .then((r) => { const el = $("[data-testid=views]", info); if (el) el.textContent = viewsText(r.views); }).catch(() => {}));
   // available: how far the video can be watched; below its duration while it still processes.
   let available = v.status === "ready" ? v.duration_seconds : v.available_seconds || 0;
   const playable = (x) => x.status === "ready" || (x.status === "processing" && x.available_seconds > 0 && x.playback?.dash);
@@ -773,7 +821,7 @@ async function searchPage() {
     if (!data.items.length && !cursor) list.replaceWith(h("p", { class: "empty" }, "Nothing found."));
     for (const it of data.items) {
       const v = it.video;
-      list.append(h("li", { class: "result" }, card(v),
+      list.append(h("li", { class: "result" }, card(v, "div"),
         h("div", {},
           ...(it.highlights?.title || []).concat(it.highlights?.description || []).map(highlight),
           h("ul", { class: "cues" }, ...(it.cues || []).map((c) => h("li", {},
@@ -787,31 +835,88 @@ async function searchPage() {
 
 async function myVideos() {
   if (!requireLogin()) return;
-  const rows = h("tbody");
-  page("My videos", h("h1", {}, "My videos"), h("table", { class: "mine" },
-    h("thead", {}, h("tr", {}, h("th", {}, "Title"), h("th", {}, "Status"), h("th", {}, "Visibility"), h("th", {}, h("span", { class: "sr-only" }, "Actions")))), rows));
+  const list = h("ul", { class: "mine-list", "data-testid": "mine" });
+  page("My videos", h("div", { class: "head" }, h("h1", {}, "My videos"), h("a", { href: "/upload", "data-link": true, class: "button primary" }, "Upload")), list);
   try {
     const data = await api(`/api/v1/videos?owner=${encodeURIComponent(session.user.username)}&limit=100`);
-    for (const v of data.items) {
-      const title = h("input", { value: v.title, "aria-label": "Title", maxlength: 200 });
-      const vis = h("select", { "aria-label": "Visibility" }, ...["public", "unlisted", "private"].map((x) => h("option", { value: x, selected: x === v.visibility }, x)));
-      const msg = h("span", { "aria-live": "polite" });
-      rows.append(h("tr", {},
-        h("td", {}, h("a", { href: `/watch/${v.id}`, "data-link": true }, v.title), h("br"), title),
-        h("td", {}, v.status === "processing" ? `${v.stage} ${v.progress}%` : v.status, v.error ? h("small", { class: "error" }, ` ${v.error}`) : null),
-        h("td", {}, vis),
-        h("td", { class: "actions" },
-          h("button", { onclick: async () => {
-            try { await api(`/api/v1/videos/${v.id}`, { method: "PATCH", body: { title: title.value, visibility: vis.value } }); msg.textContent = "Saved"; } catch (err) { msg.textContent = err.message; }
-          } }, "Save"),
-          h("button", { class: "danger", onclick: async (e) => {
-            if (!confirm(`Delete “${v.title}”? This cannot be undone.`)) return;
-            await api(`/api/v1/videos/${v.id}`, { method: "DELETE" });
-            e.target.closest("tr").remove();
-          } }, "Delete"), msg)));
-    }
-    if (!data.items.length) rows.append(h("tr", {}, h("td", { colspan: 4 }, "You have not uploaded anything yet.")));
+    if (!data.items.length) list.replaceWith(h("p", { class: "empty" }, "You have not uploaded anything yet. ", h("a", { href: "/upload", "data-link": true }, "Upload a video.")));
+    list.append(...data.items.map(mineItem));
   } catch (err) { main.append(errorBox(err)); }
+}
+
+const statusText = (v) => v.status === "processing" ? `Processing${v.stage ? ` (${v.stage})` : ""} ${v.progress}%`
+  : v.status === "failed" ? `Failed: ${v.error || "unknown error"}` : v.status[0].toUpperCase() + v.status.slice(1);
+
+// mineItem is one video of My videos: what it is (thumbnail, duration, status, date, views) and its
+// editing: title, description and visibility, the thumbnail, and subtitle files. Every change
+// renders the item again from the API's answer, so what is shown is what is stored.
+function mineItem(v0) {
+  const li = h("li", { class: "mine-item", "data-testid": "mine-item", "data-id": v0.id });
+  const render = (v, said) => {
+    const k = v.id.slice(0, 8);
+    const msg = h("p", { class: "msg", role: "status", "data-testid": "mine-msg" }, said || "");
+    const fail = (err) => { msg.textContent = err.message; msg.className = "msg error"; };
+    const title = h("input", { id: `title-${k}`, name: "title", value: v.title, maxlength: 200, required: true, "data-testid": "edit-title" });
+    const desc = h("textarea", { id: `desc-${k}`, name: "description", rows: 2, maxlength: 5000, "data-testid": "edit-desc" }, v.description || "");
+    const vis = h("select", { id: `vis-${k}`, name: "visibility", "data-testid": "edit-vis" },
+      ...["public", "unlisted", "private"].map((x) => h("option", { value: x, selected: x === v.visibility }, x[0].toUpperCase() + x.slice(1))));
+    const form = h("form", { class: "edit", onsubmit: async (e) => {
+      e.preventDefault();
+      try {
+        const r = await api(`/api/v1/videos/${v.id}`, { method: "PATCH", body: { title: title.value, description: desc.value, visibility: vis.value } });
+        render(r.video, "Saved.");
+      } catch (err) { if (err.fields && Object.keys(err.fields).length) showFieldErrors(form, err); else fail(err); }
+    } }, field("Title", title), field("Description", desc), field("Visibility", vis),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", "data-testid": "save" }, "Save"),
+      h("button", { type: "button", class: "danger", "data-testid": "delete", onclick: async () => {
+        if (!confirm(`Delete “${v.title}”? This cannot be undone.`)) return;
+        try { await api(`/api/v1/videos/${v.id}`, { method: "DELETE" }); li.remove(); } catch (err) { fail(err); }
+      } }, "Delete")));
+    // The thumbnail: a JPEG or PNG of one's own, or back to the generated one.
+    const custom = (v.thumbnails?.poster || "").includes("/poster/");
+    const posterFile = h("input", { id: `poster-${k}`, type: "file", accept: "image/jpeg,image/png", "data-testid": "poster-file" });
+    posterFile.addEventListener("change", async () => {
+      const f = posterFile.files[0];
+      if (!f) return;
+      msg.textContent = "Uploading the thumbnail…";
+      try { render((await api(`/api/v1/videos/${v.id}/poster`, { method: "PUT", form: f })).video, "Thumbnail updated."); } catch (err) { fail(err); }
+    });
+    // Subtitles: a WebVTT or SRT file with its language.
+    const subFile = h("input", { id: `sub-${k}`, name: "file", type: "file", accept: ".vtt,.srt,text/vtt", required: true, "data-testid": "sub-file" });
+    const subLang = h("input", { id: `lang-${k}`, name: "lang", required: true, maxlength: 35, placeholder: "en", size: 6, "data-testid": "sub-lang" });
+    const subLabel = h("input", { id: `label-${k}`, name: "label", maxlength: 100, placeholder: "English", "data-testid": "sub-label" });
+    const subForm = h("form", { class: "subform", onsubmit: async (e) => {
+      e.preventDefault();
+      const fd = new FormData();
+      fd.append("lang", subLang.value.trim());
+      fd.append("label", subLabel.value.trim());
+      fd.append("file", subFile.files[0]);
+      try {
+        await api(`/api/v1/videos/${v.id}/subtitles`, { method: "POST", form: fd });
+        render((await api(`/api/v1/videos/${v.id}`)).video, "Subtitles added.");
+      } catch (err) { if (err.fields && Object.keys(err.fields).length) showFieldErrors(subForm, err); else fail(err); }
+    } }, field("Subtitle file", subFile), field("Language", subLang, "A language tag such as en or pt-BR"), field("Label", subLabel),
+    h("div", { class: "actions" }, h("button", { type: "submit", "data-testid": "sub-add" }, "Add subtitles")));
+    const poster = v.thumbnails?.poster;
+    li.replaceChildren(
+      h("div", { class: "side" },
+        h("a", { href: `/watch/${v.id}`, "data-link": true, class: "thumb", "aria-label": `Watch ${v.title}` },
+          poster ? h("img", { src: poster, alt: "", "data-testid": "mine-poster" }) : h("div", { class: "noposter" }, v.status),
+          v.duration_seconds ? h("span", { class: "dur" }, duration(v.duration_seconds)) : null),
+        h("p", { class: "facts" }, h("a", { href: `/watch/${v.id}`, "data-link": true, "data-testid": "mine-title" }, v.title), h("br"),
+          h("span", { "data-testid": "mine-status", class: v.status === "failed" ? "error" : null }, statusText(v)), h("br"),
+          h("small", { class: "muted" }, `${new Date(v.created_at).toLocaleDateString()} · ${viewsText(v.views)} · ${v.visibility}`))),
+      h("div", { class: "body" }, form, msg,
+        h("details", { class: "more-edit" }, h("summary", {}, "Thumbnail and subtitles"),
+          h("div", { class: "field" }, h("label", { for: posterFile.id }, "Custom thumbnail (JPEG or PNG, up to 10 MB)"), posterFile,
+            custom ? h("button", { type: "button", "data-testid": "poster-reset", onclick: async () => {
+              try { render((await api(`/api/v1/videos/${v.id}/poster`, { method: "DELETE" })).video, "Back to the generated thumbnail."); } catch (err) { fail(err); }
+            } }, "Use the generated thumbnail") : null),
+          h("p", { class: "muted", "data-testid": "sub-list" }, v.subtitles?.length ? `Subtitles: ${v.subtitles.map((x) => x.label || x.lang).join(", ")}` : "No subtitles yet."),
+          subForm)));
+  };
+  render(v0);
+  return li;
 }
 
 const when = (t) => (t ? new Date(t).toLocaleString() : "—");
@@ -868,7 +973,7 @@ async function adminPage() {
       try { await run(); adminPage(); } catch (err) { alert(err.message); }
     } }, label);
     videos.replaceChildren(...vs.items.map((v) => h("tr", {}, h("td", {}, h("a", { href: `/watch/${v.id}`, "data-link": true }, v.title)),
-      h("td", {}, v.owner.username), h("td", {}, v.status), h("td", {}, v.visibility), h("td", {}, `${v.progress}%`),
+      h("td", {}, ownerLink(v.owner)), h("td", {}, v.status), h("td", {}, v.visibility), h("td", {}, `${v.progress}%`),
       h("td", { class: "actions" },
         v.status === "ready" || v.status === "failed" ? videoAction(v, "Reprocess", () => api(`/api/v1/videos/${v.id}/reprocess`, { method: "POST" })) : null,
         videoAction(v, "Delete", () => api(`/api/v1/videos/${v.id}`, { method: "DELETE" }))))));
@@ -894,6 +999,7 @@ function route() {
   if (p === "/signup") return authForm("signup");
   if (p === "/me") return myVideos();
   if (p === "/admin") return adminPage();
+  if ((m = p.match(/^\/u\/([^/]+)$/))) return channel(decodeURIComponent(m[1]));
   page("Page not found", h("section", { class: "panel", "data-testid": "not-found" }, h("h1", {}, "Page not found"),
     h("p", {}, "There is nothing at this address."), h("a", { href: "/", "data-link": true, class: "button primary" }, "Go home")));
 }

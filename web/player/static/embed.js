@@ -1,6 +1,8 @@
 // The player-only page other sites frame (/embed/{id}): the video with its quality and subtitle
 // menus and a link back to the watch page. It tells the framing page how playback goes with
 // postMessage ({vod: "play" | "timeupdate" | "ended", id, time}), as embed APIs do.
+import { countView } from "./views.js";
+
 const root = document.getElementById("player");
 const id = location.pathname.split("/").pop();
 const h = (tag, attrs = {}, ...kids) => {
@@ -43,5 +45,6 @@ const tell = (kind, video) => window.parent !== window && window.parent.postMess
   video.addEventListener("play", () => tell("play", video));
   video.addEventListener("ended", () => tell("ended", video));
   video.addEventListener("timeupdate", () => { if (Date.now() - last > 500) { last = Date.now(); tell("timeupdate", video); } });
+  countView(video, () => fetch(`/api/v1/videos/${id}/views`, { method: "POST" }).catch(() => {}));
   window.vodPlayer = { video, player };
 })();
