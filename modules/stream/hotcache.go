@@ -45,6 +45,8 @@ func newHotCache(maxBytes int64) *hotCache {
 func hotTTL(key string) time.Duration {
 	name := path.Base(key)
 	switch {
+	case strings.Contains(key, "/poster/"):
+		return 0 // an owner's thumbnail is replaced and deleted at will: never served after that
 	case strings.HasSuffix(name, ".mpd"), strings.HasSuffix(name, ".m3u8"):
 		return 5 * time.Second
 	case strings.HasPrefix(name, "init-"), strings.HasPrefix(name, "seg-"), strings.HasSuffix(name, ".vtt"), strings.HasSuffix(name, ".jpg"):
