@@ -41,7 +41,7 @@ func TestAdmin(t *testing.T) {
 	jobs := r.JSON(t)["items"].([]any)
 	require.Len(t, jobs, 1)
 	job := jobs[0].(map[string]any)
-	require.Equal(t, str(v["id"]), job["video_id"])
+	require.Equal(t, v.Id, job["video_id"])
 	require.EqualValues(t, 1, job["attempt"])
 	require.Equal(t, 422, a.do("GET", "/api/v1/admin/jobs?state=sleeping", nil, boss).Status)
 
@@ -74,7 +74,7 @@ func TestAdmin(t *testing.T) {
 	for _, it := range videos {
 		seen = append(seen, str(it.(map[string]any)["id"]))
 	}
-	require.ElementsMatch(t, []string{str(v["id"]), longID}, seen, "admins see private videos of everyone")
+	require.ElementsMatch(t, []string{v.Id, longID}, seen, "admins see private videos of everyone")
 
 	// Users: promote, disable (sessions end, login refused), enable.
 	users := a.do("GET", "/api/v1/admin/users?q=plain", nil, boss).JSON(t)["items"].([]any)

@@ -23,6 +23,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
+
 	"vod/modules/transcode"
 )
 
@@ -78,7 +80,7 @@ func BenchmarkPipeline(b *testing.B) {
 	r = a.do("POST", "/api/v1/uploads/"+up["upload_id"].(string)+"/complete", nil, tok)
 	require.Equal(b, 202, r.Status, "%s", r.Body)
 	v := a.waitFor(up["video_id"].(string), tok, 10*time.Minute)
-	require.Equal(b, "ready", v["status"], "error: %v", v["error"])
+	require.Equal(b, apiclient.Ready, v.Status, "error: %v", errOf(v))
 	wall := time.Since(t0)
 	b.StopTimer()
 	b.ReportMetric(wall.Seconds(), "pipeline-s")
@@ -89,7 +91,7 @@ func BenchmarkPipeline(b *testing.B) {
 		wall.Seconds(), bare.Seconds(), wall.Seconds()/bare.Seconds(), 60/wall.Seconds())
 
 	// Quality cost of chunking: the chunked 1080p rung against the single-pass one.
-	hls := strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)
+	hls := strings.TrimPrefix(hlsOf(v), a.URL)
 	base := hls[:strings.LastIndex(hls, "/")+1]
 	top := fmt.Sprint(len(spec.Renditions) - 1)
 	chunked := filepath.Join(dir, "chunked.mp4")
@@ -233,7 +235,7 @@ func BenchmarkDelivery(b *testing.B) {
 	dir := b.TempDir()
 	clipPath := filepath.Join(dir, "c.mp4")
 	ffmpegRun(b, "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=3", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", clipPath)
-	id := str(a.uploadReady(tok, clipPath, nil)["id"])
+	id := a.uploadReady(tok, clipPath, nil).Id
 	videoJSON := a.do("GET", "/api/v1/videos/"+id, nil, "").Body
 	// A 2 MB segment in the video's storage, and the same file for the plain file server.
 	seg := make([]byte, 2<<20)

@@ -25,8 +25,8 @@ func TestBrowserEngage(t *testing.T) {
 	a := setup(t)
 	maker := a.signup("maker")
 	makerTok := str(maker["access_token"])
-	pub := str(a.uploadReady(makerTok, clip(t, "e2e"), map[string]string{"title": "Public six seconds"})["id"])
-	priv := str(a.uploadReady(makerTok, clip(t, "mp4"), map[string]string{"title": "Private three seconds", "visibility": "private"})["id"])
+	pub := a.uploadReady(makerTok, clip(t, "e2e"), map[string]string{"title": "Public six seconds"}).Id
+	priv := a.uploadReady(makerTok, clip(t, "mp4"), map[string]string{"title": "Private three seconds", "visibility": "private"}).Id
 	fan, err := json.Marshal(a.signup("fan"))
 	require.NoError(t, err)
 	ctx, shot := browser(t)

@@ -35,7 +35,7 @@ func TestBrowserLayout(t *testing.T) {
 	tokens, err := json.Marshal(session)
 	require.NoError(t, err)
 	ctx, shot := browser(t)
-	watch := "/watch/" + str(v["id"])
+	watch := "/watch/" + v.Id
 	// The primary action of each page: what a visitor came to do there.
 	primary := map[string]string{
 		"/": ".card a.title", "/search?q=hello": "#search-q", watch: "video", "/login": "main form button[type=submit]",

@@ -280,7 +280,7 @@ func TestBrowserAudioLanguages(t *testing.T) {
 	ctx, shot := browser(t)
 	var options []string
 	step(t, ctx, shot, "audio-menu",
-		chromedp.Navigate(a.URL+"/watch/"+str(v["id"])),
+		chromedp.Navigate(a.URL+"/watch/"+v.Id),
 		waitJS(`document.querySelectorAll('[data-testid=audio] option').length === 3`, time.Minute),
 		chromedp.Evaluate(`[...document.querySelectorAll('[data-testid=audio] option')].map(o => o.textContent)`, &options))
 	require.Equal(t, []string{"English", "Français", "English (5.1)"}, options)

@@ -25,7 +25,7 @@ func TestLinkPreviews(t *testing.T) {
 	pub := a.uploadReady(tok, clip(t, "mp4"), map[string]string{"title": title, "description": "A cat and a mouse"})
 	priv := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Secret plans", "visibility": "private"})
 
-	r := a.do("GET", "/watch/"+str(pub["id"]), nil, "")
+	r := a.do("GET", "/watch/"+pub.Id, nil, "")
 	require.Equal(t, 200, r.Status)
 	page := string(r.Body)
 	require.Contains(t, page, `<title>Tom &amp; &#34;Jerry&#34; &lt;live&gt; · vod</title>`)
@@ -35,7 +35,7 @@ func TestLinkPreviews(t *testing.T) {
 	require.Contains(t, page, `<meta name="twitter:card" content="player">`)
 	require.Contains(t, page, `type="application/json+oembed"`)
 	require.NotContains(t, page, "<live>", "the title is escaped")
-	r = a.do("GET", "/watch/"+str(priv["id"]), nil, "")
+	r = a.do("GET", "/watch/"+priv.Id, nil, "")
 	require.Equal(t, 200, r.Status)
 	require.NotContains(t, string(r.Body), "Secret plans", "nothing about a private video")
 	require.NotContains(t, string(r.Body), "og:title")
@@ -47,30 +47,30 @@ func TestLinkPreviews(t *testing.T) {
 		}
 		return a.do("GET", "/api/v1/oembed?"+q.Encode(), nil, "")
 	}
-	r = oe(a.URL + "/watch/" + str(pub["id"]))
+	r = oe(a.URL + "/watch/" + pub.Id)
 	require.Equal(t, 200, r.Status, "%s", r.Body)
 	var o map[string]any
 	require.NoError(t, json.Unmarshal(r.Body, &o))
 	// oEmbed 1.0, section 2.3.4: version and type always; html, width and height for type video.
 	require.Equal(t, "1.0", o["version"])
 	require.Equal(t, "video", o["type"])
-	require.Contains(t, o["html"], `<iframe src="`+a.URL+"/embed/"+str(pub["id"])+`"`)
+	require.Contains(t, o["html"], `<iframe src="`+a.URL+"/embed/"+pub.Id+`"`)
 	require.Contains(t, o["html"], `title="Tom &amp; &#34;Jerry&#34; &lt;live&gt;"`)
 	require.IsType(t, float64(0), o["width"])
 	require.IsType(t, float64(0), o["height"])
 	require.Equal(t, title, o["title"])
 	require.Equal(t, "previewer", o["author_name"])
-	r = oe(a.URL+"/watch/"+str(pub["id"]), "maxwidth", "320")
+	r = oe(a.URL+"/watch/"+pub.Id, "maxwidth", "320")
 	require.NoError(t, json.Unmarshal(r.Body, &o))
 	require.LessOrEqual(t, o["width"], float64(320))
-	require.Equal(t, 404, oe(a.URL+"/watch/"+str(priv["id"])).Status, "private videos are not embedded")
-	require.Equal(t, 404, oe("https://elsewhere.example/watch/"+str(pub["id"])).Status)
-	require.Equal(t, 501, oe(a.URL+"/watch/"+str(pub["id"]), "format", "xml").Status)
-	r = a.do("GET", "/embed/"+str(pub["id"]), nil, "")
+	require.Equal(t, 404, oe(a.URL+"/watch/"+priv.Id).Status, "private videos are not embedded")
+	require.Equal(t, 404, oe("https://elsewhere.example/watch/"+pub.Id).Status)
+	require.Equal(t, 501, oe(a.URL+"/watch/"+pub.Id, "format", "xml").Status)
+	r = a.do("GET", "/embed/"+pub.Id, nil, "")
 	require.Equal(t, 200, r.Status)
 	require.Empty(t, r.Header.Get("X-Frame-Options"), "the embed page may be framed")
 	require.Contains(t, r.Header.Get("Content-Security-Policy"), "frame-ancestors *")
-	require.Equal(t, "DENY", a.do("GET", "/watch/"+str(pub["id"]), nil, "").Header.Get("X-Frame-Options"), "every other page refuses framing")
+	require.Equal(t, "DENY", a.do("GET", "/watch/"+pub.Id, nil, "").Header.Get("X-Frame-Options"), "every other page refuses framing")
 }
 
 // TestBrowserWatchPage (issue 16): the title is in the first screen at 1280x800, a speed menu,
@@ -84,7 +84,7 @@ func TestBrowserWatchPage(t *testing.T) {
 	a := setup(t)
 	tok := a.token("watcher")
 	v := a.uploadReady(tok, clip(t, "e2e"), map[string]string{"title": "Six seconds"})
-	id := str(v["id"])
+	id := v.Id
 	ctx, shot := browser(t)
 	var titleInView bool
 	var rate float64

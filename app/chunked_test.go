@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"vod/app/apiclient"
 )
 
 // fetch GETs a URL of the app (absolute or relative) and returns the body.
@@ -93,9 +95,9 @@ func TestChunkedOutput(t *testing.T) {
 		"-itsoffset", "0.5", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=11.5",
 		"-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", src)
 	v := a.uploadReady(tok, src, nil)
-	require.InDelta(t, 12.0, v["duration_seconds"].(float64), 0.05, "the video stream's duration")
+	require.InDelta(t, 12.0, float64(deref(v.DurationSeconds)), 0.05, "the video stream's duration")
 
-	hls := strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)
+	hls := strings.TrimPrefix(hlsOf(v), a.URL)
 	base := hls[:strings.LastIndex(hls, "/")+1]
 	master := string(a.fetch(t, hls))
 	require.Contains(t, master, "#EXT-X-VERSION:7")
@@ -155,14 +157,14 @@ func TestChunkedOutput(t *testing.T) {
 	require.InDelta(t, 12.0, asum, 0.1, "no stray audio tail")
 
 	// DASH: the same segments, the duration rounded up, not down.
-	mpd := string(a.fetch(t, str(v["playback"].(map[string]any)["dash"])))
+	mpd := string(a.fetch(t, dashOf(v)))
 	dm := regexp.MustCompile(`mediaPresentationDuration="PT([0-9.]+)S"`).FindStringSubmatch(mpd)
 	require.NotNil(t, dm, mpd)
 	d, _ := strconv.ParseFloat(dm[1], 64)
 	require.GreaterOrEqual(t, d, 12.0)
 	require.Less(t, d, 12.1)
 	require.Contains(t, mpd, "<SegmentTimeline>")
-	decodes(t, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), a.URL))
+	decodes(t, a.URL+strings.TrimPrefix(dashOf(v), a.URL))
 
 	// Honest figures: one encode run per chunk and the audio, no more.
 	body := string(a.do("GET", "/metrics", nil, metricsToken).Body)
@@ -186,9 +188,9 @@ func TestSubtitlesFollowTheVideo(t *testing.T) {
 		"-map", "0", "-map", "1", "-map", "2", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
 		"-c:s", "srt", "-metadata:s:s:0", "language=eng", src)
 	v := a.uploadReady(tok, src, nil)
-	subs := v["subtitles"].([]any)
+	subs := deref(v.Subtitles)
 	require.Len(t, subs, 1)
-	vtt := string(a.fetch(t, strings.TrimPrefix(str(subs[0].(map[string]any)["url"]), a.URL)))
+	vtt := string(a.fetch(t, strings.TrimPrefix(subs[0].Url, a.URL)))
 	m := regexp.MustCompile(`(\d\d):(\d\d)\.(\d\d\d) -->`).FindStringSubmatch(vtt)
 	require.NotNil(t, m, vtt)
 	sec, _ := strconv.Atoi(m[2])
@@ -233,15 +235,14 @@ func TestAnamorphicSquarePixels(t *testing.T) {
 	a := setup(t)
 	tok := a.token("dvd")
 	v := a.uploadReady(tok, clip(t, "anamorphic"), nil)
-	require.Equal(t, 854.0, v["width"], "display width")
-	require.Equal(t, 480.0, v["height"])
+	require.Equal(t, 854, deref(v.Width), "display width")
+	require.Equal(t, 480, deref(v.Height))
 	var sizes []string
-	for _, r := range v["renditions"].([]any) {
-		m := r.(map[string]any)
-		sizes = append(sizes, fmt.Sprintf("%.0fx%.0f", m["width"], m["height"]))
+	for _, r := range deref(v.Renditions) {
+		sizes = append(sizes, fmt.Sprintf("%dx%d", r.Width, r.Height))
 	}
 	require.Equal(t, []string{"640x360", "854x480"}, sizes)
-	hls := str(v["playback"].(map[string]any)["hls"])
+	hls := hlsOf(v)
 	base := hls[:strings.LastIndex(hls, "/")+1]
 	for _, id := range []string{"0", "1"} {
 		h := readHLS(t, a.fetch(t, base+"media_"+id+".m3u8"))
@@ -260,12 +261,12 @@ func TestEveryAudioLanguage(t *testing.T) {
 	a := setup(t)
 	tok := a.token("bilingual")
 	v := a.uploadReady(tok, clip(t, "two-audio"), nil)
-	require.Equal(t, []any{
-		map[string]any{"lang": "en", "label": "English", "default": true, "channels": 2.0},
-		map[string]any{"lang": "fr", "label": "Français", "default": false, "channels": 2.0},
-		map[string]any{"lang": "en", "label": "English (5.1)", "default": false, "channels": 6.0},
-	}, v["audio_tracks"])
-	pb := v["playback"].(map[string]any)
+	var tracks []string
+	for _, tr := range deref(v.AudioTracks) {
+		tracks = append(tracks, fmt.Sprintf("%s %s %v %d", tr.Lang, tr.Label, tr.Default, tr.Channels))
+	}
+	require.Equal(t, []string{"en English true 2", "fr Français false 2", "en English (5.1) false 6"}, tracks)
+	pb := map[string]any{"dash": dashOf(v), "hls": hlsOf(v)}
 	mpd := string(a.fetch(t, str(pb["dash"])))
 	require.Regexp(t, `contentType="audio"[^>]*selectionPriority="3" lang="en">\s*<Label>English</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="main"/>`, mpd)
 	require.Regexp(t, `contentType="audio"[^>]*selectionPriority="2" lang="fr">\s*<Label>Français</Label>\s*<Role schemeIdUri="urn:mpeg:dash:role:2011" value="alternate"/>`, mpd)
@@ -277,7 +278,7 @@ func TestEveryAudioLanguage(t *testing.T) {
 	// The multichannel group: English in 5.1, French (which has no 5.1) in stereo.
 	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud-mc",NAME="English (5.1)",LANGUAGE="en",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="6"`)
 	require.Contains(t, master, `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud-mc",NAME="Français",LANGUAGE="fr",DEFAULT=NO,AUTOSELECT=YES,CHANNELS="2"`)
-	require.Equal(t, 2*len(v["renditions"].([]any)), strings.Count(master, "#EXT-X-STREAM-INF"), "every variant once per audio group")
+	require.Equal(t, 2*len(deref(v.Renditions)), strings.Count(master, "#EXT-X-STREAM-INF"), "every variant once per audio group")
 	require.Contains(t, master, `AUDIO="aud-mc"`)
 	base := hls[:strings.LastIndex(hls, "/")+1]
 	ids := regexp.MustCompile(`GROUP-ID="aud",[^\n]*URI="media_(\d+)\.m3u8"|GROUP-ID="aud-mc",[^\n]*CHANNELS="6",URI="media_(\d+)\.m3u8"`).FindAllStringSubmatch(master, -1)
@@ -306,16 +307,15 @@ func TestOneFrameVideo(t *testing.T) {
 	r := a.upload(tok, f, nil)
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	v := a.waitFor(str(r.JSON(t)["video"].(map[string]any)["id"]), tok, 2*time.Minute)
-	if v["status"] == "failed" {
-		require.NotEmpty(t, v["error"], "a refusal says why")
+	if v.Status == apiclient.Failed {
+		require.NotEmpty(t, errOf(v), "a refusal says why")
 		return
 	}
-	require.Equal(t, "ready", v["status"])
-	pb := v["playback"].(map[string]any)
-	mpd := string(a.fetch(t, str(pb["dash"])))
+	require.Equal(t, apiclient.Ready, v.Status)
+	mpd := string(a.fetch(t, dashOf(v)))
 	require.NotContains(t, mpd, "0/0")
 	require.NotRegexp(t, `frameRate="0`, mpd)
-	master := string(a.fetch(t, str(pb["hls"])))
+	master := string(a.fetch(t, hlsOf(v)))
 	for _, m := range regexp.MustCompile(`FRAME-RATE=([0-9.]+)`).FindAllStringSubmatch(master, -1) {
 		fr, _ := strconv.ParseFloat(m[1], 64)
 		require.Greater(t, fr, 0.0)

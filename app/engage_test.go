@@ -60,9 +60,9 @@ func TestViews(t *testing.T) {
 	ctx := context.Background()
 	owner, other := a.token("viewsowner"), a.token("viewsother")
 	src := clip(t, "mp4")
-	v1 := a.uploadReady(owner, src, map[string]string{"title": "watched a lot"})["id"].(string)
-	v2 := a.uploadReady(owner, src, map[string]string{"title": "watched a little"})["id"].(string)
-	v3 := a.uploadReady(owner, src, map[string]string{"title": "hidden", "visibility": "private"})["id"].(string)
+	v1 := a.uploadReady(owner, src, map[string]string{"title": "watched a lot"}).Id
+	v2 := a.uploadReady(owner, src, map[string]string{"title": "watched a little"}).Id
+	v3 := a.uploadReady(owner, src, map[string]string{"title": "hidden", "visibility": "private"}).Id
 
 	view := func(id, token, ua string) (int, bool) {
 		t.Helper()
@@ -146,7 +146,7 @@ func TestCustomPoster(t *testing.T) {
 	a := setup(t)
 	ctx := context.Background()
 	owner, other := a.token("posterowner"), a.token("posterother")
-	id := a.uploadReady(owner, clip(t, "mp4"), map[string]string{"title": "poster"})["id"].(string)
+	id := a.uploadReady(owner, clip(t, "mp4"), map[string]string{"title": "poster"}).Id
 	generated := *a.video(id, owner).Thumbnails.Poster
 	require.NotContains(t, generated, "/poster/")
 

@@ -33,13 +33,13 @@ func TestRateLimits(t *testing.T) {
 
 	// The old system's "1 metadata request per 20 seconds" is expressible.
 	v := a.uploadReady(tok, clip(t, "noaudio"), nil)
-	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+str(v["id"]), map[string]any{"title": "one"}, tok).Status)
-	r = a.do("PATCH", "/api/v1/videos/"+str(v["id"]), map[string]any{"title": "two"}, tok)
+	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+v.Id, map[string]any{"title": "one"}, tok).Status)
+	r = a.do("PATCH", "/api/v1/videos/"+v.Id, map[string]any{"title": "two"}, tok)
 	require.Equal(t, 429, r.Status)
 	retry, _ := strconv.Atoi(r.Header.Get("Retry-After"))
 	require.InDelta(t, 20, retry, 1)
 	// Other groups are unaffected.
-	require.Equal(t, 200, a.do("GET", "/api/v1/videos/"+str(v["id"]), nil, tok).Status)
+	require.Equal(t, 200, a.do("GET", "/api/v1/videos/"+v.Id, nil, tok).Status)
 }
 
 func TestRateLimitRules(t *testing.T) {

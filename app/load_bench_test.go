@@ -19,6 +19,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/stretchr/testify/require"
+
+	"vod/app/apiclient"
 )
 
 // loadStats collects what a load run saw.
@@ -164,7 +166,7 @@ func BenchmarkLoad(b *testing.B) {
 	var playlists [][]string
 	for range 3 {
 		v := a.uploadReady(owner, long, nil)
-		playlists = append(playlists, hlsSegments(b, a, strings.TrimPrefix(str(v["playback"].(map[string]any)["hls"]), a.URL)))
+		playlists = append(playlists, hlsSegments(b, a, strings.TrimPrefix(hlsOf(v), a.URL)))
 	}
 	uploaders := make([]string, 10)
 	for i := range uploaders {
@@ -256,7 +258,7 @@ func BenchmarkLoad(b *testing.B) {
 	drain := time.Now()
 	for _, e := range accepted {
 		id, tok, _ := strings.Cut(e, "|")
-		if v := a.waitFor(id, tok, 30*time.Minute); v["status"] != "ready" {
+		if v := a.waitFor(id, tok, 30*time.Minute); v.Status != apiclient.Ready {
 			lost++
 		}
 	}

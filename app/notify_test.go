@@ -115,9 +115,9 @@ func TestNotifications(t *testing.T) {
 	for _, ev := range delivered {
 		byType[str(ev["type"])] = ev["data"].(map[string]any)
 	}
-	require.Equal(t, str(v["id"]), byType["video.ready"]["video_id"])
+	require.Equal(t, v.Id, byType["video.ready"]["video_id"])
 	// Playable while processing (issue 14): said once, with how far it can be watched.
-	require.Equal(t, str(v["id"]), byType["video.playable"]["video_id"])
+	require.Equal(t, v.Id, byType["video.playable"]["video_id"])
 	require.Equal(t, "processing", byType["video.playable"]["status"])
 	require.Greater(t, byType["video.playable"]["available_seconds"], 0.0)
 	mu.Unlock()
@@ -130,7 +130,7 @@ func TestNotifications(t *testing.T) {
 	sink.mu.Lock()
 	require.Contains(t, sink.msgs[0], "To: notified@example.com")
 	require.Contains(t, sink.msgs[0], `Subject: Your video "Ping me" is ready`)
-	require.Contains(t, sink.msgs[0], "https://videos.example.com/watch/"+str(v["id"]))
+	require.Contains(t, sink.msgs[0], "https://videos.example.com/watch/"+v.Id)
 	sink.mu.Unlock()
 
 	// A delivery pending across a restart is not lost.

@@ -18,6 +18,8 @@ import (
 	"vod/app/db"
 
 	"github.com/stretchr/testify/require"
+
+	"vod/app/apiclient"
 )
 
 // upload posts a file as multipart, streaming it from disk.
@@ -55,33 +57,22 @@ func (a *testApp) upload(token, path string, fields map[string]string) response 
 	return response{Status: res.StatusCode, Header: res.Header, Body: body}
 }
 
-// waitFor polls a video until it is ready or failed.
-func (a *testApp) waitFor(id, token string, timeout time.Duration) map[string]any {
+// waitFor polls a video through the generated client until it is ready or failed.
+func (a *testApp) waitFor(id, token string, timeout time.Duration) apiclient.Video {
 	a.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r := a.do("GET", "/api/v1/videos/"+id, nil, token)
-		require.Equal(a.t, 200, r.Status, "%s", r.Body)
-		v := r.JSON(a.t)["video"].(map[string]any)
-		if s := v["status"]; s == "ready" || s == "failed" {
-			return v
-		}
-		if time.Now().After(deadline) {
-			a.t.Fatalf("video %s still %v/%v after %s", id, v["status"], v["stage"], timeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return a.waitVideo(id, token, timeout)
 }
 
-func (a *testApp) uploadReady(token, path string, fields map[string]string) map[string]any {
+// uploadReady uploads a file and waits, through the generated client, until its video is ready.
+func (a *testApp) uploadReady(token, path string, fields map[string]string) apiclient.Video {
 	a.t.Helper()
 	r := a.upload(token, path, fields)
 	require.Equal(a.t, http.StatusAccepted, r.Status, "%s", r.Body)
 	v := r.JSON(a.t)["video"].(map[string]any)
 	requireAccepted(a.t, v)
-	v = a.waitFor(v["id"].(string), token, 3*time.Minute)
-	require.Equal(a.t, "ready", v["status"], "error: %v", v["error"])
-	return v
+	got := a.waitFor(v["id"].(string), token, 3*time.Minute)
+	require.Equal(a.t, apiclient.Ready, got.Status, "error: %s", errOf(got))
+	return got
 }
 
 // requireAccepted checks a 202 reply's video: the reply reads the video after the commit that
@@ -126,19 +117,18 @@ func TestPipelineFormats(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
 			v := a.uploadReady(tok, clip(t, tc.kind), map[string]string{"title": "clip " + tc.kind})
-			require.EqualValues(t, tc.width, v["width"])
-			require.EqualValues(t, tc.height, v["height"])
-			require.InDelta(t, 3.0, v["duration_seconds"], 0.3)
-			rends := v["renditions"].([]any)
+			require.EqualValues(t, tc.width, deref(v.Width))
+			require.EqualValues(t, tc.height, deref(v.Height))
+			require.InDelta(t, 3.0, deref(v.DurationSeconds), 0.3)
+			rends := deref(v.Renditions)
 			require.Len(t, rends, len(tc.rungs))
 			for i, r := range rends {
-				rm := r.(map[string]any)
-				require.EqualValues(t, tc.rungs[i][0], rm["width"])
-				require.EqualValues(t, tc.rungs[i][1], rm["height"])
-				require.Positive(t, rm["bandwidth"])
-				require.True(t, strings.HasPrefix(str(rm["codecs"]), "avc1."))
+				require.EqualValues(t, tc.rungs[i][0], r.Width)
+				require.EqualValues(t, tc.rungs[i][1], r.Height)
+				require.Positive(t, r.Bandwidth)
+				require.True(t, strings.HasPrefix(r.Codecs, "avc1."))
 			}
-			pb := v["playback"].(map[string]any)
+			pb := map[string]any{"dash": dashOf(v), "hls": hlsOf(v), "mp4": mp4Of(v)}
 			mpd := a.do("GET", str(pb["dash"]), nil, "")
 			require.Equal(t, 200, mpd.Status)
 			require.Equal(t, "application/dash+xml", mpd.Header.Get("Content-Type"))
@@ -152,7 +142,7 @@ func TestPipelineFormats(t *testing.T) {
 			decodes(t, a.URL+str(pb["hls"]))
 
 			// Every rung's segments exist.
-			segs := int((v["duration_seconds"].(float64) + 3.999) / 4)
+			segs := int((float64(deref(v.DurationSeconds)) + 3.999) / 4)
 			base := str(pb["dash"])[:strings.LastIndex(str(pb["dash"]), "/")+1]
 			for rep := range len(tc.rungs) {
 				require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sinit-%d.m4s", base, rep), nil, "").Status)
@@ -160,28 +150,27 @@ func TestPipelineFormats(t *testing.T) {
 					require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sseg-%d-%05d.m4s", base, rep, n), nil, "").Status, "rep %d seg %d", rep, n)
 				}
 			}
-			subs := v["subtitles"].([]any)
+			subs := deref(v.Subtitles)
 			require.Len(t, subs, len(tc.subs))
 			for i, lang := range tc.subs {
-				sm := subs[i].(map[string]any)
-				require.Equal(t, lang, sm["lang"])
-				require.Equal(t, "embedded", sm["source"])
+				sm := subs[i]
+				require.Equal(t, lang, sm.Lang)
+				require.Equal(t, "embedded", string(sm.Source))
 				require.Contains(t, string(mpd.Body), `lang="`+lang+`"`)
 				require.Contains(t, string(hls.Body), `TYPE=SUBTITLES,GROUP-ID="subs"`)
 				require.Contains(t, string(hls.Body), `LANGUAGE="`+lang+`"`)
-				vtt := a.do("GET", str(sm["url"]), nil, "")
+				vtt := a.do("GET", sm.Url, nil, "")
 				require.Equal(t, 200, vtt.Status)
 				require.True(t, strings.HasPrefix(string(vtt.Body), "WEBVTT"))
 			}
 			if len(tc.subs) > 0 {
-				require.Contains(t, string(a.do("GET", str(subs[0].(map[string]any)["url"]), nil, "").Body), "Hello from the test clip")
-				require.Contains(t, string(a.do("GET", str(subs[1].(map[string]any)["url"]), nil, "").Body), "Bonjour depuis le clip")
+				require.Contains(t, string(a.do("GET", subs[0].Url, nil, "").Body), "Hello from the test clip")
+				require.Contains(t, string(a.do("GET", subs[1].Url, nil, "").Body), "Bonjour depuis le clip")
 			}
-			th := v["thumbnails"].(map[string]any)
-			poster := a.do("GET", str(th["poster"]), nil, "")
+			poster := a.do("GET", deref(v.Thumbnails.Poster), nil, "")
 			require.Equal(t, 200, poster.Status)
 			require.Equal(t, "image/jpeg", poster.Header.Get("Content-Type"))
-			sb := a.do("GET", str(th["storyboard"]), nil, "")
+			sb := a.do("GET", deref(v.Thumbnails.Storyboard), nil, "")
 			require.Contains(t, string(sb.Body), "storyboard.jpg#xywh=0,0,")
 			mp4 := a.do("GET", str(pb["mp4"]), nil, "", "Range", "bytes=0-99")
 			require.Equal(t, 206, mp4.Status)
@@ -200,7 +189,7 @@ func TestPosterIsNotBlack(t *testing.T) {
 	ffmpegRun(t, "-f", "lavfi", "-i", "color=black:size=320x240:rate=25:duration=1", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=9",
 		"-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", p)
 	v := a.uploadReady(tok, p, nil)
-	img := a.do("GET", str(v["thumbnails"].(map[string]any)["poster"]), nil, "")
+	img := a.do("GET", deref(v.Thumbnails.Poster), nil, "")
 	f := filepath.Join(dir, "poster.jpg")
 	require.NoError(t, os.WriteFile(f, img.Body, 0o644))
 	out, err := exec.Command("ffprobe", "-v", "error", "-f", "lavfi", "-i", "movie="+f+",signalstats", "-show_entries", "frame_tags=lavfi.signalstats.YAVG", "-of", "csv=p=0").Output()
@@ -380,12 +369,11 @@ func TestSparseFrames(t *testing.T) {
 	a := setup(t)
 	tok := a.token("sparse")
 	v := a.uploadReady(tok, clip(t, "sparse"), nil)
-	require.InDelta(t, 600, v["duration_seconds"], 1)
-	pb := v["playback"].(map[string]any)
-	mpd := string(a.do("GET", str(pb["dash"]), nil, "").Body)
+	require.InDelta(t, 600, deref(v.DurationSeconds), 1)
+	mpd := string(a.do("GET", dashOf(v), nil, "").Body)
 	require.Contains(t, mpd, `mediaPresentationDuration="PT600.000S"`)
 	require.Contains(t, mpd, `<S t="0" d="4000" r="149"/>`, "one keyframed segment every 4 s to the end")
-	require.Contains(t, string(a.do("GET", str(pb["hls"]), nil, "").Body), "FRAME-RATE=1.000")
+	require.Contains(t, string(a.do("GET", hlsOf(v), nil, "").Body), "FRAME-RATE=1.000")
 }
 
 // TestCPUBudget (issue 19): a video whose encode takes more CPU than its length allows fails with
@@ -399,9 +387,9 @@ func TestCPUBudget(t *testing.T) {
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	id := str(r.JSON(t)["video"].(map[string]any)["id"])
 	v := a.waitFor(id, tok, 3*time.Minute)
-	require.Equal(t, "failed", v["status"])
-	require.Contains(t, str(v["error"]), "more CPU time than a video of its length may")
-	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
+	require.Equal(t, apiclient.Failed, v.Status)
+	require.Contains(t, errOf(v), "more CPU time than a video of its length may")
+	require.Empty(t, dashOf(v), "nothing published")
 }
 
 // TestMemoryBudget (issue 19): an encode that needs more address space than transcode.max_memory
@@ -414,9 +402,9 @@ func TestMemoryBudget(t *testing.T) {
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	id := str(r.JSON(t)["video"].(map[string]any)["id"])
 	v := a.waitFor(id, tok, 3*time.Minute)
-	require.Equal(t, "failed", v["status"])
-	require.Contains(t, str(v["error"]), "more memory than allowed")
-	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
+	require.Equal(t, apiclient.Failed, v.Status)
+	require.Contains(t, errOf(v), "more memory than allowed")
+	require.Empty(t, dashOf(v), "nothing published")
 }
 
 // TestLyingDuration (issue 19): a file whose header understates its duration (2 s said, 12 s of
@@ -429,10 +417,10 @@ func TestLyingDuration(t *testing.T) {
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	id := str(r.JSON(t)["video"].(map[string]any)["id"])
 	v := a.waitFor(id, tok, 2*time.Minute)
-	require.Equal(t, "failed", v["status"])
-	require.Contains(t, str(v["error"]), "goes on past that")
-	require.Nil(t, v["playback"].(map[string]any)["dash"], "nothing published")
-	require.Zero(t, v["available_seconds"])
+	require.Equal(t, apiclient.Failed, v.Status)
+	require.Contains(t, errOf(v), "goes on past that")
+	require.Empty(t, dashOf(v), "nothing published")
+	require.Zero(t, deref(v.AvailableSeconds))
 }
 
 // TestLegacyJobsRestart (issue 13): a pipeline v1 job left in the queue by an upgrade
@@ -459,6 +447,6 @@ func TestLegacyJobsRestart(t *testing.T) {
 	a.Env["VOD_ROLE"] = "all"
 	a = a.restart()
 	v := a.waitFor(id, tok, 2*time.Minute)
-	require.Equal(t, "ready", v["status"], "error: %v", v["error"])
+	require.Equal(t, apiclient.Ready, v.Status, "error: %v", errOf(v))
 	require.Contains(t, a.logs.String(), "pipeline v1 job restarted as v2")
 }

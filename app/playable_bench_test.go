@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
+
 	"vod/app/testenv"
 )
 
@@ -128,7 +130,7 @@ func BenchmarkPlayable(b *testing.B) {
 		b.ReportMetric(playable.Seconds(), src.name+"-playable-s")
 		if src.name == "1min" {
 			v := a.waitFor(id, tok, 30*time.Minute)
-			require.Equal(b, "ready", v["status"])
+			require.Equal(b, apiclient.Ready, v.Status)
 			ready := time.Since(t0)
 			line += fmt.Sprintf(", ready %.1fs", ready.Seconds())
 			b.ReportMetric(ready.Seconds(), "1min-ready-s")

@@ -12,6 +12,8 @@ import (
 	"vod/app/testenv"
 
 	"github.com/stretchr/testify/require"
+
+	"vod/app/apiclient"
 )
 
 // scaleRun is one video processed by an installation of 1 API and n worker processes.
@@ -42,7 +44,7 @@ func runScale(b *testing.B, src string, n int) scaleRun {
 	t0 := time.Now()
 	id := str(r.JSON(b)["video"].(map[string]any)["id"])
 	v := a.waitFor(id, tok, 2*time.Hour)
-	require.Equal(b, "ready", v["status"], "%v", v["error"])
+	require.Equal(b, apiclient.Ready, v.Status, "%v", errOf(v))
 	out := scaleRun{wall: time.Since(t0)}
 	for _, w := range workers {
 		raw, _ := os.ReadFile(w.logs)

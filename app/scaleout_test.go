@@ -16,6 +16,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
+
 	"vod/app/testenv"
 )
 
@@ -178,8 +180,8 @@ func TestScaleOut(t *testing.T) {
 	}
 	for _, id := range ids {
 		v := api.waitFor(id, tok, 4*time.Minute)
-		require.Equal(t, "ready", v["status"], "%v", v["error"])
-		decodes(t, api.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), api.URL))
+		require.Equal(t, apiclient.Ready, v.Status, "%v", errOf(v))
+		decodes(t, api.URL+strings.TrimPrefix(dashOf(v), api.URL))
 	}
 	n, reran := chunkJobs(t, base["VOD_DATABASE_URL"])
 	require.Equal(t, 4*9, n, "30 s videos in chunks of 2, 2, then 4 s: 9 chunk jobs each")
@@ -219,9 +221,9 @@ func TestWorkerKilledMidChunk(t *testing.T) {
 	w2 := startProc(t, clusterEnv(t, base, "worker"))
 	w2.wait(t)
 	v := a.waitFor(id, tok, 4*time.Minute)
-	require.Equal(t, "ready", v["status"], "%v", v["error"])
+	require.Equal(t, apiclient.Ready, v.Status, "%v", errOf(v))
 	t.Logf("ready %s after the kill", time.Since(killed).Round(time.Second))
-	decodes(t, a.URL+strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), a.URL))
+	decodes(t, a.URL+strings.TrimPrefix(dashOf(v), a.URL))
 	n, reran := chunkJobs(t, base["VOD_DATABASE_URL"])
 	require.Equal(t, 9, n, "chunks of 2, 2, then 4 s")
 	require.Equal(t, 1, reran, "only the dead worker's chunk ran again")

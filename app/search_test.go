@@ -3,10 +3,10 @@ package app
 import (
 	"context"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,24 +14,42 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
 	"vod/app/testenv"
 )
 
-func (a *testApp) search(token, q string, extra ...string) map[string]any {
+// search asks the search API through the generated client; extra are name, value pairs of the
+// other parameters (scope, lang, limit, cursor).
+func (a *testApp) search(token, q string, extra ...string) apiclient.SearchResult {
 	a.t.Helper()
-	u := "/api/v1/search?q=" + url.QueryEscape(q)
+	p := &apiclient.GetSearchParams{Q: &q}
 	for i := 0; i+1 < len(extra); i += 2 {
-		u += "&" + extra[i] + "=" + url.QueryEscape(extra[i+1])
+		v := extra[i+1]
+		switch extra[i] {
+		case "scope":
+			p.Scope = ptrTo(apiclient.GetSearchParamsScope(v))
+		case "lang":
+			p.Lang = &v
+		case "cursor":
+			p.Cursor = &v
+		case "limit":
+			n, err := strconv.Atoi(v)
+			require.NoError(a.t, err)
+			p.Limit = &n
+		default:
+			a.t.Fatalf("search parameter %q", extra[i])
+		}
 	}
-	r := a.do("GET", u, nil, token)
-	require.Equal(a.t, 200, r.Status, "%s", r.Body)
-	return r.JSON(a.t)
+	r, err := a.api(token).GetSearchWithResponse(context.Background(), p)
+	require.NoError(a.t, err)
+	require.NotNil(a.t, r.JSON200, "%d %s", r.StatusCode(), r.Body)
+	return *r.JSON200
 }
 
-func hitIDs(res map[string]any) []string {
+func hitIDs(res apiclient.SearchResult) []string {
 	var ids []string
-	for _, it := range res["items"].([]any) {
-		ids = append(ids, str(it.(map[string]any)["video"].(map[string]any)["id"]))
+	for _, it := range res.Items {
+		ids = append(ids, it.Video.Id)
 	}
 	return ids
 }
@@ -59,7 +77,7 @@ func seedSearch(t *testing.T, a *testApp) corpus {
 	c.tok = a.token("searcher")
 	mk := func(title, desc, vis string) string {
 		v := a.uploadReady(c.tok, path, map[string]string{"title": title, "description": desc, "visibility": vis})
-		return str(v["id"])
+		return v.Id
 	}
 	c.cooking = mk("Cooking pasta at home", "A recipe for fresh tagliatelle with butter", "public")
 	c.travel = mk("Travel diary", "Walking through the mountains of Provence and cooking outdoors", "public")
@@ -84,19 +102,19 @@ func TestSearch(t *testing.T) {
 	// Metadata: title ranks above description.
 	res := a.search(other, "cooking")
 	require.Equal(t, []string{c.cooking, c.travel}, hitIDs(res), "title match first; private/unlisted never for others")
-	hl := res["items"].([]any)[0].(map[string]any)["highlights"].(map[string]any)["title"].([]any)
+	hl := res.Items[0].Highlights["title"]
 	require.Contains(t, hl[0], "<mark>Cooking</mark>")
-	require.EqualValues(t, 2, res["total"])
+	require.Equal(t, 2, res.Total)
 
 	// Subtitle hit with the cue's time.
 	res = a.search(other, "picnic", "scope", "subtitles")
-	it := res["items"].([]any)[0].(map[string]any)
-	require.Equal(t, c.travel, str(it["video"].(map[string]any)["id"]))
-	cue := it["cues"].([]any)[0].(map[string]any)
-	require.InDelta(t, 5.25, cue["start"], 0.001)
-	require.InDelta(t, 7.0, cue["end"], 0.001)
-	require.Equal(t, "en", cue["lang"])
-	require.Contains(t, cue["text"], "picnic")
+	it := res.Items[0]
+	require.Equal(t, c.travel, it.Video.Id)
+	cue := it.Cues[0]
+	require.InDelta(t, 5.25, cue.Start, 0.001)
+	require.InDelta(t, 7.0, cue.End, 0.001)
+	require.Equal(t, "en", cue.Lang)
+	require.Contains(t, cue.Text, "picnic")
 	require.Empty(t, hitIDs(a.search(other, "picnic", "scope", "metadata")))
 
 	// Phrases, prefixes, typos, stemming.
@@ -107,13 +125,13 @@ func TestSearch(t *testing.T) {
 	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, "mountain")), "English stemming")
 	res = a.search(other, "cheval", "lang", "fr")
 	require.Equal(t, []string{c.travel}, hitIDs(res), "French word form: cheval finds chevaux")
-	require.Equal(t, "fr", res["items"].([]any)[0].(map[string]any)["cues"].([]any)[0].(map[string]any)["lang"])
+	require.Equal(t, "fr", res.Items[0].Cues[0].Lang)
 	require.Equal(t, []string{c.travel}, hitIDs(a.search(other, "fromage")), "French plural")
 	require.Empty(t, hitIDs(a.search(other, "picnic", "lang", "fr", "scope", "subtitles")), "the English word is not in the French track")
 	res = a.search(other, "picnic valley", "scope", "subtitles", "lang", "en")
-	cues := res["items"].([]any)[0].(map[string]any)["cues"].([]any)
+	cues := res.Items[0].Cues
 	require.Len(t, cues, 2, "each cue with a matched word")
-	require.InDelta(t, 1.0, cues[0].(map[string]any)["start"], 0.001, "in time order")
+	require.InDelta(t, 1.0, cues[0].Start, 0.001, "in time order")
 
 	// Visibility: the owner finds their private video, others never do.
 	require.ElementsMatch(t, []string{c.cooking, c.travel, c.private}, hitIDs(a.search(c.tok, "cooking")))
@@ -124,9 +142,10 @@ func TestSearch(t *testing.T) {
 	// Paging.
 	res = a.search(other, "cooking", "limit", "1")
 	require.Equal(t, []string{c.cooking}, hitIDs(res))
-	res = a.search(other, "cooking", "limit", "1", "cursor", str(res["next_cursor"]))
+	require.NotNil(t, res.NextCursor)
+	res = a.search(other, "cooking", "limit", "1", "cursor", *res.NextCursor)
 	require.Equal(t, []string{c.travel}, hitIDs(res))
-	require.Nil(t, res["next_cursor"])
+	require.Nil(t, res.NextCursor)
 
 	// Edits and deletes show within a second.
 	require.Equal(t, 200, a.do("PATCH", "/api/v1/videos/"+c.cooking, map[string]any{"title": "Baking bread"}, c.tok).Status)

@@ -65,8 +65,8 @@ func TestDeleteAccount(t *testing.T) {
 	ann := a.signup("ann")
 	tok := str(ann["access_token"])
 	v := a.uploadReady(tok, clip(t, "mkv-subs"), map[string]string{"title": "Annual report"})
-	id := str(v["id"])
-	media := str(v["playback"].(map[string]any)["dash"])
+	id := v.Id
+	media := dashOf(v)
 	require.Equal(t, 200, a.do("GET", strings.TrimPrefix(media, a.URL), nil, "").Status)
 	require.Eventually(t, func() bool {
 		return len(a.do("GET", "/api/v1/search?q=annual", nil, "").JSON(t)["items"].([]any)) == 1
@@ -169,7 +169,7 @@ func TestSourcesAreNeverMedia(t *testing.T) {
 	require.Equal(t, 404, a.do("GET", "/api/v1/videos/"+id+"/source", nil, tok).Status, "not before it passed validation")
 
 	v := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"visibility": "public"})
-	id = str(v["id"])
+	id = v.Id
 	require.Equal(t, 404, a.do("GET", "/media/videos/"+id+"/source", nil, "").Status, "a public video's original is not public")
 	require.Equal(t, 401, a.do("GET", "/api/v1/videos/"+id+"/source", nil, "").Status)
 	require.Equal(t, 403, a.do("GET", "/api/v1/videos/"+id+"/source", nil, a.token("other")).Status)
@@ -184,7 +184,7 @@ func TestSourcesAreNeverMedia(t *testing.T) {
 	require.Empty(t, dl.Header.Get("Access-Control-Allow-Origin"))
 	require.EqualValues(t, link["size"], len(dl.Body))
 	require.Equal(t, 404, a.do("GET", str(link["url"])+"x", nil, "").Status, "a tampered link")
-	other := strings.Replace(str(link["url"]), id, str(a.uploadReady(tok, clip(t, "noaudio"), nil)["id"]), 1)
+	other := strings.Replace(str(link["url"]), id, a.uploadReady(tok, clip(t, "noaudio"), nil).Id, 1)
 	require.Equal(t, 404, a.do("GET", other, nil, "").Status, "a link is for one video")
 }
 
@@ -194,8 +194,8 @@ func TestSecurityHeaders(t *testing.T) {
 	a := setup(t)
 	tok := a.token("headers")
 	v := a.uploadReady(tok, clip(t, "noaudio"), nil)
-	media := strings.TrimPrefix(str(v["playback"].(map[string]any)["dash"]), a.URL)
-	for _, p := range []string{"/", "/watch/" + str(v["id"]), "/api/v1/videos", "/api/v1/videos/nope", media, "/doc", "/static/app.js", "/openapi.json", "/healthz"} {
+	media := strings.TrimPrefix(dashOf(v), a.URL)
+	for _, p := range []string{"/", "/watch/" + v.Id, "/api/v1/videos", "/api/v1/videos/nope", media, "/doc", "/static/app.js", "/openapi.json", "/healthz"} {
 		r := a.do("GET", p, nil, "")
 		require.Equal(t, "nosniff", r.Header.Get("X-Content-Type-Options"), p)
 		require.Equal(t, "DENY", r.Header.Get("X-Frame-Options"), p)
@@ -325,9 +325,9 @@ func TestStrictInput(t *testing.T) {
 	r = a.do("POST", "/api/v1/auth/signup", with(signupBody("ctl", "ctl@example.com"), "last_name", "\x1b[31mred"), "")
 	require.Equal(t, 422, r.Status)
 	v := a.uploadReady(tok, clip(t, "noaudio"), nil)
-	r = a.do("PATCH", "/api/v1/videos/"+str(v["id"]), map[string]string{"title": "bell\x07"}, tok)
+	r = a.do("PATCH", "/api/v1/videos/"+v.Id, map[string]string{"title": "bell\x07"}, tok)
 	require.Equal(t, 422, r.Status)
-	r = a.do("PATCH", "/api/v1/videos/"+str(v["id"]), map[string]string{"description": "line one\nline two\ttab"}, tok)
+	r = a.do("PATCH", "/api/v1/videos/"+v.Id, map[string]string{"description": "line one\nline two\ttab"}, tok)
 	require.Equal(t, 200, r.Status, "descriptions keep line breaks and tabs")
 	r = a.upload(tok, clip(t, "noaudio"), map[string]string{"title": "nul\x00title"})
 	require.Equal(t, 422, r.Status)

@@ -17,6 +17,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
+
 	"vod/app/testenv"
 )
 
@@ -37,7 +39,7 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	a := setup(t)
 	tok := a.token("subber")
 	v := a.uploadReady(tok, clip(t, "mp4"), map[string]string{"title": "Subtitled", "description": "with tracks"})
-	id := str(v["id"])
+	id := v.Id
 
 	srt := "1\n00:00:00,500 --> 00:00:02,000\n<i>Hola</i> mundo\n\n2\n00:00:02,100 --> 00:00:02,900\nAdiós\n"
 	r := a.postSubtitle(tok, id, "es.srt", srt, "es", "Español")
@@ -52,16 +54,15 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	require.Equal(t, 201, vtt2.Status, "%s", vtt2.Body)
 	require.Equal(t, "Deutsch", vtt2.JSON(t)["subtitle"].(map[string]any)["label"])
 
-	v = a.do("GET", "/api/v1/videos/"+id, nil, "").JSON(t)["video"].(map[string]any)
-	require.Len(t, v["subtitles"], 2)
-	pb := v["playback"].(map[string]any)
-	mpd := string(a.do("GET", str(pb["dash"]), nil, "").Body)
+	v = *a.video(id, "")
+	require.Len(t, deref(v.Subtitles), 2)
+	mpd := string(a.do("GET", dashOf(v), nil, "").Body)
 	require.Contains(t, mpd, `lang="es"`)
 	require.Contains(t, mpd, `lang="de"`)
-	hls := string(a.do("GET", str(pb["hls"]), nil, "").Body)
+	hls := string(a.do("GET", hlsOf(v), nil, "").Body)
 	require.Contains(t, hls, `LANGUAGE="es"`)
 	require.Contains(t, hls, `URI="../subs/es.m3u8"`)
-	base := str(pb["hls"])[:strings.LastIndex(str(pb["hls"]), "/")+1]
+	base := hlsOf(v)[:strings.LastIndex(hlsOf(v), "/")+1]
 	require.Equal(t, 200, a.do("GET", path.Clean(base+"../subs/es.m3u8"), nil, "").Status, "relative subtitle playlists resolve")
 
 	for name, c := range map[string]struct {
@@ -95,7 +96,7 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("bytes 10-19/%d", len(full.Body)), part.Header.Get("Content-Range"))
 	require.Equal(t, 304, a.do("GET", seg, nil, "", "If-None-Match", etag).Status)
 	require.Equal(t, 416, a.do("GET", seg, nil, "", "Range", fmt.Sprintf("bytes=%d-", len(full.Body)+10)).Status)
-	require.Equal(t, "public, max-age=10", a.do("GET", str(pb["dash"]), nil, "").Header.Get("Cache-Control"))
+	require.Equal(t, "public, max-age=10", a.do("GET", dashOf(v), nil, "").Header.Get("Cache-Control"))
 	// Small hot objects (init segments, manifests) are answered from memory after the first time
 	// on S3: the same bytes, validators and ranges.
 	init1 := a.do("GET", base+"init-0.m4s", nil, "")
@@ -133,10 +134,10 @@ func TestSubtitleUploadReprocessAndMedia(t *testing.T) {
 	requireAccepted(t, r.JSON(t)["video"].(map[string]any))
 	require.Equal(t, 409, a.do("POST", "/api/v1/videos/"+id+"/reprocess", nil, tok).Status, "already queued")
 	v = a.waitFor(id, tok, 2*time.Minute)
-	require.Equal(t, "ready", v["status"])
-	require.Contains(t, str(v["playback"].(map[string]any)["dash"]), "/g2/")
-	require.Len(t, v["subtitles"], 2, "uploaded tracks survive reprocessing")
-	require.Contains(t, string(a.do("GET", str(v["playback"].(map[string]any)["dash"]), nil, "").Body), `lang="es"`)
+	require.Equal(t, apiclient.Ready, v.Status)
+	require.Contains(t, dashOf(v), "/g2/")
+	require.Len(t, deref(v.Subtitles), 2, "uploaded tracks survive reprocessing")
+	require.Contains(t, string(a.do("GET", dashOf(v), nil, "").Body), `lang="es"`)
 	require.Eventually(t, func() bool {
 		for _, k := range a.storedKeys(t, "videos/"+id+"/") {
 			if strings.Contains(k, "/g1/") {
@@ -190,8 +191,7 @@ func TestDirectUpload(t *testing.T) {
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	requireAccepted(t, r.JSON(t)["video"].(map[string]any))
 	require.Equal(t, 404, a.do("POST", "/api/v1/uploads/"+str(up["upload_id"])+"/complete", nil, tok).Status, "completes once")
-	v = a.waitFor(id, tok, 2*time.Minute)
-	require.Equal(t, "ready", v["status"])
+	require.Equal(t, apiclient.Ready, a.waitFor(id, tok, 2*time.Minute).Status)
 
 	// Bad requests.
 	require.Equal(t, 413, a.do("POST", "/api/v1/uploads", map[string]any{"title": "x", "filename": "x.mp4", "size": int64(1) << 50}, tok).Status)
@@ -220,7 +220,7 @@ func TestListingVisibilityAndEdits(t *testing.T) {
 		ids = append(ids, str(r.JSON(t)["video"].(map[string]any)["id"]))
 	}
 	for _, id := range ids {
-		require.Equal(t, "ready", a.waitFor(id, alice, 2*time.Minute)["status"])
+		require.Equal(t, "ready", string(a.waitFor(id, alice, 2*time.Minute).Status))
 	}
 
 	// Pages of 2 while new videos keep arriving: no duplicates, no gaps.
@@ -313,12 +313,11 @@ func TestWorkerKilledMidTranscode(t *testing.T) {
 	a.URL = p.url
 	restarted := time.Now()
 	v := a.waitFor(id, tok, 3*time.Minute)
-	require.Equal(t, "ready", v["status"], "%v", v["error"])
+	require.Equal(t, apiclient.Ready, v.Status, "%v", errOf(v))
 	require.Less(t, time.Since(restarted), 90*time.Second, "within a minute of the restart, plus the remaining encode")
-	pb := v["playback"].(map[string]any)
-	decodes(t, a.URL+str(pb["dash"]))
-	decodes(t, a.URL+str(pb["hls"]))
-	base := str(pb["dash"])[:strings.LastIndex(str(pb["dash"]), "/")+1]
+	decodes(t, a.URL+dashOf(v))
+	decodes(t, a.URL+hlsOf(v))
+	base := dashOf(v)[:strings.LastIndex(dashOf(v), "/")+1]
 	for n := 1; n <= 8; n++ {
 		require.Equal(t, 200, a.do("HEAD", fmt.Sprintf("%sseg-0-%05d.m4s", base, n), nil, "").Status)
 	}
@@ -355,7 +354,7 @@ func TestMediaRedirectToStorage(t *testing.T) {
 		return res, body
 	}
 
-	dash := str(pub["playback"].(map[string]any)["dash"])
+	dash := dashOf(pub)
 	res, _ := get(a.URL + dash)
 	require.Equal(t, http.StatusFound, res.StatusCode)
 	loc, err := url.Parse(res.Header.Get("Location"))
@@ -370,7 +369,7 @@ func TestMediaRedirectToStorage(t *testing.T) {
 	require.Equal(t, body[:10], part)
 
 	// A private video's unsigned path is refused before any redirect; its signed path redirects.
-	privID := str(priv["id"])
+	privID := priv.Id
 	res, _ = get(a.URL + "/media/videos/" + privID + "/" + path.Base(path.Dir(dash)) + "/manifest.mpd")
 	require.Equal(t, 404, res.StatusCode)
 	v := a.do("GET", "/api/v1/videos/"+privID, nil, tok).JSON(t)["video"].(map[string]any)

@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"vod/app/apiclient"
+
 	"vod/app/vodtype"
 )
 
@@ -20,28 +22,27 @@ func TestTranslationWithApertium(t *testing.T) {
 	a := setup(t, map[string]string{"VOD_TRANSLATE_PROVIDER": "apertium", "VOD_TRANSLATE_URL": apy, "VOD_TRANSLATE_TARGETS": "es,bn"})
 	tok := a.token("polyglot")
 	v := a.uploadReady(tok, clip(t, "mkv-subs"), map[string]string{"title": "Translated clip"})
-	id := str(v["id"])
-	var es map[string]any
+	id := v.Id
+	var es *apiclient.Subtitle
 	a.eventually(60*time.Second, func() bool {
-		v = a.do("GET", "/api/v1/videos/"+id, nil, tok).JSON(t)["video"].(map[string]any)
-		for _, s := range v["subtitles"].([]any) {
-			if sm := s.(map[string]any); sm["lang"] == "es" {
-				es = sm
+		v = *a.video(id, tok)
+		for _, s := range deref(v.Subtitles) {
+			if s.Lang == "es" {
+				es = &s
 			}
 		}
-		notes, _ := v["notes"].([]any)
 		hasNote := false
-		for _, n := range notes {
+		for _, n := range deref(v.Notes) {
 			hasNote = hasNote || n == "translation to bn not available from apertium"
 		}
 		return es != nil && hasNote
 	}, "Spanish track and a note for Bengali")
-	require.Equal(t, "translated", es["source"])
-	require.Equal(t, "Español", es["label"])
+	require.Equal(t, apiclient.Translated, es.Source)
+	require.Equal(t, "Español", es.Label)
 
-	enCues, err := vodtype.ParseCues(a.do("GET", str(v["subtitles"].([]any)[0].(map[string]any)["url"]), nil, "").Body)
+	enCues, err := vodtype.ParseCues(a.do("GET", deref(v.Subtitles)[0].Url, nil, "").Body)
 	require.NoError(t, err)
-	esCues, err := vodtype.ParseCues(a.do("GET", str(es["url"]), nil, "").Body)
+	esCues, err := vodtype.ParseCues(a.do("GET", es.Url, nil, "").Body)
 	require.NoError(t, err)
 	require.Len(t, esCues, len(enCues))
 	for i := range enCues {
@@ -50,9 +51,9 @@ func TestTranslationWithApertium(t *testing.T) {
 		require.NotEqual(t, enCues[i].Text, esCues[i].Text, "translated")
 	}
 	require.Contains(t, strings.ToLower(esCues[0].Text), "hola")
-	mpd := string(a.do("GET", str(v["playback"].(map[string]any)["dash"]), nil, "").Body)
+	mpd := string(a.do("GET", dashOf(v), nil, "").Body)
 	require.Contains(t, mpd, `lang="es"`)
-	require.Contains(t, string(a.do("GET", str(v["playback"].(map[string]any)["hls"]), nil, "").Body), `LANGUAGE="es"`)
+	require.Contains(t, string(a.do("GET", hlsOf(v), nil, "").Body), `LANGUAGE="es"`)
 
 	// Search finds a Spanish word of the translated track.
 	a.eventually(5*time.Second, func() bool {
@@ -75,7 +76,7 @@ func TestTranslationNotConfigured(t *testing.T) {
 	a := setup(t)
 	tok := a.token("mono")
 	v := a.uploadReady(tok, clip(t, "mkv-subs"), nil)
-	r := a.do("POST", "/api/v1/videos/"+str(v["id"])+"/subtitles/en/translations", map[string]string{"target": "es"}, tok)
+	r := a.do("POST", "/api/v1/videos/"+v.Id+"/subtitles/en/translations", map[string]string{"target": "es"}, tok)
 	require.Equal(t, 409, r.Status)
 	require.Equal(t, "translation_unavailable", r.errCode(t))
 	_, err := loadFor(t, nil, map[string]string{"VOD_TRANSLATE_PROVIDER": "apertium"})

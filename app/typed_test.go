@@ -53,3 +53,40 @@ func (a *testApp) waitVideo(id, token string, timeout time.Duration) apiclient.V
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// The playback URLs and the error of a video, "" when absent.
+func dashOf(v apiclient.Video) string {
+	if v.Playback == nil || v.Playback.Dash == nil {
+		return ""
+	}
+	return *v.Playback.Dash
+}
+
+func hlsOf(v apiclient.Video) string {
+	if v.Playback == nil || v.Playback.Hls == nil {
+		return ""
+	}
+	return *v.Playback.Hls
+}
+
+func mp4Of(v apiclient.Video) string {
+	if v.Playback == nil || v.Playback.Mp4 == nil {
+		return ""
+	}
+	return *v.Playback.Mp4
+}
+
+func errOf(v apiclient.Video) string {
+	if v.Error == nil {
+		return ""
+	}
+	return *v.Error
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
