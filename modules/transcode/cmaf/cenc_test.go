@@ -1,0 +1,72 @@
+package cmaf
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestEncryptKeepsTheFileWellFormed: the encrypted init segment and segments still parse, carry
+// their protection boxes, keep their timing, and store no sample in the clear. (ffmpeg 5.1 cannot
+// check the decryption: its demuxer fails on fragmented cenc from any packager; the players'
+// test, TestCENCPlaysInPlayers in app/, plays the output in Chromium's ClearKey CDM.)
+func TestEncryptKeepsTheFileWellFormed(t *testing.T) {
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	dir := t.TempDir()
+	var k Key
+	copy(k.ID[:], []byte("0123456789abcdef"))
+	copy(k.Key[:], []byte("fedcba9876543210"))
+	frag := []string{"-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-use_editlist", "0"}
+	cases := []struct {
+		name   string
+		args   []string
+		nalLen int
+		entry  string
+	}{
+		{"video", append([]string{"-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25:duration=4", "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "0"}, frag...), 4, "encv"},
+		{"audio", append([]string{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4", "-c:a", "aac", "-frag_duration", "1000000"}, frag...), 0, "enca"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clear := filepath.Join(dir, c.name+".mp4")
+			run(t, "ffmpeg", append(append([]string{"-v", "error", "-y"}, c.args...), clear)...)
+			raw, err := os.ReadFile(clear)
+			require.NoError(t, err)
+			f, err := Parse(raw)
+			require.NoError(t, err)
+			require.Greater(t, len(f.Segments), 1)
+			init, err := EncryptInit(f.Init, k)
+			require.NoError(t, err)
+			for _, box := range []string{c.entry, "sinf", "frma", "schm", "tenc", "pssh"} {
+				require.Contains(t, string(init), box)
+			}
+			require.Contains(t, string(init), string(ClearKeySystemID[:]))
+			var enc bytes.Buffer
+			enc.Write(init)
+			first := uint64(0)
+			for _, s := range f.Segments {
+				e, err := EncryptSegment(s, k, 1<<40, first, c.nalLen)
+				require.NoError(t, err)
+				require.Greater(t, len(e.Data), len(s.Data), "senc, saiz and saio added")
+				enc.Write(e.Data)
+				first += uint64(s.Samples)
+			}
+			g, err := Parse(enc.Bytes())
+			require.NoError(t, err, "still a well-formed fragmented MP4")
+			require.Len(t, g.Segments, len(f.Segments))
+			for i := range f.Segments {
+				require.Equal(t, f.Segments[i].DecodeTime, g.Segments[i].DecodeTime)
+				require.Equal(t, f.Segments[i].Duration, g.Segments[i].Duration)
+				require.Equal(t, f.Segments[i].Samples, g.Segments[i].Samples)
+			}
+			last := f.Segments[0].Data
+			require.NotContains(t, enc.String(), string(last[len(last)-64:]), "the samples are not stored in the clear")
+		})
+	}
+}
