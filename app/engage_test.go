@@ -137,8 +137,6 @@ func TestViews(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, r.Status, "%s", r.Body)
 }
 
-func ptrTo[T any](v T) *T { return &v }
-
 // TestCustomPoster: an owner replaces the generated thumbnail with their own image, which is decoded,
 // scaled to fit 1920x1080 and served as a new JPEG; bad images are refused plainly; the custom image
 // survives reprocessing and can be removed again.

@@ -83,6 +83,8 @@ func errOf(v apiclient.Video) string {
 	return *v.Error
 }
 
+func ptrTo[T any](v T) *T { return &v }
+
 func deref[T any](p *T) T {
 	var zero T
 	if p == nil {

@@ -844,9 +844,6 @@ async function myVideos() {
   } catch (err) { main.append(errorBox(err)); }
 }
 
-const statusText = (v) => v.status === "processing" ? `Processing${v.stage ? ` (${v.stage})` : ""} ${v.progress}%`
-  : v.status === "failed" ? `Failed: ${v.error || "unknown error"}` : v.status[0].toUpperCase() + v.status.slice(1);
-
 // mineItem is one video of My videos: what it is (thumbnail, duration, status, date, views) and its
 // editing: title, description and visibility, the thumbnail, and subtitle files. Every change
 // renders the item again from the API's answer, so what is shown is what is stored.
@@ -904,7 +901,7 @@ function mineItem(v0) {
           poster ? h("img", { src: poster, alt: "", "data-testid": "mine-poster" }) : h("div", { class: "noposter" }, v.status),
           v.duration_seconds ? h("span", { class: "dur" }, duration(v.duration_seconds)) : null),
         h("p", { class: "facts" }, h("a", { href: `/watch/${v.id}`, "data-link": true, "data-testid": "mine-title" }, v.title), h("br"),
-          h("span", { "data-testid": "mine-status", class: v.status === "failed" ? "error" : null }, statusText(v)), h("br"),
+          h("span", { "data-testid": "mine-status", class: v.status === "failed" ? "error" : null }, stageText(v)), h("br"),
           h("small", { class: "muted" }, `${new Date(v.created_at).toLocaleDateString()} · ${viewsText(v.views)} · ${v.visibility}`))),
       h("div", { class: "body" }, form, msg,
         h("details", { class: "more-edit" }, h("summary", {}, "Thumbnail and subtitles"),
