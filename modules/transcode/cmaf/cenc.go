@@ -289,3 +289,246 @@ func encryptNALs(ctr cipher.Stream, data []byte, nalLen int) ([]subsample, error
 	}
 	return subs, nil
 }
+
+// NALLengthSize returns the size of the NAL unit length prefixes of an H.264 init segment (from
+// its avcC), or 0 for audio: what EncryptSegment needs to know of the track.
+func NALLengthSize(init []byte) (int, error) {
+	entry, err := sampleEntry(init)
+	if err != nil {
+		return 0, err
+	}
+	switch entry.typ {
+	case "mp4a":
+		return 0, nil
+	case "avc1", "avc3":
+		kids, err := boxes(init, entry.body+78, entry.end) // a visual sample entry's fixed fields
+		if err != nil {
+			return 0, err
+		}
+		for _, k := range kids {
+			if k.typ == "avcC" && k.end-k.body >= 5 {
+				return int(init[k.body+4]&0x03) + 1, nil
+			}
+		}
+		return 0, errors.New("cmaf: no avcC")
+	}
+	return 0, fmt.Errorf("cmaf: cannot protect sample entry %q", entry.typ)
+}
+
+// sampleEntry finds the first sample entry of a single-track init segment.
+func sampleEntry(init []byte) (box, error) {
+	top, err := boxes(init, 0, len(init))
+	if err != nil {
+		return box{}, err
+	}
+	for _, bx := range top {
+		if bx.typ != "moov" {
+			continue
+		}
+		stsd, err := path(init, bx, "trak", "mdia", "minf", "stbl", "stsd")
+		if err != nil {
+			return box{}, err
+		}
+		entries, err := boxes(init, stsd.body+8, stsd.end)
+		if err != nil || len(entries) == 0 {
+			return box{}, errors.New("cmaf: no sample entry")
+		}
+		return entries[0], nil
+	}
+	return box{}, errors.New("cmaf: no moov")
+}
+
+// DecryptInit undoes EncryptInit: the sample entry gets its original format back (from frma) and
+// loses its sinf, and the moov its pssh boxes. Segments decrypted with DecryptSegment play with it
+// as clear media (their senc/saiz/saio stay, and mean nothing without a tenc).
+func DecryptInit(init []byte) ([]byte, error) {
+	b := append([]byte(nil), init...)
+	top, err := boxes(b, 0, len(b))
+	if err != nil {
+		return nil, err
+	}
+	var moov box
+	for _, bx := range top {
+		if bx.typ == "moov" {
+			moov = bx
+		}
+	}
+	if moov.typ == "" {
+		return nil, errors.New("cmaf: no moov in the init segment")
+	}
+	chain := []box{moov}
+	cur := moov
+	for _, t := range []string{"trak", "mdia", "minf", "stbl", "stsd"} {
+		next, ok, err := child(b, cur, t)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("cmaf: no %s in %s", t, cur.typ)
+		}
+		chain, cur = append(chain, next), next
+	}
+	entries, err := boxes(b, cur.body+8, cur.end)
+	if err != nil || len(entries) == 0 {
+		return nil, errors.New("cmaf: no sample entry")
+	}
+	entry := entries[0]
+	skip := 28 // an audio sample entry's fixed fields
+	if entry.typ == "encv" {
+		skip = 78
+	} else if entry.typ != "enca" {
+		return b, nil // not protected
+	}
+	kids, err := boxes(b, entry.body+skip, entry.end)
+	if err != nil {
+		return nil, err
+	}
+	var sinf box
+	for _, k := range kids {
+		if k.typ == "sinf" {
+			sinf = k
+		}
+	}
+	if sinf.typ == "" {
+		return nil, errors.New("cmaf: protected sample entry without sinf")
+	}
+	frma, err := path(b, sinf, "frma")
+	if err != nil {
+		return nil, err
+	}
+	copy(b[entry.start+4:entry.start+8], b[frma.body:frma.body+4])
+	var psshs []box
+	moovKids, err := boxes(b, moov.body, moov.end)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range moovKids {
+		if k.typ == "pssh" {
+			psshs = append(psshs, k)
+		}
+	}
+	cut := []box{sinf}
+	removed := sinf.end - sinf.start
+	grow(b, append(chain, entry), -removed)
+	for _, p := range psshs {
+		grow(b, chain[:1], -(p.end - p.start))
+		cut = append(cut, p)
+	}
+	out := make([]byte, 0, len(b))
+	at := 0
+	for _, c := range cut { // sinf comes before the pssh boxes, which follow the trak
+		out = append(out, b[at:c.start]...)
+		at = c.end
+	}
+	return append(out, b[at:]...), nil
+}
+
+// DecryptSegment decrypts a segment that EncryptSegment encrypted, with the IVs and subsample map
+// of its senc, in place of the ciphertext; the boxes stay as they are.
+func DecryptSegment(seg []byte, k Key) ([]byte, error) {
+	b := append([]byte(nil), seg...)
+	top, err := boxes(b, 0, len(b))
+	if err != nil {
+		return nil, err
+	}
+	var moof box
+	for _, bx := range top {
+		if bx.typ == "moof" {
+			moof = bx
+			break
+		}
+	}
+	if moof.typ == "" {
+		return nil, errors.New("cmaf: no moof")
+	}
+	traf, err := path(b, moof, "traf")
+	if err != nil {
+		return nil, err
+	}
+	trun, err := path(b, traf, "trun")
+	if err != nil {
+		return nil, err
+	}
+	senc, ok, err := child(b, traf, "senc")
+	if err != nil || !ok {
+		return nil, errors.New("cmaf: no senc in the fragment")
+	}
+	tfhd, err := path(b, traf, "tfhd")
+	if err != nil {
+		return nil, err
+	}
+	flags := binary.BigEndian.Uint32(b[tfhd.body:]) & 0xffffff
+	off := tfhd.body + 8
+	if flags&0x02 != 0 {
+		off += 4
+	}
+	if flags&0x08 != 0 {
+		off += 4
+	}
+	var defSize uint32
+	if flags&0x10 != 0 {
+		defSize = binary.BigEndian.Uint32(b[off:])
+	}
+	tf := binary.BigEndian.Uint32(b[trun.body:]) & 0xffffff
+	n := int(binary.BigEndian.Uint32(b[trun.body+4:]))
+	p := trun.body + 12
+	if tf&0x04 != 0 {
+		p += 4
+	}
+	sizes := make([]int, n)
+	for i := range n {
+		if tf&0x100 != 0 {
+			p += 4
+		}
+		sizes[i] = int(defSize)
+		if tf&0x200 != 0 {
+			sizes[i] = int(binary.BigEndian.Uint32(b[p:]))
+			p += 4
+		}
+		if tf&0x400 != 0 {
+			p += 4
+		}
+		if tf&0x800 != 0 {
+			p += 4
+		}
+	}
+	block, err := aes.NewCipher(k.Key[:])
+	if err != nil {
+		return nil, err
+	}
+	sf := binary.BigEndian.Uint32(b[senc.body:]) & 0xffffff
+	if int(binary.BigEndian.Uint32(b[senc.body+4:])) != n {
+		return nil, errors.New("cmaf: senc and trun disagree on the sample count")
+	}
+	q := senc.body + 8
+	sample := moof.start + int(int32(binary.BigEndian.Uint32(b[trun.body+8:])))
+	for _, size := range sizes {
+		if q+8 > senc.end || sample+size > len(b) {
+			return nil, errors.New("cmaf: senc or samples cut short")
+		}
+		var iv [16]byte
+		copy(iv[:8], b[q:q+8])
+		q += 8
+		ctr := cipher.NewCTR(block, iv[:])
+		data := b[sample : sample+size]
+		if sf&0x02 == 0 {
+			ctr.XORKeyStream(data, data)
+		} else {
+			m := int(binary.BigEndian.Uint16(b[q:]))
+			q += 2
+			at := 0
+			for range m {
+				if q+6 > senc.end {
+					return nil, errors.New("cmaf: senc cut short")
+				}
+				clear, prot := int(binary.BigEndian.Uint16(b[q:])), int(binary.BigEndian.Uint32(b[q+2:]))
+				q += 6
+				at += clear
+				if at+prot > len(data) {
+					return nil, errors.New("cmaf: subsamples past the sample")
+				}
+				ctr.XORKeyStream(data[at:at+prot], data[at:at+prot])
+				at += prot
+			}
+		}
+		sample += size
+	}
+	return b, nil
+}
