@@ -122,7 +122,12 @@ func (a *App) wireModules(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	kek, err := secret(cfg.Transcode.KEK, cfg.DataDir, "content.kek")
+	if err != nil {
+		return err
+	}
 	tcfg := a.transcodeConfig()
+	tcfg.KeyEncryptionKey = kek
 	tcfg.Translation = transcode.TranslationConfig{Provider: provider, Targets: cfg.Translate.Targets}
 	transcodeSvc, err := transcode.New(a.db, a.store, a.queue, catalog, tcfg, a.log.With("module", "transcode"))
 	if err != nil {
@@ -142,14 +147,14 @@ func (a *App) wireModules(ctx context.Context) error {
 	}
 	a.search = searchSvc
 
-	videoAPI := stream.NewAPI(catalog)
+	videoAPI := stream.NewAPI(catalog, transcodeSvc)
 	a.shutdown = append(a.shutdown, videoAPI.Shutdown)
 
 	r := a.router
 	authSvc.Routes(r)
 	uploadSvc.Routes(r)
 	videoAPI.Routes(r)
-	stream.NewDelivery(catalog, a.store, transcodeSvc).Routes(r)
+	stream.NewDelivery(catalog, a.store, transcodeSvc, transcodeSvc).Routes(r)
 	transcodeSvc.Routes(r)
 	jobs.New(a.queue, catalog).Routes(r)
 	player.Routes(r, catalog)
@@ -182,7 +187,7 @@ func (a *App) streamConfig(key []byte) stream.Config {
 		cache = -1 // off
 	}
 	return stream.Config{PublicBaseURL: c.PublicBaseURL, SigningKey: key, PrivateURLTTL: c.PrivateURLTTL, RedirectToStorage: c.RedirectToStorage,
-		CacheBytes: cache}
+		CacheBytes: cache, DefaultProtection: a.cfg.Transcode.Protection}
 }
 
 func (a *App) transcodeConfig() transcode.Config {

@@ -36,6 +36,19 @@ const (
 	SourceTranslated = "translated"
 )
 
+// Protection values of a video (issue 18): its segments in the clear, or encrypted with Common
+// Encryption under a per-video key handed out by the ClearKey licence endpoint.
+const (
+	ProtectionNone     = "none"
+	ProtectionClearKey = "clearkey"
+)
+
+// ValidProtection reports whether p is a protection value.
+func ValidProtection(p string) bool { return p == ProtectionNone || p == ProtectionClearKey }
+
+// ProtectionMessage is the field error for an unknown protection.
+const ProtectionMessage = "must be none or clearkey"
+
 // NewVideo is a video row as upload creates it.
 type NewVideo struct {
 	ID            string
@@ -48,6 +61,8 @@ type NewVideo struct {
 	SourceKey     string
 	SourceName    string
 	SourceSize    int64
+	// Protection: empty for the configured default.
+	Protection string
 }
 
 // PipelineVideo is what the transcoder needs to know about a video.
@@ -61,6 +76,8 @@ type PipelineVideo struct {
 	// OwnerID and Visibility authorise owner-only actions on the pipeline (reprocess).
 	OwnerID    string
 	Visibility string
+	// Protection decides whether the encode encrypts the segments.
+	Protection string
 }
 
 // ProbeInfo is what the probe stage records.
@@ -166,6 +183,9 @@ var ErrNoVideo = errors.New("video not found")
 
 // ErrVideoBusy means the video is being processed, so it cannot be processed again yet.
 var ErrVideoBusy = errors.New("the video is still being processed")
+
+// ErrSourceMissing means the original upload is gone, so the video cannot be processed again.
+var ErrSourceMissing = errors.New("the original upload is no longer stored")
 
 // FieldErrors is a validation failure: each field at fault with the reason, in words a user reads.
 // Every module returns it for invalid input; the HTTP edge answers 422 with the fields.
@@ -276,4 +296,11 @@ func ValidLanguage(tag string) bool { return langRe.MatchString(tag) }
 type Progress struct {
 	Stage    string
 	Progress int
+}
+
+// ContentKey is a protected video's content key as the licence endpoint hands it out: the key id
+// (in the init segments and the MPD) and the AES-128 key.
+type ContentKey struct {
+	ID  [16]byte
+	Key [16]byte
 }

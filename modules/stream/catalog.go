@@ -63,10 +63,14 @@ func (s *Catalog) row(ctx context.Context, id string) (*videoRow, error) {
 // CreateVideoTx inserts a new video inside tx (upload).
 func (s *Catalog) CreateVideoTx(ctx context.Context, tx *db.Tx, v vodtype.NewVideo) error {
 	now := time.Now().UTC()
+	if v.Protection == "" {
+		v.Protection = s.cfg.DefaultProtection
+	}
 	return tx.G.Create(&videoRow{
 		ID: v.ID, OwnerID: v.OwnerID, OwnerUsername: v.OwnerUsername, Title: v.Title, Description: v.Description,
 		Visibility: v.Visibility, Status: v.Status, SourceKey: v.SourceKey, SourceName: v.SourceName,
 		SourceSize: v.SourceSize, Generation: 1, Notes: "[]", Tracks: "[]", CreatedAt: now, UpdatedAt: now,
+		Protection: v.Protection,
 	}).Error
 }
 
@@ -87,7 +91,7 @@ func (s *Catalog) PipelineVideo(ctx context.Context, id string) (vodtype.Pipelin
 		return vodtype.PipelineVideo{}, err
 	}
 	return vodtype.PipelineVideo{ID: r.ID, Status: r.Status, Generation: r.Generation, SourceKey: r.SourceKey,
-		SourceSize: r.SourceSize, Duration: r.DurationSeconds, OwnerID: r.OwnerID, Visibility: r.Visibility}, nil
+		SourceSize: r.SourceSize, Duration: r.DurationSeconds, OwnerID: r.OwnerID, Visibility: r.Visibility, Protection: r.protection()}, nil
 }
 
 // SetProgress records the stage and progress of processing; it never touches a finished video.
@@ -503,7 +507,7 @@ func (s *Catalog) View(ctx context.Context, id string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.render(ctx, r)
+	return s.render(ctx, r, true)
 }
 
 // SearchVideo returns what search indexes about a video (ErrNoVideo when deleted).
@@ -540,7 +544,7 @@ func (s *Catalog) Views(ctx context.Context, ids []string) (map[string]any, erro
 	}
 	out := make(map[string]any, len(rows))
 	for i := range rows {
-		out[rows[i].ID] = s.view(&rows[i], subs[rows[i].ID])
+		out[rows[i].ID] = s.view(&rows[i], subs[rows[i].ID], false)
 	}
 	return out, nil
 }
@@ -610,7 +614,7 @@ func (s *Catalog) PageMeta(ctx context.Context, id string) (vodtype.PageMeta, bo
 	if err != nil || r.Visibility == vodtype.Private || r.Status != vodtype.StatusReady {
 		return vodtype.PageMeta{}, false
 	}
-	v := s.view(r, nil)
+	v := s.view(r, nil, false)
 	m := vodtype.PageMeta{ID: v.ID, Title: v.Title, Description: v.Description, Owner: v.Owner.Username,
 		Width: v.Width, Height: v.Height, DurationSeconds: v.DurationSeconds}
 	if v.Thumbnails.Poster != nil {

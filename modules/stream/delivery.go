@@ -97,6 +97,7 @@ type Delivery struct {
 	catalog *Catalog
 	store   storage.Storage
 	live    LiveManifests
+	keys    Keys
 	hot     *hotCache
 }
 
@@ -106,9 +107,10 @@ type LiveManifests interface {
 	LiveManifestAt(ctx context.Context, key string) (b []byte, ok bool, err error)
 }
 
-// NewDelivery builds /media delivery over the catalog's access rules and URL signing.
-func NewDelivery(catalog *Catalog, store storage.Storage, live LiveManifests) *Delivery {
-	return &Delivery{catalog: catalog, store: store, live: live, hot: newHotCache(catalog.cfg.CacheBytes)}
+// NewDelivery builds /media delivery and the licence endpoint over the catalog's access rules and
+// URL signing.
+func NewDelivery(catalog *Catalog, store storage.Storage, live LiveManifests, keys Keys) *Delivery {
+	return &Delivery{catalog: catalog, store: store, live: live, keys: keys, hot: newHotCache(catalog.cfg.CacheBytes)}
 }
 
 // liveManifest serves a processing video's manifest, if key is one: never cached longer than it
@@ -141,6 +143,7 @@ func (d *Delivery) Routes(root *httpx.Router) {
 				Responses: httpx.Obj{"200": httpx.NoBody("the object"), "206": httpx.NoBody("a byte range"), "304": httpx.NoBody("not modified"),
 					"204": httpx.NoBody("CORS preflight"), "404": httpx.ErrResp("no such media, or not visible")}}})
 	}
+	r.Add(d.licenseRoutes()...)
 }
 
 // handleMedia serves /media/{key} and /media/s/{token}/{key}. Keys must be clean paths under

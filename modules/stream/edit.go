@@ -19,6 +19,8 @@ type VideoInput struct {
 	Title       *string `json:"title"`
 	Description *string `json:"description"`
 	Visibility  *string `json:"visibility"`
+	// Protection: changing it re-encodes the video (not while it is being processed).
+	Protection *string `json:"protection"`
 }
 
 // ListQuery selects a page of videos, newest first.
@@ -30,6 +32,7 @@ type ListQuery struct {
 	Cursor        string // from a previous page's NextCursor
 	Sort          string // SortNewest (default) or SortViews
 	NoSubtitles   bool   // skip reading subtitle tracks (admin listing)
+	AsOwner       bool   // the caller owns every listed video, or is an admin
 }
 
 // List orders.
@@ -45,12 +48,12 @@ type VideoPage struct {
 }
 
 // render is the API view of a row with its subtitle tracks.
-func (s *Catalog) render(ctx context.Context, r *videoRow) (Video, error) {
+func (s *Catalog) render(ctx context.Context, r *videoRow, asOwner bool) (Video, error) {
 	subs, err := s.subs(ctx, r.ID)
 	if err != nil {
 		return Video{}, err
 	}
-	v := s.view(r, subs[r.ID])
+	v := s.view(r, subs[r.ID], asOwner)
 	if waiting(r.Status) {
 		n, err := s.jobs.QueuePosition(ctx, r.ID)
 		if err != nil {
@@ -122,7 +125,7 @@ func (s *Catalog) List(ctx context.Context, lq ListQuery) (VideoPage, error) {
 		}
 	}
 	for i := range rows {
-		out.Items = append(out.Items, s.view(&rows[i], subs[rows[i].ID]))
+		out.Items = append(out.Items, s.view(&rows[i], subs[rows[i].ID], lq.AsOwner))
 	}
 	return out, nil
 }
@@ -151,8 +154,16 @@ func parseCursor(cursor string, byViews bool) (int64, string, error) {
 }
 
 // Update edits a video's title, description and visibility; FieldErrors when a value is invalid.
-func (s *Catalog) Update(ctx context.Context, id string, in VideoInput) (Video, error) {
-	if f := vodtype.ValidateFields(in.Title, in.Description, in.Visibility); len(f) > 0 {
+//
+// A change of protection applies to the next encode: a finished video is processed again, in the
+// same transaction (reprocess, from the pipeline), a video not yet probed simply takes it, and one
+// being encoded answers ErrBusy.
+func (s *Catalog) Update(ctx context.Context, id string, in VideoInput, reprocess func(ctx context.Context, tx *db.Tx, v vodtype.PipelineVideo) error) (Video, error) {
+	f := vodtype.ValidateFields(in.Title, in.Description, in.Visibility)
+	if in.Protection != nil && !vodtype.ValidProtection(*in.Protection) {
+		f["protection"] = vodtype.ProtectionMessage
+	}
+	if len(f) > 0 {
 		return Video{}, f
 	}
 	upd := map[string]any{"updated_at": time.Now().UTC()}
@@ -166,12 +177,25 @@ func (s *Catalog) Update(ctx context.Context, id string, in VideoInput) (Video, 
 		upd["visibility"] = *in.Visibility
 	}
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		res := tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(upd)
-		if res.Error != nil {
-			return res.Error
+		r, err := s.lockVideo(tx, id)
+		if err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
-			return ErrNoVideo
+		again := in.Protection != nil && *in.Protection != r.protection()
+		if again {
+			upd["protection"] = *in.Protection
+			if r.Status == vodtype.StatusProcessing {
+				return ErrBusy
+			}
+		}
+		if err := tx.G.Model(&videoRow{}).Where("id = ?", id).Updates(upd).Error; err != nil {
+			return err
+		}
+		if again && (r.Status == vodtype.StatusReady || r.Status == vodtype.StatusFailed) {
+			v := vodtype.PipelineVideo{ID: r.ID, Status: r.Status, SourceKey: r.SourceKey, OwnerID: r.OwnerID, Visibility: r.Visibility, Protection: *in.Protection}
+			if err := reprocess(ctx, tx, v); err != nil {
+				return err
+			}
 		}
 		return s.index.VideoChangedTx(ctx, tx, id)
 	})
@@ -183,7 +207,7 @@ func (s *Catalog) Update(ctx context.Context, id string, in VideoInput) (Video, 
 	if err != nil {
 		return Video{}, err
 	}
-	return s.render(ctx, r)
+	return s.render(ctx, r, true)
 }
 
 // UploadSubtitle validates an uploaded SRT or WebVTT file and stores it as the video's track for

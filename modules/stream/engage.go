@@ -102,7 +102,7 @@ func (s *Catalog) reread(ctx context.Context, id string) (Video, error) {
 	if err != nil {
 		return Video{}, err
 	}
-	return s.render(ctx, r)
+	return s.render(ctx, r, true)
 }
 
 // reencodePoster checks the image's size before decoding it (a small file may announce a huge

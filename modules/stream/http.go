@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
+	"vod/app/db"
 	"vod/app/httpx"
 	"vod/app/vodtype"
 )
@@ -22,12 +24,21 @@ import (
 // their subtitle tracks.
 type API struct {
 	catalog  *Catalog
+	pipeline Pipeline
 	stopOnce sync.Once
 	stop     chan struct{}
 }
 
+// Pipeline starts a video's next generation inside the caller's transaction (implemented by
+// transcode): changing a video's protection re-encodes it.
+type Pipeline interface {
+	ReprocessTx(ctx context.Context, tx *db.Tx, v vodtype.PipelineVideo) error
+}
+
 // NewAPI builds the handlers over the catalog.
-func NewAPI(catalog *Catalog) *API { return &API{catalog: catalog, stop: make(chan struct{})} }
+func NewAPI(catalog *Catalog, pipeline Pipeline) *API {
+	return &API{catalog: catalog, pipeline: pipeline, stop: make(chan struct{})}
+}
 
 // Shutdown ends long-lived responses (event streams) so that the HTTP server can drain.
 func (a *API) Shutdown() { a.stopOnce.Do(func() { close(a.stop) }) }
@@ -47,6 +58,10 @@ func httpError(err error) error {
 		return httpx.NotFound("media")
 	case errors.Is(err, ErrForbidden):
 		return httpx.E(http.StatusForbidden, "forbidden", "only the owner or an admin may do this")
+	case errors.Is(err, ErrNoKey):
+		return httpx.E(http.StatusNotFound, "key_not_found", "the video is not protected, or has none of these keys")
+	case errors.Is(err, vodtype.ErrSourceMissing):
+		return httpx.E(http.StatusConflict, "source_missing", "the original upload is no longer stored, so the video cannot be processed again")
 	case errors.Is(err, ErrBusy):
 		return httpx.E(http.StatusConflict, "video_busy", "the video is still being processed")
 	case errors.As(err, &inv):
@@ -171,7 +186,7 @@ func (a *API) handleGet(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := a.catalog.render(c.Request().Context(), r)
+	v, err := a.catalog.render(c.Request().Context(), r, authed && (caller.ID == r.OwnerID || caller.Admin))
 	if err != nil {
 		return err
 	}
@@ -200,8 +215,9 @@ func (a *API) handleList(c echo.Context) error {
 	if vis != "" && vis != vodtype.Public {
 		return httpx.Validation(map[string]string{"visibility": "may only be public"})
 	}
-	q := ListQuery{Owner: owner, Limit: page.Limit, Cursor: page.Cursor, Sort: sort,
-		OnlyPublished: vis == vodtype.Public || !(owner != "" && ok && (caller.Username == owner || caller.Admin))}
+	mine := owner != "" && ok && (caller.Username == owner || caller.Admin)
+	q := ListQuery{Owner: owner, Limit: page.Limit, Cursor: page.Cursor, Sort: sort, AsOwner: mine,
+		OnlyPublished: vis == vodtype.Public || !mine}
 	out, err := a.catalog.List(c.Request().Context(), q)
 	if err != nil {
 		return err
@@ -214,7 +230,7 @@ func (a *API) handleAdminList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := a.catalog.List(c.Request().Context(), ListQuery{Limit: page.Limit, Cursor: page.Cursor, Status: c.QueryParam("status"), NoSubtitles: true})
+	out, err := a.catalog.List(c.Request().Context(), ListQuery{Limit: page.Limit, Cursor: page.Cursor, Status: c.QueryParam("status"), NoSubtitles: true, AsOwner: true})
 	if err != nil {
 		return err
 	}
@@ -230,7 +246,7 @@ func (a *API) handlePatch(c echo.Context) error {
 	if err := httpx.Bind(c, &in); err != nil {
 		return err
 	}
-	v, err := a.catalog.Update(c.Request().Context(), r.ID, in)
+	v, err := a.catalog.Update(c.Request().Context(), r.ID, in, a.pipeline.ReprocessTx)
 	if err != nil {
 		return err
 	}

@@ -42,9 +42,11 @@ type videoRow struct {
 	Views int64
 	// CustomPosterKey is the owner's thumbnail, shown instead of the generated one.
 	CustomPosterKey string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	ReadyAt         *time.Time
+	// Protection: vodtype.ProtectionNone or ProtectionClearKey.
+	Protection string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	ReadyAt    *time.Time
 }
 
 func (videoRow) TableName() string { return "videos" }
@@ -53,6 +55,14 @@ func (r *videoRow) tracks() []vodtype.Track {
 	var t []vodtype.Track
 	_ = json.Unmarshal([]byte(r.Tracks), &t)
 	return t
+}
+
+// protection is the row's protection (rows from before the column say none).
+func (r *videoRow) protection() string {
+	if r.Protection == "" {
+		return vodtype.ProtectionNone
+	}
+	return r.Protection
 }
 
 // available is how far the video can be watched: its duration once ready (rows published before

@@ -59,6 +59,8 @@ type Config struct {
 	// CacheBytes bounds the in-memory cache of hot media objects from remote storage (manifests,
 	// init segments, segments); negative: no cache.
 	CacheBytes int64
+	// DefaultProtection is the protection of a video created without one (transcode.protection).
+	DefaultProtection string
 }
 
 // WithDefaults returns the config with every zero field set to its default.
@@ -72,6 +74,9 @@ func (c Config) WithDefaults() Config {
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 32 << 20
 	}
+	if c.DefaultProtection == "" {
+		c.DefaultProtection = vodtype.ProtectionNone
+	}
 	return c
 }
 
@@ -81,6 +86,9 @@ func (c Config) validate() error {
 	}
 	if c.PrivateURLTTL < time.Minute {
 		return fmt.Errorf("stream: private URL lifetime %s is under 1m", c.PrivateURLTTL)
+	}
+	if !vodtype.ValidProtection(c.DefaultProtection) {
+		return fmt.Errorf("stream: default protection %q is not none or clearkey", c.DefaultProtection)
 	}
 	if c.EventPoll <= 0 {
 		return errors.New("stream: event poll interval must be positive")

@@ -218,10 +218,42 @@ func TestUpdateValidatesFields(t *testing.T) {
 	b := setup(t)
 	id := b.newVideo(t, vodtype.StatusReady)
 	bad := "secret-ish"
-	_, err := b.catalog.Update(context.Background(), id, VideoInput{Visibility: &bad})
+	_, err := b.catalog.Update(context.Background(), id, VideoInput{Visibility: &bad, Protection: &bad}, nil)
 	var fe vodtype.FieldErrors
 	require.ErrorAs(t, err, &fe)
 	require.Contains(t, fe, "visibility")
+	require.Contains(t, fe, "protection")
+}
+
+// TestProtectionChange: changing a video's protection processes a finished video again in the
+// same transaction, and is refused while it is being processed.
+func TestProtectionChange(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	ready := b.newVideo(t, vodtype.StatusReady)
+	var again []vodtype.PipelineVideo
+	reprocess := func(_ context.Context, _ *db.Tx, v vodtype.PipelineVideo) error {
+		again = append(again, v)
+		return nil
+	}
+	ck := vodtype.ProtectionClearKey
+	v, err := b.catalog.Update(ctx, ready, VideoInput{Protection: &ck}, reprocess)
+	require.NoError(t, err)
+	require.Equal(t, vodtype.ProtectionClearKey, v.Protection)
+	require.Len(t, again, 1)
+	require.Equal(t, vodtype.ProtectionClearKey, again[0].Protection)
+
+	title := "same protection, new title"
+	_, err = b.catalog.Update(ctx, ready, VideoInput{Title: &title, Protection: &ck}, reprocess)
+	require.NoError(t, err)
+	require.Len(t, again, 1, "no change of protection, no re-encode")
+
+	busy := b.newVideo(t, vodtype.StatusProcessing)
+	_, err = b.catalog.Update(ctx, busy, VideoInput{Protection: &ck}, reprocess)
+	require.ErrorIs(t, err, ErrBusy)
+	pv, err := b.catalog.PipelineVideo(ctx, busy)
+	require.NoError(t, err)
+	require.Equal(t, vodtype.ProtectionNone, pv.Protection, "nothing changed")
 }
 
 // TestRemoveOwnerVideos: account deletion removes every video of the owner, rows and objects, and the

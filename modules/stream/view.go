@@ -43,6 +43,9 @@ type Video struct {
 	Subtitles   []Subtitle   `json:"subtitles"`
 	Thumbnails  Thumbnails   `json:"thumbnails"`
 	Playback    Playback     `json:"playback"`
+	// Protection: "clearkey" when the segments are encrypted (the player gets the key from
+	// playback.license), else "none".
+	Protection string `json:"protection"`
 }
 
 type Owner struct {
@@ -79,8 +82,14 @@ type Thumbnails struct {
 
 type Playback struct {
 	DASH *string `json:"dash"`
-	HLS  *string `json:"hls"`
-	MP4  *string `json:"mp4"`
+	// HLS is null for protected videos: their segments use 'cenc' (AES-CTR), which Safari's HLS
+	// does not play (it needs FairPlay with 'cbcs').
+	HLS *string `json:"hls"`
+	// MP4 is the progressive download; of a protected video, only for its owner and admins.
+	MP4 *string `json:"mp4"`
+	// License is the W3C ClearKey licence URL of a protected video (with a signed token when the
+	// video is private, so that the URL alone lets an embed play it); null otherwise.
+	License *string `json:"license"`
 }
 
 // mediaBase returns the URL prefix under which a video's keys are served: the CDN for public and
@@ -117,8 +126,10 @@ func (s *Catalog) verify(token, key string) bool {
 
 func ptr(s string) *string { return &s }
 
-func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
-	v := Video{
+// view renders a row; asOwner adds what only the owner and admins see (the download of a protected
+// video).
+func (s *Catalog) view(r *videoRow, subs []subtitleRow, asOwner bool) Video {
+	v := Video{Protection: r.protection(),
 		ID: r.ID, Title: r.Title, Description: r.Description, Visibility: r.Visibility,
 		Owner: Owner{ID: r.OwnerID, Username: r.OwnerUsername}, Status: r.Status, Stage: r.Stage, Progress: r.Progress,
 		Notes: r.notes(), DurationSeconds: r.DurationSeconds, Views: r.Views, Width: r.Width, Height: r.Height,
@@ -154,6 +165,7 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 		prefix := vodtype.GenerationPrefix(r.ID, r.Generation)
 		v.Playback.DASH = ptr(base + prefix + "manifest.mpd")
 		v.Playback.HLS = ptr(base + prefix + "master.m3u8")
+		s.protectPlayback(r, &v)
 		if r.CustomPosterKey != "" {
 			v.Thumbnails.Poster = ptr(base + r.CustomPosterKey)
 		}
@@ -166,9 +178,10 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 	base := s.mediaBase(r)
 	v.Playback.DASH = ptr(base + r.MediaPrefix + "manifest.mpd")
 	v.Playback.HLS = ptr(base + r.MediaPrefix + "master.m3u8")
-	if r.MP4Key != "" {
+	if r.MP4Key != "" && (asOwner || r.protection() == vodtype.ProtectionNone) {
 		v.Playback.MP4 = ptr(base + r.MP4Key)
 	}
+	s.protectPlayback(r, &v)
 	if r.CustomPosterKey != "" {
 		v.Thumbnails.Poster = ptr(base + r.CustomPosterKey)
 	} else if r.PosterKey != "" {
@@ -181,4 +194,18 @@ func (s *Catalog) view(r *videoRow, subs []subtitleRow) Video {
 		v.Subtitles = append(v.Subtitles, Subtitle{Lang: sub.Lang, Label: sub.Label, Source: sub.Source, URL: base + sub.ObjectKey})
 	}
 	return v
+}
+
+// protectPlayback sets a protected video's licence URL and takes away its HLS (see Playback).
+func (s *Catalog) protectPlayback(r *videoRow, v *Video) {
+	if r.protection() != vodtype.ProtectionClearKey {
+		return
+	}
+	v.Playback.HLS = nil
+	u := "/api/v1/videos/" + r.ID + "/license"
+	if r.Visibility == vodtype.Private {
+		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
+		u += "?token=" + s.sign(r.ID, exp)
+	}
+	v.Playback.License = &u
 }

@@ -48,7 +48,12 @@ func (s *Service) stale(ctx context.Context, id string, gen int) (vodtype.Pipeli
 		// next sweep.
 		s.dropWork(id)
 		if s.db != nil {
-			if err := s.db.WithTx(ctx, func(tx *db.Tx) error { return s.forgetRunsTx(ctx, tx, id) }); err != nil {
+			if err := s.db.WithTx(ctx, func(tx *db.Tx) error {
+				if err := s.forgetKeysTx(ctx, tx, id, 0); err != nil {
+					return err
+				}
+				return s.forgetRunsTx(ctx, tx, id)
+			}); err != nil {
 				s.log.Warn("forget runs of deleted video", "video", id, "err", err)
 			}
 		}
@@ -124,7 +129,13 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 			FPS: p.FPS, VideoCodec: p.VideoCodec, AudioCodec: p.AudioCodec, Rotation: p.Rotation, Size: p.Size}); err != nil {
 			return err
 		}
-		if err := s.startRunTx(ctx, tx, a, p, rends); err != nil {
+		kid := ""
+		if v.Protection == vodtype.ProtectionClearKey {
+			if kid, err = s.ensureKeyTx(ctx, tx, a.VideoID, a.Generation); err != nil {
+				return err
+			}
+		}
+		if err := s.startRunTx(ctx, tx, a, p, rends, kid); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)
@@ -317,6 +328,10 @@ func (w *publishWorker) Work(ctx context.Context, job *river.Job[publishArgs]) e
 			return err
 		}
 		if err := s.forgetRunsTx(ctx, tx, a.VideoID); err != nil {
+			return err
+		}
+		// The previous generations' segments are deleted below: their keys go with them.
+		if err := s.forgetKeysTx(ctx, tx, a.VideoID, gen); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)

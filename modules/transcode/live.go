@@ -143,7 +143,7 @@ func (s *Service) LiveManifest(ctx context.Context, videoID string, generation i
 	lv := e.view
 	switch name {
 	case "manifest.mpd":
-		d := mpdDoc{video: lv.video, audio: lv.audio, rends: e.rends, segSec: s.cfg.SegmentSeconds, bandwidth: e.bandwidth,
+		d := mpdDoc{video: lv.video, audio: lv.audio, rends: e.rends, segSec: s.cfg.SegmentSeconds, bandwidth: e.bandwidth, kid: e.run.KID,
 			dynamic: true, now: time.Now(), updateEvery: s.liveUpdate(),
 			// Every listed segment is available by the clock: the start is set back by the whole
 			// duration, so players go by the timeline, which lists only what exists.

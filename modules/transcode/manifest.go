@@ -30,8 +30,8 @@ func StoryboardVTT(sb Storyboard, image string, duration float64) []byte {
 // SegmentTimeline of the segments' real durations per representation, and a presentation duration
 // rounded up, never down, so that players ask for the last segment. Bandwidths are placeholders
 // the catalog replaces with measured ones when it publishes; subtitles are added there too.
-func buildBaseMPD(video []*trackResult, audio []*trackResult, rends []Rendition, duration float64, segSec int) []byte {
-	return mpdDoc{video: video, audio: audio, rends: rends, duration: duration, segSec: segSec}.render()
+func buildBaseMPD(video []*trackResult, audio []*trackResult, rends []Rendition, duration float64, segSec int, kid string) []byte {
+	return mpdDoc{video: video, audio: audio, rends: rends, duration: duration, segSec: segSec, kid: kid}.render()
 }
 
 // mpdDoc is an MPD: static (a finished encode) or dynamic (a video being processed, whose
@@ -42,6 +42,9 @@ type mpdDoc struct {
 	rends    []Rendition
 	duration float64 // static, or dynamic once every segment is listed; else 0
 	segSec   int
+	// kid is the content key id (hex) of a protected video: every audio and video set announces
+	// Common Encryption with it and the ClearKey system.
+	kid string
 	// bandwidth by representation id; "1" (a placeholder) when missing.
 	bandwidth map[string]int
 	// Dynamic only: the availability start (far enough in the past that every listed segment is
@@ -55,6 +58,9 @@ func (d mpdDoc) render() []byte {
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
 	b.WriteString(`<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011"`)
+	if d.kid != "" {
+		b.WriteString(` xmlns:cenc="urn:mpeg:cenc:2013"`)
+	}
 	if d.dynamic {
 		fmt.Fprintf(&b, ` type="dynamic" availabilityStartTime="%s" publishTime="%s" minimumUpdatePeriod="PT%gS"`,
 			d.ast.UTC().Format(time.RFC3339), d.now.UTC().Format(time.RFC3339Nano), d.updateEvery.Seconds())
@@ -76,6 +82,7 @@ func (d mpdDoc) render() []byte {
 		maxW, maxH = max(maxW, r.Width), max(maxH, r.Height)
 	}
 	fmt.Fprintf(&b, "\t\t<AdaptationSet id=\"0\" contentType=\"video\" mimeType=\"video/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\" maxWidth=\"%d\" maxHeight=\"%d\">\n", maxW, maxH)
+	d.protection(&b)
 	for i, t := range d.video {
 		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" width=\"%d\" height=\"%d\" sar=\"1:1\">\n", t.ID, bw(t.ID), t.Codecs, d.rends[i].Width, d.rends[i].Height)
 		writeTemplate(&b, t)
@@ -107,6 +114,7 @@ func (d mpdDoc) render() []byte {
 			role = "alternate"
 		}
 		fmt.Fprintf(&b, "\t\t\t<Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"%s\"/>\n", role)
+		d.protection(&b)
 		fmt.Fprintf(&b, "\t\t\t<Representation id=\"%s\" bandwidth=\"%d\" codecs=\"%s\" audioSamplingRate=\"48000\">\n", a.ID, bw(a.ID), a.Codecs)
 		fmt.Fprintf(&b, "\t\t\t\t<AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"%d\"/>\n", channels)
 		writeTemplate(&b, a)
@@ -119,6 +127,17 @@ func (d mpdDoc) render() []byte {
 	}
 	b.WriteString("</MPD>\n")
 	return []byte(b.String())
+}
+
+// protection writes a protected set's ContentProtection elements: 'cenc' with the default key id
+// (as a UUID), and the W3C ClearKey system, whose licence URL the player is given by the API.
+func (d mpdDoc) protection(b *strings.Builder) {
+	if len(d.kid) != 32 {
+		return
+	}
+	k := d.kid
+	fmt.Fprintf(b, "\t\t\t<ContentProtection schemeIdUri=\"urn:mpeg:dash:mp4protection:2011\" value=\"cenc\" cenc:default_KID=\"%s-%s-%s-%s-%s\"/>\n", k[:8], k[8:12], k[12:16], k[16:20], k[20:])
+	b.WriteString("\t\t\t<ContentProtection schemeIdUri=\"urn:uuid:e2719d58-a985-b3c9-781a-b030af78d30e\" value=\"ClearKey1.0\"/>\n")
 }
 
 func writeTemplate(b *strings.Builder, t *trackResult) {

@@ -59,6 +59,8 @@ type runRow struct {
 	// Renditions and Duration describe the run to the manifests of the processing video.
 	Renditions string
 	Duration   float64
+	// KID is the key id of a protected run (hex), for its manifests; empty in the clear.
+	KID string `gorm:"column:kid"`
 }
 
 func (runRow) TableName() string { return "transcode_runs" }
@@ -157,7 +159,7 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 }
 
 // startRunTx records a run and its parts and inserts every part's job, in the probe's transaction.
-func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition) error {
+func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition, kid string) error {
 	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds)
 	parts := []string{partAssets}
 	for k := range p.audioRenditions() {
@@ -179,7 +181,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 		return err
 	}
 	if err := g.Create(&runRow{VideoID: a.VideoID, Generation: a.Generation, Parts: len(parts), Pending: len(parts), CreatedAt: time.Now().UTC(),
-		Renditions: string(rj), Duration: p.Duration}).Error; err != nil {
+		Renditions: string(rj), Duration: p.Duration, KID: kid}).Error; err != nil {
 		return err
 	}
 	rows := make([]partRow, len(parts))
@@ -189,7 +191,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 	if err := g.Create(&rows).Error; err != nil {
 		return err
 	}
-	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends}
+	base := partBase{VideoID: a.VideoID, Generation: a.Generation, Probe: p, Renditions: rends, KID: kid}
 	// In watching order: River takes jobs by priority, then in the order they were inserted. The
 	// first chunk and the audio make the video playable; the next chunks are what a viewer who
 	// starts at once needs within seconds; then the rest in timeline order.

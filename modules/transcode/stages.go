@@ -3,6 +3,8 @@ package transcode
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +30,9 @@ type partBase struct {
 	Generation int         `json:"generation"`
 	Probe      *Probe      `json:"probe"`
 	Renditions []Rendition `json:"renditions"`
+	// KID is the content key id (hex) of a protected video: its parts encrypt what they store
+	// with the key they unwrap from the database (never carried in the job's arguments).
+	KID string `json:"kid,omitempty"`
 }
 
 type chunkArgs struct {
@@ -171,10 +176,17 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usa
 	firstFrame := uint64(math.Ceil(a.Chunk.Start*fps - 1e-6))
 	frameTicks := uint64(math.Round(float64(ts) / fps))
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
+	key, err := s.keyOf(ctx, a.partBase)
+	if err != nil {
+		return partResult{}, usage{}, err
+	}
 	rungs := make([]*rungOutput, len(a.Renditions))
 	for i := range rungs {
 		rungs[i] = &rungOutput{path: spec.Output(i), at: firstFrame * frameTicks, next: a.Chunk.FirstSegment,
 			track: trackResult{ID: fmt.Sprint(i), Timescale: ts}}
+		if key != nil {
+			rungs[i].crypt = newTrackCrypt(*key, rungs[i].track.ID)
+		}
 	}
 	// Segments go to storage as ffmpeg finishes them, not after the chunk: the first ones are
 	// playable while the rest encode.
@@ -237,6 +249,8 @@ type rungOutput struct {
 	// segment held back until another follows or the encode ends, since a last sliver is dropped.
 	asIs, holdLast bool
 	held           *cmaf.Segment
+	// crypt encrypts a protected video's segments and init segment as they are stored.
+	crypt *trackCrypt
 }
 
 var errStore = errors.New("transcode: storing a segment failed")
@@ -275,11 +289,22 @@ func (s *Service) pumpRung(ctx context.Context, r *rungOutput, prefix string, fi
 		return err
 	}
 	put := s.putter(ctx, prefix)
+	if c := r.crypt; c != nil && c.nalLen < 0 && r.split.Timescale != 0 {
+		if c.nalLen, err = cmaf.NALLengthSize(r.split.Init); err != nil {
+			return err
+		}
+	}
 	if first && !r.init && r.split.Timescale != 0 {
 		if r.track.Codecs, err = cmaf.Codecs(r.split.Init); err != nil {
 			return err
 		}
-		if err := put("init-"+r.track.ID+".m4s", r.split.Init); err != nil {
+		init := r.split.Init
+		if r.crypt != nil {
+			if init, err = cmaf.EncryptInit(init, r.crypt.key); err != nil {
+				return err
+			}
+		}
+		if err := put("init-"+r.track.ID+".m4s", init); err != nil {
 			return err
 		}
 		r.init = true
@@ -304,14 +329,25 @@ func (s *Service) pumpRung(ctx context.Context, r *rungOutput, prefix string, fi
 
 // store puts one segment at its place and number.
 func (r *rungOutput) store(seg cmaf.Segment, put func(key string, data []byte) error) error {
-	data := seg.Data
+	out, at := seg, seg.DecodeTime
 	if !r.asIs {
 		moved, err := cmaf.Shift(seg, r.at, uint32(r.next))
 		if err != nil {
 			return err
 		}
-		data = moved.Data
+		out, at = moved, r.at
 	}
+	if c := r.crypt; c != nil {
+		if c.nalLen < 0 {
+			return errors.New("transcode: a segment came before its init segment")
+		}
+		enc, err := cmaf.EncryptSegment(out, c.key, c.ivBase, at, c.nalLen)
+		if err != nil {
+			return err
+		}
+		out = enc
+	}
+	data := out.Data
 	if err := put(fmt.Sprintf("seg-%s-%05d.m4s", r.track.ID, r.next), data); err != nil {
 		return err
 	}
@@ -382,6 +418,13 @@ func (s *Service) encodeAudio(ctx context.Context, a audioArgs) (partResult, usa
 	if ar.Channels > 2 {
 		r.track.Channels = ar.Channels
 		r.track.Label += map[int]string{6: " (5.1)", 8: " (7.1)"}[ar.Channels]
+	}
+	key, err := s.keyOf(ctx, a.partBase)
+	if err != nil {
+		return partResult{}, usage{}, err
+	}
+	if key != nil {
+		r.crypt = newTrackCrypt(*key, r.track.ID)
 	}
 	reported, last := 0, time.Now()
 	pump := func() error {
@@ -608,7 +651,7 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 		return nil, err
 	}
 	all := append(append([]*trackResult{}, tracks...), audio...)
-	files := map[string][]byte{"stream.mpd": buildBaseMPD(tracks, audio, a.Renditions, duration, s.cfg.SegmentSeconds)}
+	files := map[string][]byte{"stream.mpd": buildBaseMPD(tracks, audio, a.Renditions, duration, s.cfg.SegmentSeconds, a.KID)}
 	for _, t := range all {
 		files["media_"+t.ID+".m3u8"] = buildMediaPlaylist(t)
 	}
@@ -621,11 +664,11 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 		Tracks: pubTracks, Duration: duration}
 	// The progressive download: the rung nearest 720p and the audio, from their stored segments,
 	// remuxed without encoding.
-	if err := s.progressiveMP4(ctx, a, pubTracks, dir, out); err != nil {
+	if name, err := s.progressiveMP4(ctx, a, pubTracks, dir, out); err != nil {
 		s.log.Warn("progressive mp4 failed", "video", a.VideoID, "err", err)
 		pub.Notes = append(pub.Notes, "no progressive MP4 download could be made")
 	} else {
-		pub.MP4Key = prefix + "download.mp4"
+		pub.MP4Key = prefix + name
 	}
 	chunks := 0
 	for _, r := range rows {
@@ -683,12 +726,24 @@ func measure(t *trackResult, kind string, w, h int, fps float64) vodtype.Track {
 }
 
 // progressiveMP4 downloads the segments of the rung nearest 720p and of the audio into dir and
-// remuxes them into out/download.mp4.
-func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vodtype.Track, dir, out string) error {
+// remuxes them into out/{name}, and returns the name: download.mp4, or for a protected video (whose
+// download is decrypted, and offered to its owner only) a name derived from its key, which nobody
+// can guess from the video's id.
+func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vodtype.Track, dir, out string) (string, error) {
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
 	src := filepath.Join(dir, "mp4src")
 	if err := os.Mkdir(src, 0o750); err != nil {
-		return err
+		return "", err
+	}
+	key, err := s.keyOf(ctx, a.partBase)
+	if err != nil {
+		return "", err
+	}
+	name := "download.mp4"
+	if key != nil {
+		m := hmac.New(sha256.New, key.Key[:])
+		m.Write([]byte("download|" + a.VideoID))
+		name = fmt.Sprintf("download-%x.mp4", m.Sum(nil)[:16])
 	}
 	var want []vodtype.Track
 	var best *vodtype.Track
@@ -703,7 +758,7 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 		}
 	}
 	if best == nil {
-		return errors.New("no video track")
+		return "", errors.New("no video track")
 	}
 	want = append(want, *best)
 	wanted := func(name string) bool {
@@ -714,7 +769,7 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 		}
 		return false
 	}
-	err := s.store.List(ctx, prefix, func(o storage.Object) error {
+	err = s.store.List(ctx, prefix, func(o storage.Object) error {
 		name := strings.TrimPrefix(o.Key, prefix)
 		if !wanted(name) {
 			return nil
@@ -724,6 +779,22 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 			return err
 		}
 		defer rc.Close()
+		if key != nil {
+			// Segments are small: decrypted in memory, one at a time.
+			raw, err := io.ReadAll(rc)
+			if err != nil {
+				return err
+			}
+			if strings.HasPrefix(name, "init-") {
+				raw, err = cmaf.DecryptInit(raw)
+			} else {
+				raw, err = cmaf.DecryptSegment(raw, *key)
+			}
+			if err != nil {
+				return fmt.Errorf("decrypt %s: %w", name, err)
+			}
+			return os.WriteFile(filepath.Join(src, name), raw, 0o640)
+		}
 		f, err := os.Create(filepath.Join(src, name))
 		if err != nil {
 			return err
@@ -735,10 +806,10 @@ func (s *Service) progressiveMP4(ctx context.Context, a finishArgs, tracks []vod
 		return f.Close()
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err := remuxMP4(ctx, s.cfg.FFmpeg, src, tracks); err != nil {
-		return err
+		return "", err
 	}
-	return os.Rename(filepath.Join(src, "download.mp4"), filepath.Join(out, "download.mp4"))
+	return name, os.Rename(filepath.Join(src, "download.mp4"), filepath.Join(out, name))
 }

@@ -78,7 +78,7 @@ type stageBundle struct {
 func setup(t *testing.T) *stageBundle {
 	t.Helper()
 	c := &fakeCatalog{videos: map[string]vodtype.PipelineVideo{}, failed: map[string]string{}}
-	cfg := Config{WorkDir: t.TempDir()}.WithDefaults()
+	cfg := Config{WorkDir: t.TempDir(), KeyEncryptionKey: []byte("test key encryption key")}.WithDefaults()
 	require.NoError(t, cfg.validate())
 	return &stageBundle{svc: &Service{cfg: cfg, catalog: c, log: slog.New(slog.NewTextHandler(io.Discard, nil))}, catalog: c}
 }
@@ -131,9 +131,10 @@ func TestStaleJobsCancelThemselves(t *testing.T) {
 func TestConfigDefaultsValidate(t *testing.T) {
 	t.Parallel()
 	require.Error(t, Config{}.WithDefaults().validate(), "a work directory is required")
-	require.NoError(t, Config{WorkDir: "/tmp/x"}.WithDefaults().validate())
+	require.Error(t, Config{WorkDir: "/tmp/x"}.WithDefaults().validate(), "a key encryption key is required")
+	require.NoError(t, Config{WorkDir: "/tmp/x", KeyEncryptionKey: []byte("0123456789abcdef")}.WithDefaults().validate())
 	require.Error(t, Config{WorkDir: "/tmp/x", Preset: "warp"}.WithDefaults().validate())
-	_, err := New(nil, nil, nil, nil, Config{WorkDir: "/tmp/x", Ladder: "360:abc"}, nil)
+	_, err := New(nil, nil, nil, nil, Config{WorkDir: "/tmp/x", Ladder: "360:abc", KeyEncryptionKey: []byte("0123456789abcdef")}, nil)
 	require.ErrorContains(t, err, "ladder")
 }
 

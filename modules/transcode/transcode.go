@@ -73,6 +73,9 @@ type Config struct {
 	OnVideoEncoded func(cpu float64, peakRSS uint64, chunks int)
 	// ProgressEvery throttles progress writes.
 	ProgressEvery time.Duration
+	// KeyEncryptionKey wraps the content keys of protected videos at rest (at least 16 bytes; the
+	// composition root generates one into the data directory when none is configured).
+	KeyEncryptionKey []byte
 	// Translation selects the provider and the languages every published video gets.
 	Translation TranslationConfig
 }
@@ -162,6 +165,8 @@ func (c Config) validate() error {
 		return errors.New("transcode: limits must be positive")
 	case c.TimeoutMin < time.Second || c.TimeoutFactor <= 0:
 		return errors.New("transcode: timeout_min must be at least 1s and timeout_factor positive")
+	case len(c.KeyEncryptionKey) < 16:
+		return errors.New("transcode: key_encryption_key must be at least 16 bytes")
 	case c.UploadParallel < 1 || c.ProgressEvery <= 0:
 		return errors.New("transcode: upload parallelism and progress interval must be positive")
 	}
@@ -226,7 +231,7 @@ func (s *Service) EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, gene
 var (
 	ErrNoVideo       = vodtype.ErrNoVideo
 	ErrForbidden     = errors.New("transcode: only the owner or an admin may do this")
-	ErrSourceMissing = errors.New("transcode: the original upload is no longer stored")
+	ErrSourceMissing = vodtype.ErrSourceMissing
 	ErrNoProvider    = errors.New("transcode: no translation provider is configured")
 	ErrNoTrack       = errors.New("transcode: no such subtitle track")
 	// ErrBusy is the catalog's: the video is still being processed.
@@ -237,21 +242,25 @@ var (
 // playing stays untouched until the new one publishes. The catalog says ErrBusy while the video is
 // still being processed.
 func (s *Service) Reprocess(ctx context.Context, v vodtype.PipelineVideo) (any, error) {
-	id := v.ID
-	if _, err := s.store.Stat(ctx, v.SourceKey); err != nil {
-		return nil, ErrSourceMissing
-	}
-	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
-		gen, err := s.catalog.BeginReprocessTx(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		return s.EnqueueTx(ctx, tx, id, gen)
-	})
+	err := s.db.WithTx(ctx, func(tx *db.Tx) error { return s.ReprocessTx(ctx, tx, v) })
 	if err != nil {
 		return nil, err
 	}
-	return s.catalog.View(ctx, id)
+	return s.catalog.View(ctx, v.ID)
+}
+
+// ReprocessTx starts the video's next generation inside tx (the catalog's edit of a video's
+// protection calls it in the transaction that changes it): ErrSourceMissing when the source is
+// gone, ErrBusy while processing.
+func (s *Service) ReprocessTx(ctx context.Context, tx *db.Tx, v vodtype.PipelineVideo) error {
+	if _, err := s.store.Stat(ctx, v.SourceKey); err != nil {
+		return ErrSourceMissing
+	}
+	gen, err := s.catalog.BeginReprocessTx(ctx, tx, v.ID)
+	if err != nil {
+		return err
+	}
+	return s.EnqueueTx(ctx, tx, v.ID, gen)
 }
 
 // ValidateSource checks a source before anything is accepted: ffprobe must find a usable video

@@ -46,6 +46,8 @@ type videoFields struct {
 	Title       string `json:"title"`
 	Description string `json:"description"`
 	Visibility  string `json:"visibility"`
+	// Protection: empty for the configured default (transcode.protection).
+	Protection string `json:"protection"`
 }
 
 func (f *videoFields) defaults(filename string) {
@@ -58,10 +60,19 @@ func (f *videoFields) defaults(filename string) {
 }
 
 func (f *videoFields) validate() error {
-	if errs := vodtype.ValidateFields(&f.Title, &f.Description, &f.Visibility); len(errs) > 0 {
+	if errs := f.check(); len(errs) > 0 {
 		return errs
 	}
 	return nil
+}
+
+// check validates the fields and returns every field at fault.
+func (f *videoFields) check() vodtype.FieldErrors {
+	errs := vodtype.ValidateFields(&f.Title, &f.Description, &f.Visibility)
+	if f.Protection != "" && !vodtype.ValidProtection(f.Protection) {
+		errs["protection"] = vodtype.ProtectionMessage
+	}
+	return errs
 }
 
 func (s *Service) signUpload(id string, exp int64) string {

@@ -140,7 +140,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 				return err
 			}
 			size = n
-		case "title", "description", "visibility":
+		case "title", "description", "visibility", "protection":
 			b, err := io.ReadAll(io.LimitReader(part, 64<<10))
 			if err != nil {
 				cleanup()
@@ -153,6 +153,8 @@ func (s *Service) handleMultipart(c echo.Context) error {
 				fields.Description = string(b)
 			case "visibility":
 				fields.Visibility = string(b)
+			case "protection":
+				fields.Protection = string(b)
 			}
 		}
 		part.Close()
@@ -170,7 +172,7 @@ func (s *Service) handleMultipart(c echo.Context) error {
 		return &UnreadableMediaError{Reason: "the file is empty"}
 	}
 	nv := vodtype.NewVideo{ID: id, OwnerID: caller.ID, OwnerUsername: caller.Username, Title: fields.Title,
-		Description: fields.Description, Visibility: fields.Visibility, Status: vodtype.StatusQueued,
+		Description: fields.Description, Visibility: fields.Visibility, Protection: fields.Protection, Status: vodtype.StatusQueued,
 		SourceKey: key, SourceName: filename, SourceSize: size}
 	if err := s.accept(ctx, nv, workCopy); err != nil {
 		cleanup()
@@ -218,7 +220,7 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	}
 	caller, _ := httpx.CallerFrom(c)
 	in.defaults(in.Filename)
-	errs := vodtype.ValidateFields(&in.Title, &in.Description, &in.Visibility)
+	errs := in.check()
 	if in.Size <= 0 {
 		errs["size"] = "must be the file size in bytes"
 	} else if in.Size > s.cfg.MaxBytes {
@@ -252,7 +254,7 @@ func (s *Service) handleCreateDirect(c echo.Context) error {
 	}
 	err := s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.catalog.CreateVideoTx(ctx, tx, vodtype.NewVideo{ID: vid, OwnerID: caller.ID, OwnerUsername: caller.Username,
-			Title: in.Title, Description: in.Description, Visibility: in.Visibility, Status: vodtype.StatusUploading,
+			Title: in.Title, Description: in.Description, Visibility: in.Visibility, Protection: in.Protection, Status: vodtype.StatusUploading,
 			SourceKey: up.ObjectKey, SourceName: in.Filename, SourceSize: in.Size}); err != nil {
 			return err
 		}

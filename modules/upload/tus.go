@@ -202,7 +202,7 @@ func (s *Service) CreateTus(ctx context.Context, in TusCreate) (TusState, error)
 	if len(filename) > 255 {
 		filename = filename[:255]
 	}
-	fields := videoFields{Title: meta["title"], Description: meta["description"], Visibility: meta["visibility"]}
+	fields := videoFields{Title: meta["title"], Description: meta["description"], Visibility: meta["visibility"], Protection: meta["protection"]}
 	fields.defaults(filename)
 	if strings.TrimSpace(fields.Title) == "" {
 		// A bare tus client sends no metadata; the owner renames the video later.
@@ -218,7 +218,7 @@ func (s *Service) CreateTus(ctx context.Context, in TusCreate) (TusState, error)
 		CreatedAt: now, UpdatedAt: now}
 	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.catalog.CreateVideoTx(ctx, tx, vodtype.NewVideo{ID: vid, OwnerID: in.OwnerID, OwnerUsername: in.OwnerUsername,
-			Title: fields.Title, Description: fields.Description, Visibility: fields.Visibility, Status: vodtype.StatusUploading,
+			Title: fields.Title, Description: fields.Description, Visibility: fields.Visibility, Protection: fields.Protection, Status: vodtype.StatusUploading,
 			SourceKey: row.ObjectKey, SourceName: filename, SourceSize: in.Length}); err != nil {
 			return err
 		}
