@@ -52,7 +52,10 @@ func schemas() obj {
 			"audio_tracks", obj{"type": "array", "items": object([]string{"lang", "label", "default", "channels"}, props(
 				"lang", httpx.StrType, "label", httpx.StrType, "default", obj{"type": "boolean"}, "channels", obj{"type": "integer", "enum": []int{2, 6, 8}}))},
 			"thumbnails", object(nil, props("poster", httpx.StrNull, "storyboard", httpx.StrNull)),
-			"playback", object(nil, props("dash", httpx.StrNull, "hls", httpx.StrNull, "mp4", httpx.StrNull)))),
+			"protection", obj{"type": "string", "enum": []string{"none", "clearkey"}, "description": "clearkey: segments encrypted with Common Encryption; players get the key from playback.license"},
+			"playback", object(nil, props("dash", httpx.StrNull, "hls", obj{"type": []string{"string", "null"}, "description": "null for protected videos"},
+				"mp4", obj{"type": []string{"string", "null"}, "description": "of a protected video, only for its owner and admins"},
+				"license", obj{"type": []string{"string", "null"}, "description": "W3C ClearKey licence URL of a protected video"})))),
 		"SourceLink": object([]string{"url", "expires_at", "filename", "size"}, props(
 			"url", httpx.StrType, "expires_at", ts, "filename", httpx.StrType, "size", httpx.Integer)),
 		"ViewCount": object([]string{"views", "counted"}, props("views", httpx.Integer, "counted", obj{"type": "boolean", "description": "false when this viewer was already counted today"})),

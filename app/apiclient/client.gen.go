@@ -93,6 +93,24 @@ func (e VideoAudioTracksChannels) Valid() bool {
 	}
 }
 
+// Defines values for VideoProtection.
+const (
+	VideoProtectionClearkey VideoProtection = "clearkey"
+	VideoProtectionNone     VideoProtection = "none"
+)
+
+// Valid indicates whether the value is a known member of the VideoProtection enum.
+func (e VideoProtection) Valid() bool {
+	switch e {
+	case VideoProtectionClearkey:
+		return true
+	case VideoProtectionNone:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for VideoStatus.
 const (
 	Failed     VideoStatus = "failed"
@@ -243,6 +261,24 @@ func (e PostTusIdParamsXHTTPMethodOverride) Valid() bool {
 	}
 }
 
+// Defines values for PostUploadsJSONBodyProtection.
+const (
+	PostUploadsJSONBodyProtectionClearkey PostUploadsJSONBodyProtection = "clearkey"
+	PostUploadsJSONBodyProtectionNone     PostUploadsJSONBodyProtection = "none"
+)
+
+// Valid indicates whether the value is a known member of the PostUploadsJSONBodyProtection enum.
+func (e PostUploadsJSONBodyProtection) Valid() bool {
+	switch e {
+	case PostUploadsJSONBodyProtectionClearkey:
+		return true
+	case PostUploadsJSONBodyProtectionNone:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetVideosParamsSort.
 const (
 	Newest GetVideosParamsSort = "newest"
@@ -270,6 +306,72 @@ const (
 func (e GetVideosParamsVisibility) Valid() bool {
 	switch e {
 	case GetVideosParamsVisibilityPublic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostVideosMultipartBodyProtection.
+const (
+	PostVideosMultipartBodyProtectionClearkey PostVideosMultipartBodyProtection = "clearkey"
+	PostVideosMultipartBodyProtectionNone     PostVideosMultipartBodyProtection = "none"
+)
+
+// Valid indicates whether the value is a known member of the PostVideosMultipartBodyProtection enum.
+func (e PostVideosMultipartBodyProtection) Valid() bool {
+	switch e {
+	case PostVideosMultipartBodyProtectionClearkey:
+		return true
+	case PostVideosMultipartBodyProtectionNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PatchVideosIdJSONBodyProtection.
+const (
+	PatchVideosIdJSONBodyProtectionClearkey PatchVideosIdJSONBodyProtection = "clearkey"
+	PatchVideosIdJSONBodyProtectionNone     PatchVideosIdJSONBodyProtection = "none"
+)
+
+// Valid indicates whether the value is a known member of the PatchVideosIdJSONBodyProtection enum.
+func (e PatchVideosIdJSONBodyProtection) Valid() bool {
+	switch e {
+	case PatchVideosIdJSONBodyProtectionClearkey:
+		return true
+	case PatchVideosIdJSONBodyProtectionNone:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostVideosIdLicenseJSONBodyType.
+const (
+	Temporary PostVideosIdLicenseJSONBodyType = "temporary"
+)
+
+// Valid indicates whether the value is a known member of the PostVideosIdLicenseJSONBodyType enum.
+func (e PostVideosIdLicenseJSONBodyType) Valid() bool {
+	switch e {
+	case Temporary:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PostVideosIdLicense200JSONResponseBodyKeysKty.
+const (
+	Oct PostVideosIdLicense200JSONResponseBodyKeysKty = "oct"
+)
+
+// Valid indicates whether the value is a known member of the PostVideosIdLicense200JSONResponseBodyKeysKty enum.
+func (e PostVideosIdLicense200JSONResponseBodyKeysKty) Valid() bool {
+	switch e {
+	case Oct:
 		return true
 	default:
 		return false
@@ -370,10 +472,20 @@ type Video struct {
 	} `json:"owner"`
 	Playback *struct {
 		Dash *string `json:"dash,omitempty"`
-		Hls  *string `json:"hls,omitempty"`
-		Mp4  *string `json:"mp4,omitempty"`
+
+		// Hls null for protected videos
+		Hls *string `json:"hls,omitempty"`
+
+		// License W3C ClearKey licence URL of a protected video
+		License *string `json:"license,omitempty"`
+
+		// Mp4 of a protected video, only for its owner and admins
+		Mp4 *string `json:"mp4,omitempty"`
 	} `json:"playback,omitempty"`
 	Progress int `json:"progress"`
+
+	// Protection clearkey: segments encrypted with Common Encryption; players get the key from playback.license
+	Protection *VideoProtection `json:"protection,omitempty"`
 
 	// QueuePosition videos uploaded before this one still being processed (older videos go first); null when ready or failed, and in lists
 	QueuePosition *int       `json:"queue_position,omitempty"`
@@ -401,6 +513,9 @@ type Video struct {
 
 // VideoAudioTracksChannels defines model for Video.AudioTracks.Channels.
 type VideoAudioTracksChannels int
+
+// VideoProtection clearkey: segments encrypted with Common Encryption; players get the key from playback.license
+type VideoProtection string
 
 // VideoStatus defines model for Video.Status.
 type VideoStatus string
@@ -594,13 +709,17 @@ type PostTusIdParamsXHTTPMethodOverride string
 
 // PostUploadsJSONBody defines parameters for PostUploads.
 type PostUploadsJSONBody struct {
-	ContentType *string `json:"content_type,omitempty"`
-	Description *string `json:"description,omitempty"`
-	Filename    *string `json:"filename,omitempty"`
-	Size        int     `json:"size"`
-	Title       *string `json:"title,omitempty"`
-	Visibility  *string `json:"visibility,omitempty"`
+	ContentType *string                        `json:"content_type,omitempty"`
+	Description *string                        `json:"description,omitempty"`
+	Filename    *string                        `json:"filename,omitempty"`
+	Protection  *PostUploadsJSONBodyProtection `json:"protection,omitempty"`
+	Size        int                            `json:"size"`
+	Title       *string                        `json:"title,omitempty"`
+	Visibility  *string                        `json:"visibility,omitempty"`
 }
+
+// PostUploadsJSONBodyProtection defines parameters for PostUploads.
+type PostUploadsJSONBodyProtection string
 
 // PutUploadsIdDataParams defines parameters for PutUploadsIdData.
 type PutUploadsIdDataParams struct {
@@ -637,18 +756,52 @@ type GetVideosParamsVisibility string
 
 // PostVideosMultipartBody defines parameters for PostVideos.
 type PostVideosMultipartBody struct {
-	Description *string            `json:"description,omitempty"`
-	File        openapi_types.File `json:"file"`
-	Title       *string            `json:"title,omitempty"`
-	Visibility  *string            `json:"visibility,omitempty"`
+	Description *string                            `json:"description,omitempty"`
+	File        openapi_types.File                 `json:"file"`
+	Protection  *PostVideosMultipartBodyProtection `json:"protection,omitempty"`
+	Title       *string                            `json:"title,omitempty"`
+	Visibility  *string                            `json:"visibility,omitempty"`
 }
+
+// PostVideosMultipartBodyProtection defines parameters for PostVideos.
+type PostVideosMultipartBodyProtection string
 
 // PatchVideosIdJSONBody defines parameters for PatchVideosId.
 type PatchVideosIdJSONBody struct {
 	Description *string `json:"description,omitempty"`
-	Title       *string `json:"title,omitempty"`
-	Visibility  *string `json:"visibility,omitempty"`
+
+	// Protection changing it processes the video again
+	Protection *PatchVideosIdJSONBodyProtection `json:"protection,omitempty"`
+	Title      *string                          `json:"title,omitempty"`
+	Visibility *string                          `json:"visibility,omitempty"`
 }
+
+// PatchVideosIdJSONBodyProtection defines parameters for PatchVideosId.
+type PatchVideosIdJSONBodyProtection string
+
+// OptionsVideosIdLicenseParams defines parameters for OptionsVideosIdLicense.
+type OptionsVideosIdLicenseParams struct {
+	// Token signed playback token of a private video (from playback.license)
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+}
+
+// PostVideosIdLicenseJSONBody defines parameters for PostVideosIdLicense.
+type PostVideosIdLicenseJSONBody struct {
+	Kids []string                         `json:"kids"`
+	Type *PostVideosIdLicenseJSONBodyType `json:"type,omitempty"`
+}
+
+// PostVideosIdLicenseParams defines parameters for PostVideosIdLicense.
+type PostVideosIdLicenseParams struct {
+	// Token signed playback token of a private video (from playback.license)
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+}
+
+// PostVideosIdLicenseJSONBodyType defines parameters for PostVideosIdLicense.
+type PostVideosIdLicenseJSONBodyType string
+
+// PostVideosIdLicense200JSONResponseBodyKeysKty defines parameters for PostVideosIdLicense.
+type PostVideosIdLicense200JSONResponseBodyKeysKty string
 
 // PostVideosIdSubtitlesMultipartBody defines parameters for PostVideosIdSubtitles.
 type PostVideosIdSubtitlesMultipartBody struct {
@@ -688,6 +841,9 @@ type PostVideosMultipartRequestBody PostVideosMultipartBody
 
 // PatchVideosIdJSONRequestBody defines body for PatchVideosId for application/json ContentType.
 type PatchVideosIdJSONRequestBody PatchVideosIdJSONBody
+
+// PostVideosIdLicenseJSONRequestBody defines body for PostVideosIdLicense for application/json ContentType.
+type PostVideosIdLicenseJSONRequestBody PostVideosIdLicenseJSONBody
 
 // PostVideosIdSubtitlesMultipartRequestBody defines body for PostVideosIdSubtitles for multipart/form-data ContentType.
 type PostVideosIdSubtitlesMultipartRequestBody PostVideosIdSubtitlesMultipartBody
@@ -1040,6 +1196,25 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/videos/{id}/events (the `GetVideosIdEvents` operationId).
 	GetVideosIdEvents(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// OptionsVideosIdLicense CORS preflight of the licence request
+	//
+	// Corresponds with OPTIONS /api/v1/videos/{id}/license (the `OptionsVideosIdLicense` operationId).
+	OptionsVideosIdLicense(ctx context.Context, id string, params *OptionsVideosIdLicenseParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostVideosIdLicenseWithBody W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+	PostVideosIdLicenseWithBody(ctx context.Context, id string, params *PostVideosIdLicenseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostVideosIdLicense W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+	PostVideosIdLicense(ctx context.Context, id string, params *PostVideosIdLicenseParams, body PostVideosIdLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// DeleteVideosIdPoster Go back to the generated thumbnail
 	//
@@ -1902,6 +2077,55 @@ func (c *Client) PatchVideosId(ctx context.Context, id string, body PatchVideosI
 // Corresponds with GET /api/v1/videos/{id}/events (the `GetVideosIdEvents` operationId).
 func (c *Client) GetVideosIdEvents(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetVideosIdEventsRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// OptionsVideosIdLicense CORS preflight of the licence request
+//
+// Corresponds with OPTIONS /api/v1/videos/{id}/license (the `OptionsVideosIdLicense` operationId).
+func (c *Client) OptionsVideosIdLicense(ctx context.Context, id string, params *OptionsVideosIdLicenseParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewOptionsVideosIdLicenseRequest(c.Server, id, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostVideosIdLicenseWithBody W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+func (c *Client) PostVideosIdLicenseWithBody(ctx context.Context, id string, params *PostVideosIdLicenseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostVideosIdLicenseRequestWithBody(c.Server, id, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostVideosIdLicense W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+func (c *Client) PostVideosIdLicense(ctx context.Context, id string, params *PostVideosIdLicenseParams, body PostVideosIdLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostVideosIdLicenseRequest(c.Server, id, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4094,6 +4318,141 @@ func NewGetVideosIdEventsRequest(server string, id string) (*http.Request, error
 	return req, nil
 }
 
+// NewOptionsVideosIdLicenseRequest constructs an http.Request for the OptionsVideosIdLicense method
+func NewOptionsVideosIdLicenseRequest(server string, id string, params *OptionsVideosIdLicenseParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/videos/%s/license", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodOptions, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostVideosIdLicenseRequest calls the generic PostVideosIdLicense builder with application/json body
+func NewPostVideosIdLicenseRequest(server string, id string, params *PostVideosIdLicenseParams, body PostVideosIdLicenseJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostVideosIdLicenseRequestWithBody(server, id, params, "application/json", bodyReader)
+}
+
+// NewPostVideosIdLicenseRequestWithBody constructs an http.Request for the PostVideosIdLicense method, with any body, and a specified content type
+func NewPostVideosIdLicenseRequestWithBody(server string, id string, params *PostVideosIdLicenseParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/videos/%s/license", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewDeleteVideosIdPosterRequest constructs an http.Request for the DeleteVideosIdPoster method
 func NewDeleteVideosIdPosterRequest(server string, id string) (*http.Request, error) {
 	var err error
@@ -5270,6 +5629,27 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/videos/{id}/events (the `GetVideosIdEvents` operationId).
 	GetVideosIdEventsWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetVideosIdEventsResponse, error)
+
+	// OptionsVideosIdLicenseWithResponse CORS preflight of the licence request
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with OPTIONS /api/v1/videos/{id}/license (the `OptionsVideosIdLicense` operationId).
+	OptionsVideosIdLicenseWithResponse(ctx context.Context, id string, params *OptionsVideosIdLicenseParams, reqEditors ...RequestEditorFn) (*OptionsVideosIdLicenseResponse, error)
+
+	// PostVideosIdLicenseWithBodyWithResponse W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+	PostVideosIdLicenseWithBodyWithResponse(ctx context.Context, id string, params *PostVideosIdLicenseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostVideosIdLicenseResponse, error)
+
+	// PostVideosIdLicenseWithResponse W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+	PostVideosIdLicenseWithResponse(ctx context.Context, id string, params *PostVideosIdLicenseParams, body PostVideosIdLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostVideosIdLicenseResponse, error)
 
 	// DeleteVideosIdPosterWithResponse Go back to the generated thumbnail
 	//
@@ -7667,6 +8047,116 @@ func (r GetVideosIdEventsResponse) ContentType() string {
 	return ""
 }
 
+type OptionsVideosIdLicenseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+}
+
+// GetBody returns the raw response body bytes
+func (r OptionsVideosIdLicenseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r OptionsVideosIdLicenseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r OptionsVideosIdLicenseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r OptionsVideosIdLicenseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type PostVideosIdLicenseResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Keys []struct {
+			K   string                                        `json:"k"`
+			Kid string                                        `json:"kid"`
+			Kty PostVideosIdLicense200JSONResponseBodyKeysKty `json:"kty"`
+		} `json:"keys"`
+		Type string `json:"type"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *Error
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *Error
+	// JSON422 the response for an HTTP 422 `application/json` response
+	JSON422 *Error
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostVideosIdLicenseResponse) GetJSON200() *struct {
+	Keys []struct {
+		K   string                                        `json:"k"`
+		Kid string                                        `json:"kid"`
+		Kty PostVideosIdLicense200JSONResponseBodyKeysKty `json:"kty"`
+	} `json:"keys"`
+	Type string `json:"type"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostVideosIdLicenseResponse) GetJSON400() *Error {
+	return r.JSON400
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostVideosIdLicenseResponse) GetJSON404() *Error {
+	return r.JSON404
+}
+
+// GetJSON422 returns the response for an HTTP 422 `application/json` response
+func (r PostVideosIdLicenseResponse) GetJSON422() *Error {
+	return r.JSON422
+}
+
+// GetBody returns the raw response body bytes
+func (r PostVideosIdLicenseResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostVideosIdLicenseResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostVideosIdLicenseResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostVideosIdLicenseResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type DeleteVideosIdPosterResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -9395,6 +9885,45 @@ func (c *ClientWithResponses) GetVideosIdEventsWithResponse(ctx context.Context,
 		return nil, err
 	}
 	return ParseGetVideosIdEventsResponse(rsp)
+}
+
+// OptionsVideosIdLicenseWithResponse CORS preflight of the licence request
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with OPTIONS /api/v1/videos/{id}/license (the `OptionsVideosIdLicense` operationId).
+func (c *ClientWithResponses) OptionsVideosIdLicenseWithResponse(ctx context.Context, id string, params *OptionsVideosIdLicenseParams, reqEditors ...RequestEditorFn) (*OptionsVideosIdLicenseResponse, error) {
+	rsp, err := c.OptionsVideosIdLicense(ctx, id, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseOptionsVideosIdLicenseResponse(rsp)
+}
+
+// PostVideosIdLicenseWithBodyWithResponse W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+func (c *ClientWithResponses) PostVideosIdLicenseWithBodyWithResponse(ctx context.Context, id string, params *PostVideosIdLicenseParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostVideosIdLicenseResponse, error) {
+	rsp, err := c.PostVideosIdLicenseWithBody(ctx, id, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostVideosIdLicenseResponse(rsp)
+}
+
+// PostVideosIdLicenseWithResponse W3C ClearKey licence of a protected video: its content keys, for callers allowed to watch it (never cached)
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/videos/{id}/license (the `PostVideosIdLicense` operationId).
+func (c *ClientWithResponses) PostVideosIdLicenseWithResponse(ctx context.Context, id string, params *PostVideosIdLicenseParams, body PostVideosIdLicenseJSONRequestBody, reqEditors ...RequestEditorFn) (*PostVideosIdLicenseResponse, error) {
+	rsp, err := c.PostVideosIdLicense(ctx, id, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostVideosIdLicenseResponse(rsp)
 }
 
 // DeleteVideosIdPosterWithResponse Go back to the generated thumbnail
@@ -11383,6 +11912,76 @@ func ParseGetVideosIdEventsResponse(rsp *http.Response) (*GetVideosIdEventsRespo
 			return nil, err
 		}
 		response.JSON404 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseOptionsVideosIdLicenseResponse parses an HTTP response from a OptionsVideosIdLicenseWithResponse call
+func ParseOptionsVideosIdLicenseResponse(rsp *http.Response) (*OptionsVideosIdLicenseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &OptionsVideosIdLicenseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	return response, nil
+}
+
+// ParsePostVideosIdLicenseResponse parses an HTTP response from a PostVideosIdLicenseWithResponse call
+func ParsePostVideosIdLicenseResponse(rsp *http.Response) (*PostVideosIdLicenseResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostVideosIdLicenseResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Keys []struct {
+				K   string                                        `json:"k"`
+				Kid string                                        `json:"kid"`
+				Kty PostVideosIdLicense200JSONResponseBodyKeysKty `json:"kty"`
+			} `json:"keys"`
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON422 = &dest
 
 	}
 

@@ -91,7 +91,7 @@ func (a *API) Routes(root *httpx.Router) {
 				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "404": httpx.ErrResp("not found or not visible")}}},
 		httpx.Route{Method: http.MethodPatch, Path: "/api/v1/videos/:id", Handler: a.handlePatch, Auth: httpx.User, Limit: httpx.LimitMetadata,
 			Doc: httpx.Doc{Tag: "videos", Summary: "Edit title, description, visibility (owner or admin)", Params: id,
-				Body: httpx.JSONBody(httpx.Object(nil, httpx.Obj{"title": httpx.StrType, "description": httpx.StrType, "visibility": httpx.StrType})),
+				Body: httpx.JSONBody(httpx.Object(nil, httpx.Obj{"title": httpx.StrType, "description": httpx.StrType, "visibility": httpx.StrType, "protection": httpx.Obj{"type": "string", "enum": []string{"none", "clearkey"}, "description": "changing it processes the video again"}})),
 				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "403": httpx.ErrResp("not yours"), "404": httpx.ErrResp("not found"),
 					"422": httpx.ErrResp("invalid fields")}}},
 		httpx.Route{Method: http.MethodDelete, Path: "/api/v1/videos/:id", Handler: a.handleDelete, Auth: httpx.User, Limit: httpx.LimitAPI,
