@@ -27,7 +27,7 @@ func (a *testApp) api(token string) *apiclient.ClientWithResponses {
 // video reads one video through the generated client (nil when it does not exist for token).
 func (a *testApp) video(id, token string) *apiclient.Video {
 	a.t.Helper()
-	res, err := a.api(token).GetVideosIdWithResponse(context.Background(), id)
+	res, err := a.api(token).GetVideosIdWithResponse(context.Background(), id, nil)
 	require.NoError(a.t, err)
 	if res.StatusCode() == http.StatusNotFound {
 		return nil

@@ -766,6 +766,12 @@ type PostVideosMultipartBody struct {
 // PostVideosMultipartBodyProtection defines parameters for PostVideos.
 type PostVideosMultipartBodyProtection string
 
+// GetVideosIdParams defines parameters for GetVideosId.
+type GetVideosIdParams struct {
+	// Token signed playback token of a private video (an embed's; the token in its playback URLs)
+	Token *string `form:"token,omitempty" json:"token,omitempty"`
+}
+
 // PatchVideosIdJSONBody defines parameters for PatchVideosId.
 type PatchVideosIdJSONBody struct {
 	Description *string `json:"description,omitempty"`
@@ -1176,7 +1182,7 @@ type ClientInterface interface {
 	// GetVideosId A video with its playback URLs
 	//
 	// Corresponds with GET /api/v1/videos/{id} (the `GetVideosId` operationId).
-	GetVideosId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GetVideosId(ctx context.Context, id string, params *GetVideosIdParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PatchVideosIdWithBody Edit title, description, visibility (owner or admin)
 	//
@@ -2026,8 +2032,8 @@ func (c *Client) DeleteVideosId(ctx context.Context, id string, reqEditors ...Re
 // GetVideosId A video with its playback URLs
 //
 // Corresponds with GET /api/v1/videos/{id} (the `GetVideosId` operationId).
-func (c *Client) GetVideosId(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGetVideosIdRequest(c.Server, id)
+func (c *Client) GetVideosId(ctx context.Context, id string, params *GetVideosIdParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetVideosIdRequest(c.Server, id, params)
 	if err != nil {
 		return nil, err
 	}
@@ -4204,7 +4210,7 @@ func NewDeleteVideosIdRequest(server string, id string) (*http.Request, error) {
 }
 
 // NewGetVideosIdRequest constructs an http.Request for the GetVideosId method
-func NewGetVideosIdRequest(server string, id string) (*http.Request, error) {
+func NewGetVideosIdRequest(server string, id string, params *GetVideosIdParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -4227,6 +4233,33 @@ func NewGetVideosIdRequest(server string, id string) (*http.Request, error) {
 	queryURL, err := serverURL.Parse(operationPath)
 	if err != nil {
 		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Token != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "token", *params.Token, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
 	}
 
 	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
@@ -5607,7 +5640,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /api/v1/videos/{id} (the `GetVideosId` operationId).
-	GetVideosIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetVideosIdResponse, error)
+	GetVideosIdWithResponse(ctx context.Context, id string, params *GetVideosIdParams, reqEditors ...RequestEditorFn) (*GetVideosIdResponse, error)
 
 	// PatchVideosIdWithBodyWithResponse Edit title, description, visibility (owner or admin)
 	//
@@ -9840,8 +9873,8 @@ func (c *ClientWithResponses) DeleteVideosIdWithResponse(ctx context.Context, id
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /api/v1/videos/{id} (the `GetVideosId` operationId).
-func (c *ClientWithResponses) GetVideosIdWithResponse(ctx context.Context, id string, reqEditors ...RequestEditorFn) (*GetVideosIdResponse, error) {
-	rsp, err := c.GetVideosId(ctx, id, reqEditors...)
+func (c *ClientWithResponses) GetVideosIdWithResponse(ctx context.Context, id string, params *GetVideosIdParams, reqEditors ...RequestEditorFn) (*GetVideosIdResponse, error) {
+	rsp, err := c.GetVideosId(ctx, id, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -469,7 +469,7 @@ func (r *Remote) Status(ctx context.Context, s Streams, id string, asJSON bool) 
 	if err != nil {
 		return err
 	}
-	res, err := c.GetVideosIdWithResponse(ctx, id)
+	res, err := c.GetVideosIdWithResponse(ctx, id, nil)
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,8 @@ func (a *API) Routes(root *httpx.Router) {
 					httpx.QueryParam("visibility", "public: only what everyone sees, also for the owner (a channel page)", httpx.Obj{"type": "string", "enum": []string{vodtype.Public}})}, httpx.Paging...),
 				Responses: httpx.Obj{"200": httpx.Resp("page", httpx.Ref("VideoList")), "422": httpx.ErrResp("bad cursor, limit, sort or visibility")}}},
 		httpx.Route{Method: http.MethodGet, Path: "/api/v1/videos/:id", Handler: a.handleGet, Auth: httpx.Optional, Limit: httpx.LimitAPI,
-			Doc: httpx.Doc{Tag: "videos", Summary: "A video with its playback URLs", Params: id,
+			Doc: httpx.Doc{Tag: "videos", Summary: "A video with its playback URLs", Params: append(append([]httpx.Obj{}, id...),
+				httpx.QueryParam("token", "signed playback token of a private video (an embed's; the token in its playback URLs)", httpx.StrType)),
 				Responses: httpx.Obj{"200": httpx.Resp("video", videoBody), "404": httpx.ErrResp("not found or not visible")}}},
 		httpx.Route{Method: http.MethodPatch, Path: "/api/v1/videos/:id", Handler: a.handlePatch, Auth: httpx.User, Limit: httpx.LimitMetadata,
 			Doc: httpx.Doc{Tag: "videos", Summary: "Edit title, description, visibility (owner or admin)", Params: id,
@@ -145,7 +146,7 @@ func (a *API) visible(c echo.Context) (*videoRow, error) {
 		return nil, err
 	}
 	caller, ok := httpx.CallerFrom(c)
-	if !canSee(r, caller, ok) {
+	if !canSee(r, caller, ok) && !a.catalog.tokenFor(c.QueryParam("token"), id) {
 		return nil, ErrNoVideo
 	}
 	return r, nil

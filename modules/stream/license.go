@@ -88,7 +88,7 @@ func (d *Delivery) handleLicense(c echo.Context) error {
 	}
 	caller, ok := httpx.CallerFrom(c)
 	tok := c.QueryParam("token")
-	if !canSee(r, caller, ok) && (tok == "" || !d.catalog.verify(tok, vodtype.VideoPrefix(id)+"license")) {
+	if !canSee(r, caller, ok) && !d.catalog.tokenFor(tok, id) {
 		return ErrNoVideo
 	}
 	if r.protection() != vodtype.ProtectionClearKey {

@@ -209,3 +209,9 @@ func (s *Catalog) protectPlayback(r *videoRow, v *Video) {
 	}
 	v.Playback.License = &u
 }
+
+// tokenFor reports whether tok is a valid signed playback token of the video: whoever holds a
+// private video's playback URLs (an embed) may read it and get its key.
+func (s *Catalog) tokenFor(tok, videoID string) bool {
+	return tok != "" && s.verify(tok, vodtype.VideoPrefix(videoID)+"x")
+}

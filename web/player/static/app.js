@@ -1,5 +1,6 @@
 // vod web app: a small client-side router over the JSON API, with dash.js for playback.
 import { countView } from "./views.js";
+import { protect } from "./protect.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const main = $("#main");
@@ -612,8 +613,10 @@ async function watch(id) {
     const withTime = h("input", { type: "checkbox", "data-testid": "share-at" });
     const setLink = () => (link.value = `${location.origin}/watch/${v.id}${withTime.checked ? `?t=${at}` : ""}`);
     withTime.addEventListener("change", setLink);
+    // A private video's embed carries the signed token of its playback URLs (it expires with them).
+    const tok = (v.playback?.dash || "").match(/\/media\/s\/([^/]+)\//);
     const code = h("textarea", { readonly: true, rows: 3, "data-testid": "share-embed", "aria-label": "Embed code" },
-      `<iframe src="${location.origin}/embed/${v.id}" width="640" height="360" allow="autoplay; fullscreen; encrypted-media" allowfullscreen title="${v.title.replace(/"/g, "&quot;")}"></iframe>`);
+      `<iframe src="${location.origin}/embed/${v.id}${tok ? `?token=${tok[1]}` : ""}" width="640" height="360" allow="autoplay; fullscreen; encrypted-media" allowfullscreen title="${v.title.replace(/"/g, "&quot;")}"></iframe>`);
     const copy = (el) => h("button", { type: "button", onclick: () => navigator.clipboard?.writeText(el.value).catch(() => el.select()) }, "Copy");
     shareBox.replaceChildren(h("h2", {}, "Share"), h("div", { class: "row" }, link, copy(link)),
       h("label", {}, withTime, ` Start at ${duration(at, Math.floor)}`), h("h3", {}, "Embed"), code, copy(code));
@@ -709,7 +712,15 @@ async function watch(id) {
     if (v.status === "ready") complete(v);
     let player = null;
     const useNativeHLS = !window.MediaSource && video.canPlayType("application/vnd.apple.mpegurl");
-    if (useNativeHLS || !window.dashjs) {
+    // The viewer is told why a video does not play, once: a refused key or a browser without EME.
+    const refuse = (why) => {
+      notice.hidden = false;
+      notice.dataset.status = "error";
+      notice.replaceChildren(h("span", { class: "error", role: "alert", "data-testid": "player-error" }, why));
+    };
+    if (v.protection === "clearkey" && (useNativeHLS || !window.dashjs)) {
+      refuse("This video is protected, and this browser cannot play protected video (it needs Encrypted Media Extensions).");
+    } else if (useNativeHLS || !window.dashjs) {
       video.src = v.playback.hls;
       if (start) video.addEventListener("loadedmetadata", () => (video.currentTime = start), { once: true });
       v.renditions.forEach((r) => quality.append(h("option", { value: "auto", disabled: true }, `${r.height}p`)));
@@ -720,6 +731,7 @@ async function watch(id) {
       // starts at the beginning rather than at the "live" end.
       player.updateSettings({ streaming: { text: { defaultEnabled: false }, abr: { autoSwitchBitrate: { video: true } },
         timeShiftBuffer: { calcFromSegmentTimeline: true } } });
+      protect(player, v, refuse);
       player.initialize(video, v.playback.dash, autoplay, start);
       window.vodErrors = [];
       player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.vodErrors.push(e.error?.message || String(e.error?.code)));

@@ -2,6 +2,7 @@
 // menus and a link back to the watch page. It tells the framing page how playback goes with
 // postMessage ({vod: "play" | "timeupdate" | "ended", id, time}), as embed APIs do.
 import { countView } from "./views.js";
+import { protect } from "./protect.js";
 
 const root = document.getElementById("player");
 const id = location.pathname.split("/").pop();
@@ -14,7 +15,9 @@ const h = (tag, attrs = {}, ...kids) => {
 const tell = (kind, video) => window.parent !== window && window.parent.postMessage({ vod: kind, id, time: video.currentTime }, "*");
 
 (async () => {
-  const r = await fetch(`/api/v1/videos/${id}`);
+  // A private video's embed code carries the signed token of its playback URLs.
+  const token = new URLSearchParams(location.search).get("token");
+  const r = await fetch(`/api/v1/videos/${id}${token ? `?token=${encodeURIComponent(token)}` : ""}`);
   if (!r.ok) { root.append(h("p", { class: "msg" }, "This video is private or does not exist.")); return; }
   const v = (await r.json()).video;
   if (v.status !== "ready" || !v.playback?.dash) { root.append(h("p", { class: "msg" }, "This video is not ready yet.")); return; }
@@ -31,6 +34,7 @@ const tell = (kind, video) => window.parent !== window && window.parent.postMess
   const start = parseFloat(new URLSearchParams(location.search).get("t")) || 0;
   const player = dashjs.MediaPlayer().create();
   player.updateSettings({ streaming: { text: { defaultEnabled: false } } });
+  protect(player, v, (why) => root.append(h("p", { class: "msg", role: "alert", "data-testid": "player-error" }, why)));
   player.initialize(video, v.playback.dash, new URLSearchParams(location.search).has("autoplay"), start);
   player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, () => {
     const list = player.getBitrateInfoListFor("video");
