@@ -341,11 +341,18 @@ func TestBrowserWatchNow(t *testing.T) {
 		chromedp.WaitVisible(`input[type=file]`),
 		chromedp.SetUploadFiles(`input[type=file]`, []string{clip(t, "live")}),
 		chromedp.SendKeys(`input[name=title]`, "Early bird"),
+		// Encrypted (issue 18): watching while processing works for protected videos too.
+		chromedp.SetValue(`[data-testid=upload-protection]`, "clearkey"),
 		chromedp.Click(`main form button[type=submit]`),
 		waitJS(`!!document.querySelector('[data-testid=watch-link]')`, 2*time.Minute),
 		chromedp.Evaluate(`document.querySelector('[data-testid=upload-state]').dataset.status`, &state),
 	)
 	require.Equal(t, "processing", state, "Watch now is offered before the video is ready")
+	var href string
+	step(t, ctx, shot, "watch-link", chromedp.AttributeValue(`[data-testid=watch-link]`, "href", &href, nil))
+	early := a.video(href[strings.LastIndex(href, "/")+1:], "")
+	require.Equal(t, "clearkey", string(deref(early.Protection)), "uploaded encrypted from the form")
+	require.Contains(t, string(a.fetch(t, dashOf(*early))), "cenc:default_KID", "the manifest of the processing video announces the key")
 	step(t, ctx, shot, "plays-while-processing",
 		chromedp.Click(`[data-testid=watch-link]`),
 		// Press play once the player has attached its media source: a play() before that is undone

@@ -370,8 +370,30 @@ type sweepWorker struct {
 func (w *sweepWorker) Timeout(*river.Job[sweepArgs]) time.Duration { return 5 * time.Minute }
 
 func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[sweepArgs]) error {
-	_, err := w.s.sweepRuns(ctx, time.Now().Add(-24*time.Hour))
-	return err
+	if _, err := w.s.sweepRuns(ctx, time.Now().Add(-24*time.Hour)); err != nil {
+		return err
+	}
+	return w.s.sweepKeys(ctx)
+}
+
+// sweepKeys forgets the content keys of deleted videos (their segments are gone with them).
+func (s *Service) sweepKeys(ctx context.Context) error {
+	var ids []string
+	if err := s.db.Gorm.WithContext(ctx).Model(&keyRow{}).Distinct("video_id").Pluck("video_id", &ids).Error; err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := s.catalog.PipelineVideo(ctx, id); !errors.Is(err, vodtype.ErrNoVideo) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.db.WithTx(ctx, func(tx *db.Tx) error { return s.forgetKeysTx(ctx, tx, id, 0) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sweepRuns forgets the runs of videos that no longer exist, and those started before old whose

@@ -352,6 +352,13 @@ function tusMessage(err) {
   return "The upload failed: the connection to the server was lost.";
 }
 
+// protectionSelect is the menu of a video's protection; withDefault offers the server's default.
+function protectionSelect(value, attrs, withDefault) {
+  const opts = [["none", "Not encrypted"], ["clearkey", "Encrypted (ClearKey)"]];
+  if (withDefault) opts.unshift(["", "Server default"]);
+  return h("select", attrs, ...opts.map(([x, label]) => h("option", { value: x, selected: x === value ? true : null }, label)));
+}
+
 // uploadPage sends the file with tus-js-client (resumable: a dropped connection or a reload picks up
 // where the server says it stopped), then follows processing over the video's events.
 function uploadPage() {
@@ -360,6 +367,7 @@ function uploadPage() {
   const title = h("input", { name: "title", type: "text", maxlength: 200 });
   const desc = h("textarea", { name: "description", rows: 3, maxlength: 5000 });
   const vis = h("select", { name: "visibility" }, h("option", { value: "public" }, "Public"), h("option", { value: "unlisted" }, "Unlisted"), h("option", { value: "private" }, "Private"));
+  const prot = protectionSelect("", { name: "protection", "data-testid": "upload-protection" }, true);
   const bar = h("progress", { max: 100, value: 0, "data-testid": "upload-progress", "aria-label": "Upload progress" });
   const procBar = h("progress", { max: 100, value: 0, "data-testid": "processing-progress", "aria-label": "Processing progress" });
   const state = h("p", { class: "upload-state", "data-testid": "upload-state", "aria-live": "polite" });
@@ -377,7 +385,7 @@ function uploadPage() {
     state, rate, h("div", { class: "progress" }, h("label", {}, "Upload", bar), h("label", {}, "Processing", procBar)),
     h("div", { class: "upload-actions" }, pause, cancel, again), status);
   const fields = h("div", { class: "fields" }, drop, field("Video file", file), field("Title", title, "Defaults to the file name"),
-    field("Description", desc), field("Visibility", vis), submit);
+    field("Description", desc), field("Visibility", vis), field("Protection", prot, "Encrypted: the key goes only to viewers allowed to watch"), submit);
   const form = h("form", { class: "panel wide", novalidate: true }, h("h1", {}, "Upload a video"), interrupted, progressBox, fields);
 
   let upload = null;
@@ -506,7 +514,8 @@ function uploadPage() {
       chunkSize: 8 * 1024 * 1024,
       retryDelays: [0, 1000, 3000, 5000, 10000, 20000],
       removeFingerprintOnSuccess: true,
-      metadata: { filename: f.name, filetype: f.type || "application/octet-stream", title: title.value, description: desc.value, visibility: vis.value },
+      metadata: { filename: f.name, filetype: f.type || "application/octet-stream", title: title.value, description: desc.value, visibility: vis.value,
+        ...(prot.value ? { protection: prot.value } : {}) },
       onBeforeRequest: async (req) => {
         if (refreshing) await refreshing;
         req.setHeader("Authorization", `Bearer ${session.tokens?.access_token || ""}`);
@@ -869,13 +878,17 @@ function mineItem(v0) {
     const desc = h("textarea", { id: `desc-${k}`, name: "description", rows: 2, maxlength: 5000, "data-testid": "edit-desc" }, v.description || "");
     const vis = h("select", { id: `vis-${k}`, name: "visibility", "data-testid": "edit-vis" },
       ...["public", "unlisted", "private"].map((x) => h("option", { value: x, selected: x === v.visibility }, x[0].toUpperCase() + x.slice(1))));
+    const prot = protectionSelect(v.protection, { id: `prot-${k}`, name: "protection", "data-testid": "edit-protection" }, false);
     const form = h("form", { class: "edit", onsubmit: async (e) => {
       e.preventDefault();
       try {
-        const r = await api(`/api/v1/videos/${v.id}`, { method: "PATCH", body: { title: title.value, description: desc.value, visibility: vis.value } });
-        render(r.video, "Saved.");
+        const body = { title: title.value, description: desc.value, visibility: vis.value };
+        // Changing the protection encodes the video again: only sent when changed.
+        if (prot.value !== v.protection) body.protection = prot.value;
+        const r = await api(`/api/v1/videos/${v.id}`, { method: "PATCH", body });
+        render(r.video, body.protection ? "Saved. The video is being processed again with the new protection." : "Saved.");
       } catch (err) { if (err.fields && Object.keys(err.fields).length) showFieldErrors(form, err); else fail(err); }
-    } }, field("Title", title), field("Description", desc), field("Visibility", vis),
+    } }, field("Title", title), field("Description", desc), field("Visibility", vis), field("Protection", prot),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary", "data-testid": "save" }, "Save"),
       h("button", { type: "button", class: "danger", "data-testid": "delete", onclick: async () => {
         if (!confirm(`Delete “${v.title}”? This cannot be undone.`)) return;
@@ -914,7 +927,7 @@ function mineItem(v0) {
           v.duration_seconds ? h("span", { class: "dur" }, duration(v.duration_seconds)) : null),
         h("p", { class: "facts" }, h("a", { href: `/watch/${v.id}`, "data-link": true, "data-testid": "mine-title" }, v.title), h("br"),
           h("span", { "data-testid": "mine-status", class: v.status === "failed" ? "error" : null }, stageText(v)), h("br"),
-          h("small", { class: "muted" }, `${new Date(v.created_at).toLocaleDateString()} · ${viewsText(v.views)} · ${v.visibility}`))),
+          h("small", { class: "muted" }, `${new Date(v.created_at).toLocaleDateString()} · ${viewsText(v.views)} · ${v.visibility}${v.protection === "clearkey" ? " · encrypted" : ""}`))),
       h("div", { class: "body" }, form, msg,
         h("details", { class: "more-edit" }, h("summary", {}, "Thumbnail and subtitles"),
           h("div", { class: "field" }, h("label", { for: posterFile.id }, "Custom thumbnail (JPEG or PNG, up to 10 MB)"), posterFile,
