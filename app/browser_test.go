@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func chromiumPath(t *testing.T) string {
+func chromiumPath(t testing.TB) string {
 	for _, p := range []string{os.Getenv("VOD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {

@@ -17,7 +17,7 @@ import (
 
 // playersDir is where scripts/deps.sh installed the players we did not write (dash.js, hls.js and
 // Shaka Player from npm, pinned in testdata/players).
-func playersDir(t *testing.T) string {
+func playersDir(t testing.TB) string {
 	tools := os.Getenv("VOD_TOOLS_DIR")
 	if tools == "" {
 		cache := os.Getenv("XDG_CACHE_HOME")
