@@ -22,7 +22,7 @@ func ffmpegRun(t testing.TB, args ...string) {
 }
 
 // clip generates a tiny test clip with lavfi sources. kind picks the variant.
-func clip(t *testing.T, kind string) string {
+func clip(t testing.TB, kind string) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := func(size string, rate, dur string) []string {
