@@ -176,6 +176,7 @@ func TestProtectedPlayback(t *testing.T) {
 	require.Equal(t, 404, a.licence(t, bare, wkid, "").Status, "nor does anyone without the token")
 	require.Equal(t, 404, a.licence(t, bare+"?token=1.forged", wkid, "").Status)
 	require.Equal(t, 200, a.licence(t, bare, wkid, tok).Status, "the owner does")
+	require.Equal(t, 200, a.licence(t, bare, wkid, a.admin("keymaster")).Status, "an admin does")
 	require.Equal(t, 200, a.licence(t, wlic, wkid, "").Status, "the embed's signed token does")
 	require.Equal(t, 404, a.licence(t, bare, kid, tok).Status, "keys are per video: not another video's key")
 

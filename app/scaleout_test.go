@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -104,7 +106,7 @@ func (p *proc) kill(t testing.TB) {
 }
 
 // clusterBase is what every process of a test installation shares: PostgreSQL, S3, the media
-// signing key, and short chunks so that a 30 s clip has eight. Without PostgreSQL and S3 there is
+// signing key, the key that wraps content keys, and short chunks so that a 30 s clip has eight. Without PostgreSQL and S3 there is
 // nothing several processes could share, and the test is skipped.
 func clusterBase(t testing.TB) map[string]string {
 	if !testenv.Postgres() || !testenv.S3() {
@@ -112,6 +114,7 @@ func clusterBase(t testing.TB) map[string]string {
 	}
 	base := testEnv(t)
 	base["VOD_MEDIA_SIGNING_KEY"] = "cluster-shared-signing-key-0123456789"
+	base["VOD_TRANSCODE_KEY_ENCRYPTION_KEY"] = "cluster-shared-key-encryption-key"
 	base["VOD_TRANSCODE_CHUNK_SECONDS"] = "4"
 	base["VOD_TRANSCODE_SEGMENT_SECONDS"] = "2"
 	return base
@@ -174,14 +177,33 @@ func TestScaleOut(t *testing.T) {
 	tok := api.token("scaler")
 	var ids []string
 	for i := range 4 {
-		r := api.upload(tok, clip(t, "long"), map[string]string{"title": fmt.Sprintf("Scaled number %d", i)})
+		// The last one protected: its chunks, encrypted on whichever worker takes them, must all
+		// use the one key that the probe made.
+		prot := map[bool]string{true: "clearkey", false: "none"}[i == 3]
+		r := api.upload(tok, clip(t, "long"), map[string]string{"title": fmt.Sprintf("Scaled number %d", i), "protection": prot})
 		require.Equal(t, 202, r.Status, "%s", r.Body)
 		ids = append(ids, str(r.JSON(t)["video"].(map[string]any)["id"]))
 	}
-	for _, id := range ids {
+	for i, id := range ids {
 		v := api.waitFor(id, tok, 4*time.Minute)
 		require.Equal(t, apiclient.Ready, v.Status, "%v", errOf(v))
-		decodes(t, api.URL+strings.TrimPrefix(dashOf(v), api.URL))
+		if i < 3 {
+			decodes(t, api.URL+strings.TrimPrefix(dashOf(v), api.URL))
+			continue
+		}
+		// Every segment of every chunk decrypts with the licence's key.
+		kid := kidOf(t, api.fetch(t, dashOf(v)))
+		lic := api.licence(t, deref(v.Playback.License), kid, "")
+		require.Equal(t, 200, lic.Status, "%s", lic.Body)
+		key, err := base64.RawURLEncoding.DecodeString(lic.JSON(t)["keys"].([]any)[0].(map[string]any)["k"].(string))
+		require.NoError(t, err)
+		base := strings.TrimSuffix(dashOf(v), "manifest.mpd")
+		init := api.fetch(t, base+"init-0.m4s")
+		for n := 1; n <= 15; n++ {
+			frames, complaints := decodesWith(t, init, api.fetch(t, base+fmt.Sprintf("seg-0-%05d.m4s", n)), "-decryption_key", hex.EncodeToString(key))
+			require.Positive(t, frames, "segment %d decrypts", n)
+			require.Empty(t, complaints, "segment %d decrypts cleanly", n)
+		}
 	}
 	n, reran := chunkJobs(t, base["VOD_DATABASE_URL"])
 	require.Equal(t, 4*9, n, "30 s videos in chunks of 2, 2, then 4 s: 9 chunk jobs each")
