@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: installs what is missing, vets, then runs every test twice, once on the
-# embedded default (SQLite + local storage) and once on PostgreSQL + MinIO started on loopback.
+# The whole test suite: installs what is missing, vets, then runs every test on the embedded default
+# (SQLite + local storage), and the app's again on PostgreSQL + MinIO started on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
@@ -20,9 +20,11 @@ echo "== tests on SQLite + local storage (with the Apertium server)"
 (. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT &&
 	go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app &&
 	go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./...)
+# The modules' own tests run on their SQLite bundles whatever the environment says (testenv.ModuleDB),
+# so the second pass is the app's: the wired product, its storage and its database.
 echo "== tests on PostgreSQL + MinIO"
 (. "$svc/env" && go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app &&
-	go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./...)
+	go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./app/...)
 echo "== fuzz: bearer token parsing"
 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth
 echo "== all tests passed"
