@@ -98,7 +98,9 @@ video.addEventListener('error', () => window.errs.push('media: ' + (video.error 
     const p = dashjs.MediaPlayer().create();
     p.on(dashjs.MediaPlayer.events.ERROR, (e) => window.errs.push('dash: ' + JSON.stringify(e.error)));
     p.setProtectionData({'org.w3.clearkey': {clearkeys: {[b64(kid)]: b64(key)}}});
-    p.initialize(video, '/media/manifest.mpd', false);
+    // Autoplay: a play() before dash.js attaches its source is aborted by the load it starts.
+    p.initialize(video, '/media/manifest.mpd', true);
+    return;
   }
   await video.play();
 } catch (e) { window.errs.push(String(e && (e.code || e.message) || e)); } })();
