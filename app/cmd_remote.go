@@ -67,12 +67,13 @@ func remoteCommands() map[string]command {
 				}
 				return r.Login(ctx, e.streams(), server, user, password)
 			})},
-		"upload": {args: "FILE... [--title T] [--visibility V] [--wait] [--json]",
+		"upload": {args: "FILE... [--title T] [--visibility V] [--protection P] [--wait] [--json]",
 			help: "Upload video files over tus (resumable: after a failure, the same command continues where the server stopped).\n--wait follows processing and exits non-zero when a video fails, printing the reason.",
 			flags: func(fs *pflag.FlagSet) {
 				fs.String("title", "", "title (default: the file name)")
 				fs.String("description", "", "description")
 				fs.String("visibility", "", "public, unlisted or private (default: public)")
+				fs.String("protection", "", "none or clearkey: encrypted, keys only for viewers allowed to watch (default: the server's)")
 				fs.Bool("wait", false, "wait until each video is ready or failed")
 				jsonFlag(fs)
 			},
@@ -84,6 +85,7 @@ func remoteCommands() map[string]command {
 				o.Title, _ = e.fs.GetString("title")
 				o.Description, _ = e.fs.GetString("description")
 				o.Visibility, _ = e.fs.GetString("visibility")
+				o.Protection, _ = e.fs.GetString("protection")
 				o.Wait, _ = e.fs.GetBool("wait")
 				o.JSON, _ = e.fs.GetBool("json")
 				return r.Upload(ctx, e.streams(), o)

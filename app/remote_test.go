@@ -56,7 +56,7 @@ func TestRemoteCLI(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm(), "the tokens are private")
 
-	out, errOut, code := remoteCLI(t, home, "", "upload", clip(t, "mp4"), clip(t, "noaudio"), "--visibility", "unlisted", "--wait", "--json")
+	out, errOut, code := remoteCLI(t, home, "", "upload", clip(t, "mp4"), clip(t, "noaudio"), "--visibility", "unlisted", "--protection", "clearkey", "--wait", "--json")
 	require.Zero(t, code, errOut)
 	require.Contains(t, errOut, "%", "a progress bar")
 	var uploaded []struct {
@@ -77,6 +77,7 @@ func TestRemoteCLI(t *testing.T) {
 	for _, v := range listed {
 		require.Equal(t, apiclient.Ready, v.Status)
 		require.Equal(t, apiclient.VideoVisibilityUnlisted, v.Visibility)
+		require.Equal(t, apiclient.VideoProtectionClearkey, deref(v.Protection), "encrypted, as asked")
 	}
 	out, _, code = remoteCLI(t, home, "", "status", uploaded[0].VideoID)
 	require.Zero(t, code)

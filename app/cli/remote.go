@@ -179,6 +179,8 @@ type UploadOptions struct {
 	Files             []string
 	Title, Visibility string
 	Description       string
+	// Protection: none or clearkey; empty for the server's default.
+	Protection string
 	Wait, JSON        bool
 	// ChunkSize is the size of a tus PATCH (default 8 MiB).
 	ChunkSize int64
@@ -281,7 +283,7 @@ func (r *Remote) uploadOne(ctx context.Context, s Streams, file string, o Upload
 		}
 	}
 	if !resuming {
-		meta := tusMeta("filename", filepath.Base(file), "title", o.Title, "description", o.Description, "visibility", o.Visibility)
+		meta := tusMeta("filename", filepath.Base(file), "title", o.Title, "description", o.Description, "visibility", o.Visibility, "protection", o.Protection)
 		res, err := c.PostTusWithBodyWithResponse(ctx, &apiclient.PostTusParams{TusResumable: "1.0.0", UploadLength: int(fi.Size()), UploadMetadata: &meta},
 			"application/offset+octet-stream", http.NoBody)
 		if err != nil {
