@@ -181,7 +181,7 @@ type UploadOptions struct {
 	Description       string
 	// Protection: none or clearkey; empty for the server's default.
 	Protection string
-	Wait, JSON        bool
+	Wait, JSON bool
 	// ChunkSize is the size of a tus PATCH (default 8 MiB).
 	ChunkSize int64
 }
