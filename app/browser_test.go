@@ -30,7 +30,7 @@ func chromiumPath(t testing.TB) string {
 }
 
 // browser starts headless Chromium with the flags this closed network needs.
-func browser(t *testing.T) (context.Context, func(string)) {
+func browser(t testing.TB) (context.Context, func(string)) {
 	t.Helper()
 	profile, err := os.MkdirTemp("", "vod-chromium-")
 	require.NoError(t, err)

@@ -84,12 +84,14 @@ func BenchmarkManifestChoice(b *testing.B) {
 	})
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
+	dynamicCtx, _ := browser(b)
+	staticCtx, _ := browser(b)
 	viewers := map[string]struct {
 		ctx context.Context
 		u   func() string
 	}{
-		"dynamic MPD": {benchBrowser(b), func() string { return srv.URL + "/play.html?player=dash&src=" + url.QueryEscape(a.URL+dash) }},
-		"static MPD, reloaded": {benchBrowser(b), func() string {
+		"dynamic MPD": {dynamicCtx, func() string { return srv.URL + "/play.html?player=dash&src=" + url.QueryEscape(a.URL+dash) }},
+		"static MPD, reloaded": {staticCtx, func() string {
 			return srv.URL + "/static.html?every=1000&src=" + url.QueryEscape(srv.URL+"/static.mpd")
 		}},
 	}

@@ -15,11 +15,12 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"vod/app/db"
 
 	"github.com/stretchr/testify/require"
 
 	"vod/app/apiclient"
+	"vod/app/db"
+	"vod/app/storage"
 )
 
 // upload posts a file as multipart, streaming it from disk.
@@ -293,15 +294,21 @@ func TestUploadSizeLimit(t *testing.T) {
 	require.Empty(t, a.storedKeys(t, "videos/"))
 }
 
-// storedKeys lists objects through the app's own storage configuration.
-func (a *testApp) storedKeys(t *testing.T, prefix string) []string {
+// storage opens the app's storage through its own configuration.
+func (a *testApp) storage(t *testing.T) storage.Storage {
 	t.Helper()
 	cfg, err := loadFor(t, nil, a.Env)
 	require.NoError(t, err)
 	st, err := openStorage(context.Background(), cfg)
 	require.NoError(t, err)
+	return st
+}
+
+// storedKeys lists objects through the app's own storage configuration.
+func (a *testApp) storedKeys(t *testing.T, prefix string) []string {
+	t.Helper()
 	var keys []string
-	require.NoError(t, st.List(context.Background(), prefix, func(o storageObject) error {
+	require.NoError(t, a.storage(t).List(context.Background(), prefix, func(o storageObject) error {
 		keys = append(keys, o.Key)
 		return nil
 	}))

@@ -1,12 +1,10 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -74,7 +72,7 @@ func BenchmarkProtection(b *testing.B) {
 	mux.HandleFunc("/play.html", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, firstFramePage) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	ctx := benchBrowser(b)
+	ctx, _ := browser(b)
 	ttff := map[string][]float64{}
 	for i := 0; i < 20; i++ {
 		prot := []string{"none", "clearkey"}[i%2]
@@ -100,19 +98,4 @@ func BenchmarkProtection(b *testing.B) {
 	b.ReportMetric(extra, "extra-ttff-ms")
 	fmt.Printf("protection: time to first frame (dash.js, Chromium) clear median %.0f ms, protected median %.0f ms, extra %.0f ms (clear %v, protected %v)\n",
 		median(ttff["none"]), median(ttff["clearkey"]), extra, ttff["none"], ttff["clearkey"])
-}
-
-// benchBrowser is a Chromium for a benchmark (the tests' browser needs a *testing.T).
-func benchBrowser(b *testing.B) context.Context {
-	profile, err := os.MkdirTemp("", "vod-chromium-")
-	require.NoError(b, err)
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromiumPath(b)), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.UserDataDir(profile), chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true), chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
-		chromedp.Flag("mute-audio", true))
-	ctx, cancelC := chromedp.NewContext(actx)
-	require.NoError(b, chromedp.Run(ctx))
-	b.Cleanup(func() { cancelC(); cancelA(); _ = os.RemoveAll(profile) })
-	return ctx
 }

@@ -41,11 +41,7 @@ func (a *testApp) licence(t *testing.T, u, kidHex, token string) response {
 // storedObject reads an object through the app's own storage configuration.
 func (a *testApp) storedObject(t *testing.T, key string) []byte {
 	t.Helper()
-	cfg, err := loadFor(t, nil, a.Env)
-	require.NoError(t, err)
-	st, err := openStorage(context.Background(), cfg)
-	require.NoError(t, err)
-	rc, _, err := st.Get(context.Background(), key, 0, -1)
+	rc, _, err := a.storage(t).Get(context.Background(), key, 0, -1)
 	require.NoError(t, err, key)
 	defer rc.Close()
 	b, err := io.ReadAll(rc)

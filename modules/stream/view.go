@@ -96,8 +96,7 @@ type Playback struct {
 // unlisted media when one is configured, else /media, with a signed path segment for private media.
 func (s *Catalog) mediaBase(r *videoRow) string {
 	if r.Visibility == vodtype.Private {
-		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
-		return "/media/s/" + s.sign(r.ID, exp) + "/"
+		return "/media/s/" + s.playbackToken(r.ID) + "/"
 	}
 	if s.cfg.PublicBaseURL != "" {
 		return s.cfg.PublicBaseURL + "/"
@@ -114,14 +113,12 @@ func (s *Catalog) sign(videoID string, exp int64) string {
 	return e + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
-func (s *Catalog) verify(token, key string) bool {
-	e, _, ok := strings.Cut(token, ".")
-	exp, err := strconv.ParseInt(e, 10, 64)
-	if !ok || err != nil || time.Now().Unix() > exp {
-		return false
-	}
-	id := vodtype.VideoIDOf(key)
-	return id != "" && hmac.Equal([]byte(s.sign(id, exp)), []byte(token))
+func (s *Catalog) verify(token, key string) bool { return s.tokenFor(token, vodtype.VideoIDOf(key)) }
+
+// playbackToken signs a video's playback for PrivateURLTTL, rounded up to the hour so that the
+// URLs (and what caches keep of them) stay the same for an hour.
+func (s *Catalog) playbackToken(videoID string) string {
+	return s.sign(videoID, time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix())
 }
 
 func ptr(s string) *string { return &s }
@@ -204,14 +201,18 @@ func (s *Catalog) protectPlayback(r *videoRow, v *Video) {
 	v.Playback.HLS = nil
 	u := "/api/v1/videos/" + r.ID + "/license"
 	if r.Visibility == vodtype.Private {
-		exp := time.Now().Add(s.cfg.PrivateURLTTL).Truncate(time.Hour).Add(time.Hour).Unix()
-		u += "?token=" + s.sign(r.ID, exp)
+		u += "?token=" + s.playbackToken(r.ID)
 	}
 	v.Playback.License = &u
 }
 
-// tokenFor reports whether tok is a valid signed playback token of the video: whoever holds a
+// tokenFor reports whether tok is a valid, unexpired playback token of the video: whoever holds a
 // private video's playback URLs (an embed) may read it and get its key.
 func (s *Catalog) tokenFor(tok, videoID string) bool {
-	return tok != "" && s.verify(tok, vodtype.VideoPrefix(videoID)+"x")
+	e, _, ok := strings.Cut(tok, ".")
+	exp, err := strconv.ParseInt(e, 10, 64)
+	if !ok || err != nil || videoID == "" || time.Now().Unix() > exp {
+		return false
+	}
+	return hmac.Equal([]byte(s.sign(videoID, exp)), []byte(tok))
 }

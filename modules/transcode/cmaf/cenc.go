@@ -53,36 +53,11 @@ func grow(b []byte, chain []box, n int) {
 // with the key id and 8-byte IVs), and a ClearKey pssh listing the key id at the end of moov.
 func EncryptInit(init []byte, k Key) ([]byte, error) {
 	b := append([]byte(nil), init...)
-	top, err := boxes(b, 0, len(b))
+	chain, entry, err := entryChain(b)
 	if err != nil {
 		return nil, err
 	}
-	var moov box
-	for _, bx := range top {
-		if bx.typ == "moov" {
-			moov = bx
-		}
-	}
-	if moov.typ == "" {
-		return nil, errors.New("cmaf: no moov in the init segment")
-	}
-	chain := []box{moov}
-	cur := moov
-	for _, t := range []string{"trak", "mdia", "minf", "stbl", "stsd"} {
-		next, ok, err := child(b, cur, t)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("cmaf: no %s in %s", t, cur.typ)
-		}
-		chain, cur = append(chain, next), next
-	}
-	entries, err := boxes(b, cur.body+8, cur.end) // stsd: version/flags, entry_count
-	if err != nil || len(entries) == 0 {
-		return nil, fmt.Errorf("cmaf: no sample entry: %v", err)
-	}
-	entry := entries[0]
+	moov := chain[0]
 	format := string(b[entry.start+4 : entry.start+8])
 	enc := "enca"
 	switch format {
@@ -116,79 +91,17 @@ func EncryptInit(init []byte, k Key) ([]byte, error) {
 // audio (nalLen 0) is encrypted whole.
 func EncryptSegment(seg Segment, k Key, ivBase uint64, firstSample uint64, nalLen int) (Segment, error) {
 	b := append([]byte(nil), seg.Data...)
-	top, err := boxes(b, 0, len(b))
+	f, err := readSamples(b)
 	if err != nil {
 		return Segment{}, err
 	}
-	var moof box
-	for _, bx := range top {
-		if bx.typ == "moof" {
-			moof = bx
-			break
-		}
-	}
-	if moof.typ == "" {
-		return Segment{}, errors.New("cmaf: no moof")
-	}
-	traf, err := path(b, moof, "traf")
-	if err != nil {
-		return Segment{}, err
-	}
-	tfhd, err := path(b, traf, "tfhd")
-	if err != nil {
-		return Segment{}, err
-	}
-	trun, err := path(b, traf, "trun")
-	if err != nil {
-		return Segment{}, err
-	}
-	flags := binary.BigEndian.Uint32(b[tfhd.body:]) & 0xffffff
-	if flags&0x01 != 0 || flags&0x020000 == 0 {
-		return Segment{}, errors.New("cmaf: fragments must use default-base-is-moof")
-	}
-	off := tfhd.body + 8
-	if flags&0x02 != 0 {
-		off += 4
-	}
-	if flags&0x08 != 0 {
-		off += 4
-	}
-	var defSize uint32
-	if flags&0x10 != 0 {
-		defSize = binary.BigEndian.Uint32(b[off:])
-	}
-	tf := binary.BigEndian.Uint32(b[trun.body:]) & 0xffffff
-	if tf&0x01 == 0 {
-		return Segment{}, errors.New("cmaf: trun without data offset")
-	}
-	n := int(binary.BigEndian.Uint32(b[trun.body+4:]))
-	dataOffPos := trun.body + 8
-	p := dataOffPos + 4
-	if tf&0x04 != 0 {
-		p += 4
-	}
-	sizes := make([]int, n)
-	for i := range n {
-		if tf&0x100 != 0 {
-			p += 4
-		}
-		sizes[i] = int(defSize)
-		if tf&0x200 != 0 {
-			sizes[i] = int(binary.BigEndian.Uint32(b[p:]))
-			p += 4
-		}
-		if tf&0x400 != 0 {
-			p += 4
-		}
-		if tf&0x800 != 0 {
-			p += 4
-		}
-	}
+	moof, traf, sizes, dataOffPos := f.moof, f.traf, f.sizes, f.dataOff
+	n := len(sizes)
 	block, err := aes.NewCipher(k.Key[:])
 	if err != nil {
 		return Segment{}, err
 	}
-	sample := moof.start + int(int32(binary.BigEndian.Uint32(b[dataOffPos:])))
+	sample := f.first
 	senc := []byte{0, 0, 0, 0}
 	if nalLen > 0 {
 		senc[3] = 0x02 // subsample information present
@@ -301,41 +214,50 @@ func NALLengthSize(init []byte) (int, error) {
 	case "mp4a":
 		return 0, nil
 	case "avc1", "avc3":
-		kids, err := boxes(init, entry.body+78, entry.end) // a visual sample entry's fixed fields
+		p, err := avcC(init, entry)
 		if err != nil {
 			return 0, err
 		}
-		for _, k := range kids {
-			if k.typ == "avcC" && k.end-k.body >= 5 {
-				return int(init[k.body+4]&0x03) + 1, nil
-			}
-		}
-		return 0, errors.New("cmaf: no avcC")
+		return int(p[4]&0x03) + 1, nil
 	}
 	return 0, fmt.Errorf("cmaf: cannot protect sample entry %q", entry.typ)
 }
 
-// sampleEntry finds the first sample entry of a single-track init segment.
-func sampleEntry(init []byte) (box, error) {
+// entryChain finds the first sample entry of a single-track init segment and the boxes that hold
+// it, moov first and stsd last: the boxes whose sizes change when the entry does.
+func entryChain(init []byte) ([]box, box, error) {
 	top, err := boxes(init, 0, len(init))
 	if err != nil {
-		return box{}, err
+		return nil, box{}, err
 	}
-	for _, bx := range top {
-		if bx.typ != "moov" {
+	for _, moov := range top {
+		if moov.typ != "moov" {
 			continue
 		}
-		stsd, err := path(init, bx, "trak", "mdia", "minf", "stbl", "stsd")
-		if err != nil {
-			return box{}, err
+		chain, cur := []box{moov}, moov
+		for _, t := range []string{"trak", "mdia", "minf", "stbl", "stsd"} {
+			next, ok, err := child(init, cur, t)
+			if err != nil {
+				return nil, box{}, err
+			}
+			if !ok {
+				return nil, box{}, fmt.Errorf("cmaf: no %s in %s", t, cur.typ)
+			}
+			chain, cur = append(chain, next), next
 		}
-		entries, err := boxes(init, stsd.body+8, stsd.end)
+		entries, err := boxes(init, cur.body+8, cur.end) // stsd: version/flags, entry_count
 		if err != nil || len(entries) == 0 {
-			return box{}, errors.New("cmaf: no sample entry")
+			return nil, box{}, errors.New("cmaf: no sample entry")
 		}
-		return entries[0], nil
+		return chain, entries[0], nil
 	}
-	return box{}, errors.New("cmaf: no moov")
+	return nil, box{}, errors.New("cmaf: no moov in the init segment")
+}
+
+// sampleEntry finds the first sample entry of a single-track init segment.
+func sampleEntry(init []byte) (box, error) {
+	_, entry, err := entryChain(init)
+	return entry, err
 }
 
 // DecryptInit undoes EncryptInit: the sample entry gets its original format back (from frma) and
@@ -343,33 +265,11 @@ func sampleEntry(init []byte) (box, error) {
 // as clear media (their senc/saiz/saio stay, and mean nothing without a tenc).
 func DecryptInit(init []byte) ([]byte, error) {
 	b := append([]byte(nil), init...)
-	top, err := boxes(b, 0, len(b))
+	chain, entry, err := entryChain(b)
 	if err != nil {
 		return nil, err
 	}
-	var moov box
-	for _, bx := range top {
-		if bx.typ == "moov" {
-			moov = bx
-		}
-	}
-	if moov.typ == "" {
-		return nil, errors.New("cmaf: no moov in the init segment")
-	}
-	chain := []box{moov}
-	cur := moov
-	for _, t := range []string{"trak", "mdia", "minf", "stbl", "stsd"} {
-		next, ok, err := child(b, cur, t)
-		if err != nil || !ok {
-			return nil, fmt.Errorf("cmaf: no %s in %s", t, cur.typ)
-		}
-		chain, cur = append(chain, next), next
-	}
-	entries, err := boxes(b, cur.body+8, cur.end)
-	if err != nil || len(entries) == 0 {
-		return nil, errors.New("cmaf: no sample entry")
-	}
-	entry := entries[0]
+	moov := chain[0]
 	skip := 28 // an audio sample entry's fixed fields
 	if entry.typ == "encv" {
 		skip = 78
@@ -424,71 +324,15 @@ func DecryptInit(init []byte) ([]byte, error) {
 // of its senc, in place of the ciphertext; the boxes stay as they are.
 func DecryptSegment(seg []byte, k Key) ([]byte, error) {
 	b := append([]byte(nil), seg...)
-	top, err := boxes(b, 0, len(b))
+	f, err := readSamples(b)
 	if err != nil {
 		return nil, err
 	}
-	var moof box
-	for _, bx := range top {
-		if bx.typ == "moof" {
-			moof = bx
-			break
-		}
-	}
-	if moof.typ == "" {
-		return nil, errors.New("cmaf: no moof")
-	}
-	traf, err := path(b, moof, "traf")
-	if err != nil {
-		return nil, err
-	}
-	trun, err := path(b, traf, "trun")
-	if err != nil {
-		return nil, err
-	}
-	senc, ok, err := child(b, traf, "senc")
+	senc, ok, err := child(b, f.traf, "senc")
 	if err != nil || !ok {
 		return nil, errors.New("cmaf: no senc in the fragment")
 	}
-	tfhd, err := path(b, traf, "tfhd")
-	if err != nil {
-		return nil, err
-	}
-	flags := binary.BigEndian.Uint32(b[tfhd.body:]) & 0xffffff
-	off := tfhd.body + 8
-	if flags&0x02 != 0 {
-		off += 4
-	}
-	if flags&0x08 != 0 {
-		off += 4
-	}
-	var defSize uint32
-	if flags&0x10 != 0 {
-		defSize = binary.BigEndian.Uint32(b[off:])
-	}
-	tf := binary.BigEndian.Uint32(b[trun.body:]) & 0xffffff
-	n := int(binary.BigEndian.Uint32(b[trun.body+4:]))
-	p := trun.body + 12
-	if tf&0x04 != 0 {
-		p += 4
-	}
-	sizes := make([]int, n)
-	for i := range n {
-		if tf&0x100 != 0 {
-			p += 4
-		}
-		sizes[i] = int(defSize)
-		if tf&0x200 != 0 {
-			sizes[i] = int(binary.BigEndian.Uint32(b[p:]))
-			p += 4
-		}
-		if tf&0x400 != 0 {
-			p += 4
-		}
-		if tf&0x800 != 0 {
-			p += 4
-		}
-	}
+	sizes, n := f.sizes, len(f.sizes)
 	block, err := aes.NewCipher(k.Key[:])
 	if err != nil {
 		return nil, err
@@ -498,7 +342,7 @@ func DecryptSegment(seg []byte, k Key) ([]byte, error) {
 		return nil, errors.New("cmaf: senc and trun disagree on the sample count")
 	}
 	q := senc.body + 8
-	sample := moof.start + int(int32(binary.BigEndian.Uint32(b[trun.body+8:])))
+	sample := f.first
 	for _, size := range sizes {
 		if q+8 > senc.end || sample+size > len(b) {
 			return nil, errors.New("cmaf: senc or samples cut short")
@@ -531,4 +375,90 @@ func DecryptSegment(seg []byte, k Key) ([]byte, error) {
 		sample += size
 	}
 	return b, nil
+}
+
+// samples is where a segment's samples are: its (first) moof and traf, the position of the trun's
+// data_offset, the first sample's offset in the segment, and every sample's size.
+type samples struct {
+	moof, traf box
+	dataOff    int
+	first      int
+	sizes      []int
+}
+
+// readSamples reads the sample layout of a one-track fragment whose data offsets count from its
+// moof (default-base-is-moof, as our fragments are written), which encryption relies on.
+func readSamples(b []byte) (samples, error) {
+	top, err := boxes(b, 0, len(b))
+	if err != nil {
+		return samples{}, err
+	}
+	var f samples
+	for _, bx := range top {
+		if bx.typ == "moof" {
+			f.moof = bx
+			break
+		}
+	}
+	if f.moof.typ == "" {
+		return samples{}, errors.New("cmaf: no moof")
+	}
+	if f.traf, err = path(b, f.moof, "traf"); err != nil {
+		return samples{}, err
+	}
+	tfhd, err := path(b, f.traf, "tfhd")
+	if err != nil {
+		return samples{}, err
+	}
+	trun, err := path(b, f.traf, "trun")
+	if err != nil {
+		return samples{}, err
+	}
+	flags := binary.BigEndian.Uint32(b[tfhd.body:]) & 0xffffff
+	if flags&0x01 != 0 || flags&0x020000 == 0 {
+		return samples{}, errors.New("cmaf: fragments must use default-base-is-moof")
+	}
+	off := tfhd.body + 8
+	if flags&0x02 != 0 {
+		off += 4
+	}
+	if flags&0x08 != 0 {
+		off += 4
+	}
+	var defSize uint32
+	if flags&0x10 != 0 {
+		defSize = binary.BigEndian.Uint32(b[off:])
+	}
+	tf := binary.BigEndian.Uint32(b[trun.body:]) & 0xffffff
+	if tf&0x01 == 0 {
+		return samples{}, errors.New("cmaf: trun without data offset")
+	}
+	n := int(binary.BigEndian.Uint32(b[trun.body+4:]))
+	f.dataOff = trun.body + 8
+	f.first = f.moof.start + int(int32(binary.BigEndian.Uint32(b[f.dataOff:])))
+	p := f.dataOff + 4
+	if tf&0x04 != 0 {
+		p += 4
+	}
+	f.sizes = make([]int, n)
+	for i := range n {
+		if tf&0x100 != 0 {
+			p += 4
+		}
+		f.sizes[i] = int(defSize)
+		if tf&0x200 != 0 {
+			f.sizes[i] = int(binary.BigEndian.Uint32(b[p:]))
+			p += 4
+		}
+		if tf&0x400 != 0 {
+			p += 4
+		}
+		if tf&0x800 != 0 {
+			p += 4
+		}
+		if p > trun.end {
+			return samples{}, errors.New("cmaf: trun runs past its box")
+		}
+	}
+	return f, nil
 }

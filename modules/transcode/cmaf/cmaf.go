@@ -264,45 +264,22 @@ func Shift(seg Segment, decodeTime uint64, seq uint32) (Segment, error) {
 // Codecs returns the RFC 6381 codecs string of the init segment's first sample entry: for H.264
 // "avc1.PPCCLL" from its avcC (profile, constraint flags, level), for AAC "mp4a.40.2".
 func Codecs(init []byte) (string, error) {
-	top, err := boxes(init, 0, len(init))
+	e, err := sampleEntry(init)
 	if err != nil {
 		return "", err
 	}
-	for _, bx := range top {
-		if bx.typ != "moov" {
-			continue
-		}
-		stsd, err := path(init, bx, "trak", "mdia", "minf", "stbl", "stsd")
+	switch e.typ {
+	case "avc1", "avc3":
+		p, err := avcC(init, e)
 		if err != nil {
 			return "", err
 		}
-		// stsd: version/flags (4), entry count (4), then sample entries.
-		entries, err := boxes(init, stsd.body+8, stsd.end)
-		if err != nil || len(entries) == 0 {
-			return "", errors.New("cmaf: no sample entry")
-		}
-		e := entries[0]
-		switch e.typ {
-		case "avc1", "avc3":
-			// A visual sample entry has 78 bytes before its child boxes.
-			kids, err := boxes(init, e.body+78, e.end)
-			if err != nil {
-				return "", err
-			}
-			for _, k := range kids {
-				if k.typ == "avcC" && k.end-k.body >= 4 {
-					p := init[k.body:]
-					return fmt.Sprintf("%s.%02x%02x%02x", e.typ, p[1], p[2], p[3]), nil
-				}
-			}
-			return "", errors.New("cmaf: no avcC")
-		case "mp4a":
-			return "mp4a.40.2", nil
-		default:
-			return "", fmt.Errorf("cmaf: unsupported sample entry %q", e.typ)
-		}
+		return fmt.Sprintf("%s.%02x%02x%02x", e.typ, p[1], p[2], p[3]), nil
+	case "mp4a":
+		return "mp4a.40.2", nil
+	default:
+		return "", fmt.Errorf("cmaf: unsupported sample entry %q", e.typ)
 	}
-	return "", errors.New("cmaf: no moov")
 }
 
 // Splitter cuts a fragmented MP4 that is still being written into its init segment and media
@@ -387,4 +364,19 @@ func (s *Splitter) peek(off int) (int, string, bool, error) {
 		return 0, typ, false, nil
 	}
 	return int(size), typ, true, nil
+}
+
+// avcC returns the body of an H.264 sample entry's avcC (at least its first five bytes: version,
+// profile, constraints, level, NAL length size).
+func avcC(init []byte, e box) ([]byte, error) {
+	kids, err := boxes(init, e.body+78, e.end) // a visual sample entry's fixed fields come first
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		if k.typ == "avcC" && k.end-k.body >= 5 {
+			return init[k.body:k.end], nil
+		}
+	}
+	return nil, errors.New("cmaf: no avcC")
 }
