@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -166,9 +170,65 @@ func TestChunkedOutput(t *testing.T) {
 	require.Contains(t, mpd, "<SegmentTimeline>")
 	decodes(t, a.URL+strings.TrimPrefix(dashOf(v), a.URL))
 
+	// The storyboard: taken by the chunks from the frames they decode, one row of thumbnails each.
+	checkStoryboard(t, a, deref(v.Thumbnails.Storyboard), src, 12)
+
 	// Honest figures: one encode run per chunk and the audio, no more.
 	body := string(a.do("GET", "/metrics", nil, metricsToken).Body)
 	require.Equal(t, 5.0, metricValue(t, body, `vod_encode_runs_total`), "4 chunks (2, 2, 4 and 4 s) + 1 audio")
+}
+
+// checkStoryboard reads a video's storyboard as a player does: a cue a second, each naming an image
+// (relative to the WebVTT file) and a tile in it, and checks that every tile shows the source's
+// frame at the cue's start, closer to it than to the frame half a second later.
+func checkStoryboard(t *testing.T, a *testApp, vttURL, src string, seconds int) {
+	t.Helper()
+	vtt := string(a.fetch(t, vttURL))
+	cues := regexp.MustCompile(`(\d\d):(\d\d):(\d\d)\.(\d\d\d) --> \S+\n(\S+)#xywh=(\d+),(\d+),(\d+),(\d+)`).FindAllStringSubmatch(vtt, -1)
+	require.Len(t, cues, seconds, "a thumbnail a second: %s", vtt)
+	base := vttURL[:strings.LastIndex(vttURL, "/")+1]
+	images := map[string]image.Image{}
+	frame := func(at float64, w, h int) []byte {
+		out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-ss", fmt.Sprintf("%.3f", at), "-i", src,
+			"-frames:v", "1", "-vf", fmt.Sprintf("scale=%d:%d,format=gray", w, h), "-f", "rawvideo", "-").Output()
+		require.NoError(t, err)
+		require.Len(t, out, w*h)
+		return out
+	}
+	for i, c := range cues {
+		at := float64(atoi(c[1])*3600+atoi(c[2])*60+atoi(c[3])) + float64(atoi(c[4]))/1000
+		require.InDelta(t, float64(i), at, 0.001, "cue %d", i)
+		img, ok := images[c[5]]
+		if !ok {
+			var err error
+			img, err = jpeg.Decode(bytes.NewReader(a.fetch(t, base+c[5])))
+			require.NoError(t, err, "image %s", c[5])
+			images[c[5]] = img
+		}
+		x, y, w, h := atoi(c[6]), atoi(c[7]), atoi(c[8]), atoi(c[9])
+		require.True(t, image.Rect(x, y, x+w, y+h).In(img.Bounds()), "tile %d inside %s", i, c[5])
+		diff := func(want []byte) float64 {
+			var sum float64
+			for yy := range h {
+				for xx := range w {
+					g := color.GrayModel.Convert(img.At(x+xx, y+yy)).(color.Gray).Y
+					sum += math.Abs(float64(g) - float64(want[yy*w+xx]))
+				}
+			}
+			return sum / float64(w*h)
+		}
+		now, later := diff(frame(at, w, h)), diff(frame(at+0.5, w, h))
+		require.Less(t, now, later, "thumbnail %d shows the frame at %.0fs", i, at)
+	}
+	require.Greater(t, len(images), 1, "the chunks' rows of thumbnails")
+}
+
+func atoi(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		panic(err)
+	}
+	return n
 }
 
 // TestSubtitlesFollowTheVideo: when a source's video starts after zero, the published timeline

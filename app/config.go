@@ -108,6 +108,7 @@ type Config struct {
 		SegmentSeconds int           `mapstructure:"segment_seconds"`
 		ChunkSeconds   int           `mapstructure:"chunk_seconds"`
 		Preset         string        `mapstructure:"preset"`
+		CRF            int           `mapstructure:"crf"`
 		MaxDimension   int           `mapstructure:"max_dimension"`
 		MaxPixels      int           `mapstructure:"max_pixels"`
 		MaxMemory      string        `mapstructure:"max_memory"`
@@ -202,6 +203,7 @@ func defaults() map[string]any {
 		"transcode.segment_seconds":    tc.SegmentSeconds,
 		"transcode.chunk_seconds":      tc.ChunkSeconds,
 		"transcode.preset":             tc.Preset,
+		"transcode.crf":                tc.CRF,
 		"transcode.max_dimension":      tc.Limits.MaxDimension,
 		"transcode.max_pixels":         tc.Limits.MaxPixels,
 		"transcode.max_memory":         formatSize(tc.Limits.MaxMemory),
@@ -442,6 +444,9 @@ func (c *Config) validate() error {
 	case "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow":
 	default:
 		return bad("transcode.preset", fmt.Sprintf("%q is not an x264 preset", c.Transcode.Preset))
+	}
+	if c.Transcode.CRF < 1 || c.Transcode.CRF > 51 {
+		return bad("transcode.crf", "must be 1 to 51")
 	}
 	if c.Transcode.MaxDimension < 16 || c.Transcode.MaxStreams < 1 || c.Transcode.MaxPixels < 256 {
 		return bad("transcode.max_dimension", "limits must be positive")

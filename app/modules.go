@@ -194,7 +194,7 @@ func (a *App) transcodeConfig() transcode.Config {
 	c := a.cfg.Transcode
 	return transcode.Config{
 		FFmpeg: a.cfg.FFmpeg.Path, FFprobe: a.cfg.FFprobe.Path, WorkDir: c.WorkDir, Ladder: c.Ladder,
-		SegmentSeconds: c.SegmentSeconds, Preset: c.Preset, TimeoutMin: c.TimeoutMin, TimeoutFactor: c.TimeoutFactor,
+		SegmentSeconds: c.SegmentSeconds, Preset: c.Preset, CRF: c.CRF, TimeoutMin: c.TimeoutMin, TimeoutFactor: c.TimeoutFactor,
 		OnEncoded: a.metrics.TranscodeSpeed, OnEncodeRun: a.metrics.EncodeRun, OnVideoEncoded: a.metrics.VideoEncoded,
 		ChunkSeconds: c.ChunkSeconds, EncodeJobs: c.EncodeJobs, EncoderThreads: c.EncoderThreads,
 		Limits: transcode.Limits{MaxDuration: a.cfg.Upload.MaxDuration, MaxDimension: c.MaxDimension, MaxPixels: c.MaxPixels, MaxStreams: c.MaxStreams,

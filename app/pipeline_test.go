@@ -172,7 +172,7 @@ func TestPipelineFormats(t *testing.T) {
 			require.Equal(t, 200, poster.Status)
 			require.Equal(t, "image/jpeg", poster.Header.Get("Content-Type"))
 			sb := a.do("GET", deref(v.Thumbnails.Storyboard), nil, "")
-			require.Contains(t, string(sb.Body), "storyboard.jpg#xywh=0,0,")
+			require.Contains(t, string(sb.Body), "storyboard-0.jpg#xywh=0,0,")
 			mp4 := a.do("GET", str(pb["mp4"]), nil, "", "Range", "bytes=0-99")
 			require.Equal(t, 206, mp4.Status)
 			require.Len(t, mp4.Body, 100)

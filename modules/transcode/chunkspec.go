@@ -28,6 +28,7 @@ type ChunkSpec struct {
 	Renditions []Rendition
 	SegmentSec int
 	Preset     string
+	CRF        int
 	Start      float64
 	Duration   float64
 	// Overrun lets the last chunk decode past the video's stated end, so that a header that
@@ -35,7 +36,19 @@ type ChunkSpec struct {
 	Overrun float64
 	// Threads of each x264 encoder (0: x264's own choice, 1.5 per core).
 	Threads int
+	// Stills the chunk takes from the frames it decodes anyway, so that nothing decodes the source
+	// a second time: Thumbs are the chunk's frame numbers (from 0) of its storyboard thumbnails,
+	// tiled in a row of ThumbW x ThumbH; PosterAt (seconds into the chunk, negative: none) is
+	// where the poster's two seconds of candidates start.
+	Thumbs           []int
+	ThumbW, ThumbH   int
+	PosterAt         float64
+	PosterW, PosterH int
 }
+
+// StoryboardOutput is the chunk's row of storyboard thumbnails; PosterOutput its poster.
+func (s *ChunkSpec) StoryboardOutput() string { return filepath.Join(s.OutDir, "storyboard.jpg") }
+func (s *ChunkSpec) PosterOutput() string     { return filepath.Join(s.OutDir, "poster.jpg") }
 
 func (s *ChunkSpec) fps() float64 {
 	return (&EncodeSpec{Probe: s.Probe}).fps()
@@ -60,10 +73,23 @@ func (s *ChunkSpec) Args() []string {
 	if s.Probe.Sparse {
 		seek, startAt = []string{"-noaccurate_seek"}, ":start_time=0"
 	}
+	stills := 0
+	if len(s.Thumbs) > 0 {
+		stills++
+	}
+	if s.PosterAt >= 0 {
+		stills++
+	}
 	var g strings.Builder
-	fmt.Fprintf(&g, "[0:v]fps=%s%s,split=%d", fps, startAt, n)
+	fmt.Fprintf(&g, "[0:v]fps=%s%s,split=%d", fps, startAt, n+stills)
 	for i := range n {
 		fmt.Fprintf(&g, "[s%d]", i)
+	}
+	if len(s.Thumbs) > 0 {
+		g.WriteString("[sb]")
+	}
+	if s.PosterAt >= 0 {
+		g.WriteString("[sp]")
 	}
 	g.WriteString(";")
 	for i, r := range s.Renditions {
@@ -71,6 +97,21 @@ func (s *ChunkSpec) Args() []string {
 			g.WriteString(";")
 		}
 		fmt.Fprintf(&g, "[s%d]scale=w=%d:h=%d:flags=bicubic,setsar=1,format=yuv420p[v%d]", i, r.Width, r.Height, i)
+	}
+	// The stills' branches end with the chunk's frames (trim), so that a frame that never comes
+	// cannot keep ffmpeg decoding past the chunk.
+	frames := int(math.Ceil((s.Duration + s.Overrun) * s.fps()))
+	if len(s.Thumbs) > 0 {
+		pick := make([]string, len(s.Thumbs))
+		for i, n := range s.Thumbs {
+			pick[i] = fmt.Sprintf("eq(n,%d)", n)
+		}
+		fmt.Fprintf(&g, ";[sb]trim=end_frame=%d,select='%s',scale=w=%d:h=%d,setsar=1,tile=%dx1[sbo]",
+			frames, strings.Join(pick, "+"), s.ThumbW, s.ThumbH, len(s.Thumbs))
+	}
+	if s.PosterAt >= 0 {
+		fmt.Fprintf(&g, ";[sp]trim=end_frame=%d,trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d,setsar=1[po]",
+			frames, s.PosterAt, s.PosterW, s.PosterH)
 	}
 	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
 	args := append([]string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
@@ -85,12 +126,48 @@ func (s *ChunkSpec) Args() []string {
 			"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
 			"-x264-params", "scenecut=0:open_gop=0",
 			"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", s.SegmentSec),
-			"-b:v", fmt.Sprintf("%dk", r.Kbps), "-maxrate:v", fmt.Sprintf("%dk", r.Kbps*107/100), "-bufsize:v", fmt.Sprintf("%dk", r.Kbps*3/2),
+			"-crf", strconv.Itoa(s.CRF), "-maxrate:v", fmt.Sprintf("%dk", r.Kbps*107/100), "-bufsize:v", fmt.Sprintf("%dk", r.Kbps*3/2),
 			"-video_track_timescale", strconv.Itoa(int(videoTimescale(s.fps()))),
 			"-movflags", "+frag_keyframe+empty_moov+default_base_moof", "-use_editlist", "0",
 			"-f", "mp4", s.Output(i))
 	}
+	if len(s.Thumbs) > 0 {
+		args = append(args, "-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", s.StoryboardOutput())
+	}
+	if s.PosterAt >= 0 {
+		args = append(args, "-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", s.PosterOutput())
+	}
 	return args
+}
+
+// chunkStills plans which storyboard thumbnails and whether the poster come from chunk c: the
+// thumbnails at every sb.Interval seconds of the video that fall in the chunk, as the chunk's frame
+// numbers, with the video-wide number of the first (from).
+func chunkStills(sb Storyboard, posterAt, fps, duration float64, c chunkPlan) (thumbs []int, from int, poster float64) {
+	first := math.Ceil(c.Start*fps - 1e-6)
+	end := c.Start + c.Duration
+	if c.Last {
+		end = math.Inf(1)
+	}
+	from = -1
+	for i := 0; i < sb.Count; i++ {
+		t := float64(i) * sb.Interval
+		if t >= duration || t >= end {
+			break
+		}
+		if t < c.Start-1e-9 {
+			continue
+		}
+		if from < 0 {
+			from = i
+		}
+		thumbs = append(thumbs, int(math.Ceil(t*fps-1e-6)-first))
+	}
+	poster = -1
+	if posterAt >= c.Start-1e-9 && (posterAt < end || c.Last) {
+		poster = posterAt - c.Start
+	}
+	return thumbs, max(from, 0), poster
 }
 
 // AudioSpec encodes a whole audio track (splitting audio leaves gaps at the joins) into one

@@ -19,6 +19,9 @@ type EncodeSpec struct {
 	Renditions []Rendition
 	SegmentSec int
 	Preset     string
+	CRF        int
+	// Threads of the x264 encoders (0: x264's own choice).
+	Threads int
 	// Storyboard tiles: one sprite of up to 10x10 thumbnails.
 	ThumbWidth int
 }
@@ -89,26 +92,33 @@ func (s *EncodeSpec) Args() []string {
 	if s.Probe.HasAudio() {
 		args = append(args, "-map", "0:a:0")
 	}
-	args = append(args, "-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high",
+	// The rate control and GOP are the chunks' (ChunkSpec), so that this single pass is the
+	// reference a chunked encode is measured against.
+	args = append(args, "-c:v", "libx264", "-preset", s.Preset, "-profile:v", "high", "-bf", "0", "-crf", strconv.Itoa(s.CRF),
+		"-threads", strconv.Itoa(s.Threads),
 		"-g", strconv.Itoa(segFrames), "-keyint_min", strconv.Itoa(segFrames), "-sc_threshold", "0",
 		"-x264-params", "scenecut=0:open_gop=0",
 		"-force_key_frames", fmt.Sprintf("expr:gte(t,n_forced*%d)", s.SegmentSec))
 	for i, r := range s.Renditions {
 		args = append(args,
-			fmt.Sprintf("-b:v:%d", i), fmt.Sprintf("%dk", r.Kbps),
 			fmt.Sprintf("-maxrate:v:%d", i), fmt.Sprintf("%dk", r.Kbps*107/100),
 			fmt.Sprintf("-bufsize:v:%d", i), fmt.Sprintf("%dk", r.Kbps*3/2))
 	}
-	sets := "id=0,streams=v"
+	// A rung per adaptation set: ffmpeg's DASH muxer refuses one set whose rungs' aspect ratios
+	// differ by rounding (854x480 next to 1280x720).
+	var sets []string
+	for i := range n {
+		sets = append(sets, fmt.Sprintf("id=%d,streams=%d", i, i))
+	}
 	if s.Probe.HasAudio() {
 		args = append(args, "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000")
-		sets += " id=1,streams=a"
+		sets = append(sets, fmt.Sprintf("id=%d,streams=a", n))
 	}
 	args = append(args, "-f", "dash", "-seg_duration", strconv.Itoa(s.SegmentSec),
 		"-use_template", "1", "-use_timeline", "0", "-hls_playlist", "1",
 		"-init_seg_name", "init-$RepresentationID$.m4s",
 		"-media_seg_name", "seg-$RepresentationID$-$Number%05d$.m4s",
-		"-adaptation_sets", sets,
+		"-adaptation_sets", strings.Join(sets, " "),
 		filepath.Join(s.OutDir, "stream.mpd"))
 	args = append(args, "-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(s.OutDir, "storyboard.jpg"))
 	args = append(args, "-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(s.OutDir, "poster.jpg"))

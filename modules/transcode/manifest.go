@@ -10,18 +10,21 @@ import (
 	"vod/app/vodtype"
 )
 
-// StoryboardVTT maps time ranges to tiles of the storyboard sprite for scrub previews.
-func StoryboardVTT(sb Storyboard, image string, duration float64) []byte {
+// storyboardVTT maps time ranges to the thumbnails for scrub previews: each chunk's row of them is
+// its own image, so a cue names its image and the tile's place in it.
+func storyboardVTT(sb Storyboard, strips []stillsRow, duration float64) []byte {
 	var b strings.Builder
 	b.WriteString("WEBVTT\n\n")
-	for i := 0; i < sb.Count; i++ {
-		start := float64(i) * sb.Interval
-		if start >= duration {
-			break
+	for _, st := range strips {
+		for k := range st.Count {
+			i := st.From + k
+			start := float64(i) * sb.Interval
+			if start >= duration {
+				break
+			}
+			end := math.Min(start+sb.Interval, duration)
+			fmt.Fprintf(&b, "%s --> %s\n%s#xywh=%d,0,%d,%d\n\n", vodtype.VTTTime(start), vodtype.VTTTime(end), st.Image, k*sb.Width, sb.Width, sb.Height)
 		}
-		end := math.Min(start+sb.Interval, duration)
-		x, y := (i%sb.Columns)*sb.Width, (i/sb.Columns)*sb.Height
-		fmt.Fprintf(&b, "%s --> %s\n%s#xywh=%d,%d,%d,%d\n\n", vodtype.VTTTime(start), vodtype.VTTTime(end), image, x, y, sb.Width, sb.Height)
 	}
 	return []byte(b.String())
 }

@@ -109,11 +109,20 @@ type trackResult struct {
 // partResult is a part's row result.
 type partResult struct {
 	Tracks []trackResult `json:"tracks,omitempty"`
-	// Assets.
-	PosterKey     string                 `json:"poster_key,omitempty"`
-	StoryboardKey string                 `json:"storyboard_key,omitempty"`
-	Subtitles     []vodtype.SubtitleFile `json:"subtitles,omitempty"`
-	Notes         []string               `json:"notes,omitempty"`
+	// A chunk's stills: the poster when it falls in the chunk, and its row of storyboard thumbnails.
+	PosterKey  string     `json:"poster_key,omitempty"`
+	Storyboard *stillsRow `json:"storyboard,omitempty"`
+	// Assets: the embedded text subtitles.
+	Subtitles []vodtype.SubtitleFile `json:"subtitles,omitempty"`
+	Notes     []string               `json:"notes,omitempty"`
+}
+
+// stillsRow is one chunk's row of storyboard thumbnails: an image (under the generation's prefix)
+// of Count tiles side by side, the first being the video's thumbnail number From.
+type stillsRow struct {
+	Image string `json:"image"`
+	From  int    `json:"from"`
+	Count int    `json:"count"`
 }
 
 // chunkPlan cuts a video's timeline into chunks of whole segments.
@@ -216,7 +225,8 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 			return err
 		}
 	}
-	_, err = s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3, Queue: EncodeQueue})
+	// The subtitles decode no video: the default queue, beside the audio.
+	_, err = s.queue.InsertTx(ctx, tx, assetsArgs{partBase: base}, &river.InsertOpts{MaxAttempts: 5, Priority: 3})
 	return err
 }
 

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -147,10 +148,17 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usa
 	}
 	defer done()
 	spec := &ChunkSpec{FFmpeg: s.cfg.FFmpeg, Input: in, OutDir: dir, Probe: a.Probe, Renditions: a.Renditions,
-		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, Start: a.Chunk.Start, Duration: a.Chunk.Duration, Threads: s.cfg.EncoderThreads}
+		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, CRF: s.cfg.CRF, Start: a.Chunk.Start, Duration: a.Chunk.Duration, Threads: s.cfg.EncoderThreads}
 	if a.Chunk.Last {
 		spec.Overrun = float64(s.cfg.SegmentSeconds) + 1
 	}
+	stills := &EncodeSpec{Probe: a.Probe, Renditions: a.Renditions, ThumbWidth: 160}
+	sb := stills.storyboard()
+	thumbsFrom := 0
+	spec.Thumbs, thumbsFrom, spec.PosterAt = chunkStills(sb, stills.posterAt(), spec.fps(), a.Probe.Duration, a.Chunk)
+	spec.ThumbW, spec.ThumbH = sb.Width, sb.Height
+	top := a.Renditions[len(a.Renditions)-1]
+	spec.PosterW, spec.PosterH = top.Width, top.Height
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// A deleted or superseded video stops the encode.
@@ -227,6 +235,21 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usa
 			time.Duration((a.Chunk.Start+a.Chunk.Duration)*float64(time.Second)).Round(100*time.Millisecond))}
 	}
 	var res partResult
+	// The stills are extras: a chunk without them still plays.
+	put := s.putter(ctx, prefix)
+	if b, err := os.ReadFile(spec.StoryboardOutput()); err == nil && len(spec.Thumbs) > 0 && len(b) > 0 {
+		name := fmt.Sprintf("storyboard-%d.jpg", a.Chunk.Index)
+		if err := put(name, b); err != nil {
+			return partResult{}, cpu, err
+		}
+		res.Storyboard = &stillsRow{Image: name, From: thumbsFrom, Count: len(spec.Thumbs)}
+	}
+	if b, err := os.ReadFile(spec.PosterOutput()); err == nil && spec.PosterAt >= 0 && len(b) > 0 {
+		if err := put("poster.jpg", b); err != nil {
+			return partResult{}, cpu, err
+		}
+		res.PosterKey = prefix + "poster.jpg"
+	}
 	for _, r := range rungs {
 		if len(r.track.Segments) == 0 {
 			return partResult{}, cpu, &MediaError{Reason: fmt.Sprintf("no video could be decoded between %.1fs and %.1fs: the file may be damaged", a.Chunk.Start, a.Chunk.Start+a.Chunk.Duration)}
@@ -482,19 +505,11 @@ func (w *assetsWorker) Work(ctx context.Context, job *river.Job[assetsArgs]) err
 	return workPart(ctx, w.s, job, a.partBase, partAssets, func() (partResult, usage, error) { return w.s.makeAssets(ctx, a) })
 }
 
-// assetArgs decodes the source once at low cost for what is not a rung: the storyboard sprite, the
-// poster and the text subtitles as WebVTT.
-func assetArgs(in string, p *Probe, rends []Rendition, dir string) []string {
-	spec := &EncodeSpec{Probe: p, Renditions: rends, ThumbWidth: 160}
-	sb := spec.storyboard()
-	pw, ph := rends[len(rends)-1].Width, rends[len(rends)-1].Height
-	g := fmt.Sprintf("[0:v]split=2[sb][sp];[sb]fps=1/%s,scale=w=%d:h=%d,setsar=1,tile=%dx%d[sbo];[sp]trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d,setsar=1[po]",
-		trimFloat(sb.Interval), sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns, spec.posterAt(), pw, ph)
+// assetArgs extracts the text subtitles as WebVTT: no video is decoded (the chunks take the
+// poster and the storyboard from the frames they decode).
+func assetArgs(in string, p *Probe, dir string) []string {
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-		"-protocol_whitelist", protocolsFor(in), "-format_whitelist", formatWhitelist,
-		"-i", in, "-filter_complex", g,
-		"-map", "[sbo]", "-frames:v", "1", "-update", "1", "-q:v", "5", filepath.Join(dir, "storyboard.jpg"),
-		"-map", "[po]", "-frames:v", "1", "-update", "1", "-q:v", "3", filepath.Join(dir, "poster.jpg")}
+		"-protocol_whitelist", protocolsFor(in), "-format_whitelist", formatWhitelist, "-i", in}
 	for i, st := range p.TextSubtitles() {
 		// Cue times relative to the video's first frame, as the segments are: ffmpeg counts them
 		// from the container's start, which is earlier when another stream starts first.
@@ -514,7 +529,10 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, usa
 		return partResult{}, usage{}, err
 	}
 	defer done()
-	cpu, err := runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(5, a.Probe.Duration), assetArgs(in, a.Probe, a.Renditions, dir))
+	var cpu usage
+	if len(a.Probe.TextSubtitles()) > 0 {
+		cpu, err = runFFmpegWith(ctx, s.cfg.FFmpeg, s.budget(5, a.Probe.Duration), assetArgs(in, a.Probe, dir))
+	}
 	if err != nil && ctx.Err() != nil {
 		return partResult{}, cpu, err
 	}
@@ -528,27 +546,12 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, usa
 	if err != nil {
 		// Images and subtitles are extras: a video without them still plays.
 		s.log.Warn("assets failed", "video", a.VideoID, "err", err)
-		res.Notes = append(res.Notes, "no poster, storyboard or embedded subtitles could be made")
+		res.Notes = append(res.Notes, "the embedded subtitles could not be read")
 	}
 	prefix := vodtype.GenerationPrefix(a.VideoID, a.Generation)
 	out := filepath.Join(dir, "out")
 	if err := os.Mkdir(out, 0o750); err != nil {
 		return partResult{}, cpu, err
-	}
-	keep := func(name string) bool {
-		fi, err := os.Stat(filepath.Join(dir, name))
-		return err == nil && fi.Size() > 0 && os.Rename(filepath.Join(dir, name), filepath.Join(out, name)) == nil
-	}
-	if keep("poster.jpg") {
-		res.PosterKey = prefix + "poster.jpg"
-	}
-	if keep("storyboard.jpg") {
-		spec := &EncodeSpec{Probe: a.Probe, Renditions: a.Renditions, ThumbWidth: 160}
-		vtt := StoryboardVTT(spec.storyboard(), "storyboard.jpg", a.Probe.Duration)
-		if err := os.WriteFile(filepath.Join(out, "storyboard.vtt"), vtt, 0o640); err != nil {
-			return partResult{}, cpu, err
-		}
-		res.StoryboardKey = prefix + "storyboard.vtt"
 	}
 	seen := map[string]int{}
 	for i, st := range a.Probe.TextSubtitles() {
@@ -671,15 +674,33 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 		pub.MP4Key = prefix + name
 	}
 	chunks := 0
+	var strips []stillsRow
 	for _, r := range rows {
-		var as partResult
+		var res partResult
+		if json.Unmarshal([]byte(r.Result), &res) != nil {
+			continue
+		}
 		switch {
 		case strings.HasPrefix(r.Part, "c"):
 			chunks++
-		case r.Part == partAssets && json.Unmarshal([]byte(r.Result), &as) == nil:
-			pub.PosterKey, pub.StoryboardKey, pub.Subtitles = as.PosterKey, as.StoryboardKey, as.Subtitles
-			pub.Notes = append(pub.Notes, as.Notes...)
+			if res.PosterKey != "" {
+				pub.PosterKey = res.PosterKey
+			}
+			if res.Storyboard != nil {
+				strips = append(strips, *res.Storyboard)
+			}
+		case r.Part == partAssets:
+			pub.Subtitles = res.Subtitles
+			pub.Notes = append(pub.Notes, res.Notes...)
 		}
+	}
+	if len(strips) > 0 {
+		slices.SortFunc(strips, func(x, y stillsRow) int { return x.From - y.From })
+		sb := (&EncodeSpec{Probe: a.Probe, Renditions: a.Renditions, ThumbWidth: 160}).storyboard()
+		if err := os.WriteFile(filepath.Join(out, "storyboard.vtt"), storyboardVTT(sb, strips, duration), 0o640); err != nil {
+			return nil, err
+		}
+		pub.StoryboardKey = prefix + "storyboard.vtt"
 	}
 	if err := s.storeDir(ctx, a.VideoID, out, prefix); err != nil {
 		return nil, err

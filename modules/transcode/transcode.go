@@ -50,8 +50,12 @@ type Config struct {
 	SegmentSeconds int
 	// ChunkSeconds is the length of the chunks a video's encode is cut into, a multiple of
 	// SegmentSeconds: each chunk is one job, on any worker.
-	ChunkSeconds   int
-	Preset         string
+	ChunkSeconds int
+	Preset       string
+	// CRF is x264's constant rate factor: every rung is encoded at this quality, its kbps being a
+	// cap (maxrate) rather than a target. Constant quality needs no rate-control state carried from
+	// one chunk to the next, so chunks join without a seam (docs/PIPELINE.md).
+	CRF            int
 	Limits         Limits
 	UploadParallel int
 	// TimeoutMin and TimeoutFactor size a stage's timeout: at least TimeoutMin, or TimeoutFactor
@@ -99,6 +103,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Preset == "" {
 		c.Preset = "veryfast"
+	}
+	if c.CRF == 0 {
+		c.CRF = 23
 	}
 	if c.Limits.MaxDuration == 0 {
 		c.Limits.MaxDuration = 6 * time.Hour
@@ -167,6 +174,8 @@ func (c Config) validate() error {
 		return errors.New("transcode: timeout_min must be at least 1s and timeout_factor positive")
 	case len(c.KeyEncryptionKey) < 16:
 		return errors.New("transcode: key_encryption_key must be at least 16 bytes")
+	case c.CRF < 1 || c.CRF > 51:
+		return fmt.Errorf("transcode: crf %d is not 1 to 51", c.CRF)
 	case c.UploadParallel < 1 || c.ProgressEvery <= 0:
 		return errors.New("transcode: upload parallelism and progress interval must be positive")
 	}
