@@ -54,12 +54,12 @@ func BenchmarkPipeline(b *testing.B) {
 	probe, err := transcode.ProbeFile(context.Background(), "ffprobe", src, transcode.Limits{})
 	require.NoError(b, err)
 	ladder, _ := transcode.ParseLadder("360:800,480:1200,720:2400,1080:4800")
-	// The same encoder settings as the chunks of the app below (its defaults), threads included:
-	// x264's rate control depends on its thread count, which would read as a chunking cost.
+	// The chunks' encoder settings (the app's defaults), with x264 choosing its threads as a
+	// single pass would.
 	tc := transcode.Config{}.WithDefaults()
 	spec := &transcode.EncodeSpec{FFmpeg: "ffmpeg", Input: src, OutDir: filepath.Join(dir, "bare"), Probe: probe,
 		Renditions: transcode.PlanLadder(probe.Width, probe.Height, ladder), SegmentSec: tc.SegmentSeconds, Preset: tc.Preset, CRF: tc.CRF,
-		Threads: tc.EncoderThreads, ThumbWidth: 160}
+		ThumbWidth: 160}
 	require.NoError(b, os.MkdirAll(spec.OutDir, 0o755))
 	t0 := time.Now()
 	out, err := exec.Command("ffmpeg", spec.LadderArgs()...).CombinedOutput()
@@ -101,28 +101,48 @@ func BenchmarkPipeline(b *testing.B) {
 	top := fmt.Sprint(len(spec.Renditions) - 1)
 	chunked := filepath.Join(dir, "chunked.mp4")
 	a.assemble(b, base, readHLS(b, a.fetch(b, base+"media_"+top+".m3u8")), chunked)
-	single := filepath.Join(dir, "single.mp4")
-	segs, _ := filepath.Glob(filepath.Join(spec.OutDir, "seg-"+top+"-*.m4s"))
-	sort.Strings(segs)
-	var joined []byte
-	for _, p := range append([]string{filepath.Join(spec.OutDir, "init-"+top+".m4s")}, segs...) {
-		raw, err := os.ReadFile(p)
-		require.NoError(b, err)
-		joined = append(joined, raw...)
+	// A single pass of the top rung alone, with the chunks' settings or with x264's default
+	// B-frames, joined into one file.
+	singlePass := func(name string, threads int, bframes bool) string {
+		one := *spec
+		one.OutDir, one.Renditions, one.Threads = filepath.Join(dir, name), spec.Renditions[len(spec.Renditions)-1:], threads
+		require.NoError(b, os.MkdirAll(one.OutDir, 0o755))
+		var args []string
+		for all, i := one.LadderArgs(), 0; i < len(all); i++ {
+			if bframes && all[i] == "-bf" {
+				i++ // and its value
+				continue
+			}
+			args = append(args, all[i])
+		}
+		out, err := exec.Command("ffmpeg", args...).CombinedOutput()
+		require.NoError(b, err, "%s", out)
+		segs, _ := filepath.Glob(filepath.Join(one.OutDir, "seg-0-*.m4s"))
+		sort.Strings(segs)
+		var joined []byte
+		for _, p := range append([]string{filepath.Join(one.OutDir, "init-0.m4s")}, segs...) {
+			raw, err := os.ReadFile(p)
+			require.NoError(b, err)
+			joined = append(joined, raw...)
+		}
+		file := filepath.Join(dir, name+".mp4")
+		require.NoError(b, os.WriteFile(file, joined, 0o644))
+		return file
 	}
-	require.NoError(b, os.WriteFile(single, joined, 0o644))
+	// The seams are what differs from a single pass with the same settings, threads included:
+	// x264's rate control depends on its thread count, which would read as a chunking cost.
+	single := singlePass("single", tc.EncoderThreads, false)
 	// Frames are paired by their number: the psnr filter pairs them by timestamp, and two inputs of
 	// different timescales then meet one frame apart now and then, which reads as a 25 dB frame.
-	// The source's timestamps are in milliseconds: it is read at the pipeline's frame rate, as the
-	// encoders read it.
 	psnr := func(x, y string) (avg float64, frames []float64) {
-		pre := ""
+		pairs := "[0:v]settb=AVTB,setpts=N/30/TB[a];[1:v]settb=AVTB,setpts=N/30/TB[b];[a][b]"
 		if y == src {
-			pre = "fps=30,"
+			// The source's millisecond timestamps pair by time; the outputs' frames by number.
+			pairs = "[0:v][1:v]"
 		}
 		stats := filepath.Join(dir, "psnr.log")
 		out, err := exec.Command("ffmpeg", "-hide_banner", "-nostdin", "-i", x, "-i", y, "-lavfi",
-			"[0:v]settb=AVTB,setpts=N/30/TB[a];[1:v]"+pre+"settb=AVTB,setpts=N/30/TB[b];[a][b]psnr=stats_file="+stats, "-f", "null", "-").CombinedOutput()
+			pairs+"psnr=stats_file="+stats, "-f", "null", "-").CombinedOutput()
 		require.NoError(b, err, "%s", out)
 		m := regexp.MustCompile(`PSNR .*average:([0-9.]+)`).FindStringSubmatch(string(out))
 		require.NotNil(b, m, "%s", out)
@@ -154,29 +174,7 @@ func BenchmarkPipeline(b *testing.B) {
 	singleSrc, _ := psnr(single, src)
 	// The chunks have no B-frames (docs/PIPELINE.md says why); what that costs is measured against a
 	// single pass of the same rung with x264's default B-frames.
-	top1 := *spec
-	top1.OutDir, top1.Renditions = filepath.Join(dir, "bframes"), spec.Renditions[len(spec.Renditions)-1:]
-	require.NoError(b, os.MkdirAll(top1.OutDir, 0o755))
-	var withB []string
-	for args, i := top1.LadderArgs(), 0; i < len(args); i++ {
-		if args[i] == "-bf" {
-			i++ // and its value
-			continue
-		}
-		withB = append(withB, args[i])
-	}
-	out, err = exec.Command("ffmpeg", withB...).CombinedOutput()
-	require.NoError(b, err, "%s", out)
-	bframes := filepath.Join(dir, "bframes.mp4")
-	joined = nil
-	segs, _ = filepath.Glob(filepath.Join(top1.OutDir, "seg-0-*.m4s"))
-	sort.Strings(segs)
-	for _, p := range append([]string{filepath.Join(top1.OutDir, "init-0.m4s")}, segs...) {
-		raw, err := os.ReadFile(p)
-		require.NoError(b, err)
-		joined = append(joined, raw...)
-	}
-	require.NoError(b, os.WriteFile(bframes, joined, 0o644))
+	bframes := singlePass("bframes", 0, true)
 	vsB, _ := psnr(chunked, bframes)
 	bSrc, _ := psnr(bframes, src)
 	size := func(p string) float64 {

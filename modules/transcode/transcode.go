@@ -66,7 +66,9 @@ type Config struct {
 	// the EncodeQueue. EncoderThreads is each x264 encoder's threads. Jobs x threads stays within
 	// the cores, so that a busy machine queues work instead of slowing every encode at once (four
 	// whole-video encodes at once on 2 cores once ran past their timeouts and were retried). 0:
-	// half the cores (at least 1), and the cores divided among the jobs.
+	// a job a core, one thread each: an encoder's thread and its ffmpeg's decode and scaling
+	// (serial in ffmpeg 5.1) use a core best side by side with the next chunk's (60 s of 1080p
+	// ready in 41 s instead of 48 s on 2 cores, the first chunk 1.5 s later; docs/BENCHMARKS.md).
 	EncodeJobs     int
 	EncoderThreads int
 	// OnEncoded is told the speed of each finished encode, in seconds of video per second.
@@ -137,7 +139,7 @@ func (c Config) WithDefaults() Config {
 		c.TimeoutMin = 10 * time.Minute
 	}
 	if c.EncodeJobs == 0 {
-		c.EncodeJobs = max(1, runtime.NumCPU()/2)
+		c.EncodeJobs = runtime.NumCPU()
 	}
 	if c.EncoderThreads == 0 {
 		c.EncoderThreads = max(1, runtime.NumCPU()/c.EncodeJobs)
