@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -22,9 +23,54 @@ func ffmpegRun(t testing.TB, args ...string) {
 }
 
 // clip generates a tiny test clip with lavfi sources. kind picks the variant.
+// clip returns a generated test clip of a kind. Each kind is made once per test binary and
+// shared (tests only read it): every ffmpeg start costs ~0.1-0.2 CPU s here before any work, and
+// the suite asks for clips ~90 times.
 func clip(t testing.TB, kind string) string {
 	t.Helper()
-	dir := t.TempDir()
+	e, _ := clips.LoadOrStore(kind, &clipEntry{})
+	c := e.(*clipEntry)
+	c.once.Do(func() {
+		dir, err := os.MkdirTemp(clipsDir(t), kind+"-")
+		require.NoError(t, err)
+		c.path = makeClip(t, kind, dir)
+	})
+	if c.path == "" {
+		t.Fatalf("clip %q could not be made (see the test that made it first)", kind)
+	}
+	return c.path
+}
+
+type clipEntry struct {
+	once sync.Once
+	path string
+}
+
+var (
+	clips        sync.Map // kind → *clipEntry
+	clipsDirOnce sync.Once
+	clipsRoot    string
+)
+
+// clipsDir is where shared clips live: removed by TestMain when the binary ends.
+func clipsDir(t testing.TB) string {
+	clipsDirOnce.Do(func() {
+		var err error
+		clipsRoot, err = os.MkdirTemp("", "vod-clips-")
+		require.NoError(t, err)
+	})
+	return clipsRoot
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if clipsRoot != "" {
+		_ = os.RemoveAll(clipsRoot)
+	}
+	os.Exit(code)
+}
+
+func makeClip(t testing.TB, kind, dir string) string {
 	src := func(size string, rate, dur string) []string {
 		return []string{"-f", "lavfi", "-i", "testsrc2=size=" + size + ":rate=" + rate + ":duration=" + dur}
 	}
@@ -99,6 +145,12 @@ func clip(t testing.TB, kind string) string {
 		// a viewer starts while it processes.
 		out += ".mp4"
 		ffmpegRun(t, append(append(append(src("854x480", "30", "60"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60"), enc...), "-c:a", "aac", "-shortest", out)...)
+	case "live-short":
+		// The same for 36 s: long enough that four viewers start while it processes (30 s was
+		// ready 15.4 s after the upload on 2 cores, the last player starting at 10.5 s), short
+		// enough that watching it to the end in real time costs the suite under a minute.
+		out += ".mp4"
+		ffmpegRun(t, append(append(append(src("854x480", "30", "36"), "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=36"), enc...), "-c:a", "aac", "-shortest", out)...)
 	case "sparse":
 		// Three frames over ten minutes.
 		out += ".mkv"

@@ -160,7 +160,7 @@ func TestWatchWhileProcessing(t *testing.T) {
 	for _, p := range []string{"dash", "hls", "shaka"} {
 		viewers[p], _ = browser(t)
 	}
-	src := clip(t, "live")
+	src := clip(t, "live-short")
 	tok := a.token("early")
 
 	// The bundled page is open before the video can be watched at all.

@@ -9,22 +9,40 @@ go vet ./...
 test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 svc=$(mktemp -d /tmp/vod-services.XXXXXX)
-trap 'scripts/services.sh down "$svc"' EXIT
+logs=$(mktemp -d /tmp/vod-test-logs.XXXXXX)
+trap 'scripts/services.sh down "$svc"; rm -rf "$logs"' EXIT
 scripts/services.sh up "$svc"
 
 TIMEOUT=${VOD_TEST_TIMEOUT:-25m}
+sqlite() { (. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT && "$@"); }
+postgres() { (. "$svc/env" && "$@"); }
+
 # The tests that play video in real time against an encode that must stay ahead of the viewer run
-# on their own first: the other packages' tests, run in parallel, would take their CPU.
+# first and alone: other tests would take their CPU.
 REALTIME='^TestWatchWhileProcessing$'
-echo "== tests on SQLite + local storage (with the Apertium server)"
-(. "$svc/env" && unset VOD_TEST_POSTGRES_URL VOD_TEST_S3_ENDPOINT &&
-	go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app &&
-	go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./...)
-# The modules' own tests run on their SQLite bundles whatever the environment says (testenv.ModuleDB),
-# so the second pass is the app's: the wired product, its storage and its database.
-echo "== tests on PostgreSQL + MinIO"
-(. "$svc/env" && go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app &&
-	go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./app/...)
+echo "== tests that play in real time, alone: SQLite + local storage, then PostgreSQL + MinIO"
+sqlite go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
+postgres go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
+
+# Then everything else on both backends at once. The app's tests spend a third of their time
+# waiting (jobs, players, timeouts under test): two test processes side by side keep the two cores
+# busy where one left them idle. The modules' own tests run on their SQLite bundles whatever the
+# environment says (testenv.ModuleDB), so the second backend's pass is the app's: the wired
+# product, its storage and its database.
+echo "== the rest on SQLite + local storage (with the Apertium server) and on PostgreSQL + MinIO, side by side"
+sqlite go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./... > "$logs/sqlite" 2>&1 &
+lite=$!
+postgres go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./app/... > "$logs/postgres" 2>&1 &
+pg=$!
+status=0
+wait "$lite" || status=1
+wait "$pg" || status=1
+echo "== SQLite + local storage"
+cat "$logs/sqlite"
+echo "== PostgreSQL + MinIO"
+cat "$logs/postgres"
+[ "$status" = 0 ] || { echo "== tests failed"; exit 1; }
+
 echo "== fuzz: bearer token parsing"
 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth
 echo "== all tests passed"
