@@ -225,7 +225,9 @@ func TestScaleOut(t *testing.T) {
 func TestWorkerKilledMidChunk(t *testing.T) {
 	t.Parallel()
 	base := clusterBase(t)
+	// One job, one chunk at a time: the worker dies with exactly one chunk in its hands.
 	base["VOD_QUEUE_WORKERS"] = "1"
+	base["VOD_TRANSCODE_ENCODE_JOBS"] = "1"
 	a, _, ws := startCluster(t, base, 1)
 	w1 := ws[0]
 	tok := a.token("victim")
