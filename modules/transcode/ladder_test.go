@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -27,5 +28,43 @@ func TestPlanLadder(t *testing.T) {
 	for _, bad := range []string{"", "abc", "720:2400,360:800", "10:800", "360:1"} {
 		_, err := ParseLadder(bad)
 		require.Error(t, err, bad)
+	}
+}
+
+// TestChunkStills: the chunks share the storyboard's thumbnails between them, each once, at the
+// frame of its time counted from the chunk's first frame, and exactly one chunk takes the poster.
+func TestChunkStills(t *testing.T) {
+	for _, tc := range []struct {
+		duration, fps float64
+		chunk, seg    int
+	}{{12, 30, 4, 2}, {60.033, 29.97, 20, 4}, {7.5, 25, 4, 4}, {250, 30, 20, 4}} {
+		p := &Probe{Duration: tc.duration, FPS: tc.fps, Width: 640, Height: 360}
+		sb := (&EncodeSpec{Probe: p, ThumbWidth: 160}).storyboard()
+		posterAt := (&EncodeSpec{Probe: p}).posterAt()
+		next, posters := 0, 0
+		for _, c := range planChunks(tc.duration, tc.chunk, tc.seg) {
+			thumbs, from, poster := chunkStills(sb, posterAt, tc.fps, tc.duration, c)
+			if len(thumbs) > 0 && from != next {
+				t.Fatalf("%v chunk %d: thumbnails from %d, want %d", tc, c.Index, from, next)
+			}
+			first := math.Ceil(c.Start*tc.fps - 1e-6)
+			for k, n := range thumbs {
+				at := float64(next+k) * sb.Interval
+				if want := int(math.Ceil(at*tc.fps-1e-6) - first); n != want || n < 0 {
+					t.Fatalf("%v chunk %d: thumbnail %d at frame %d, want %d", tc, c.Index, next+k, n, want)
+				}
+			}
+			next += len(thumbs)
+			if poster >= 0 {
+				posters++
+				if poster > c.Duration {
+					t.Fatalf("%v chunk %d: poster %.2fs into a %.2fs chunk", tc, c.Index, poster, c.Duration)
+				}
+			}
+		}
+		want := int(math.Min(float64(sb.Count), math.Ceil(tc.duration/sb.Interval)))
+		if next != want || posters != 1 {
+			t.Fatalf("%v: %d thumbnails (want %d), %d posters", tc, next, want, posters)
+		}
 	}
 }

@@ -544,7 +544,7 @@ func (s *Service) makeAssets(ctx context.Context, a assetsArgs) (partResult, usa
 	}
 	var res partResult
 	if err != nil {
-		// Images and subtitles are extras: a video without them still plays.
+		// Subtitles are extras: a video without them still plays.
 		s.log.Warn("assets failed", "video", a.VideoID, "err", err)
 		res.Notes = append(res.Notes, "the embedded subtitles could not be read")
 	}
@@ -680,12 +680,14 @@ func (s *Service) finish(ctx context.Context, a finishArgs) (*vodtype.Publicatio
 		if json.Unmarshal([]byte(r.Result), &res) != nil {
 			continue
 		}
+		// The poster comes from the chunk it falls in (or, for a run started before the chunks
+		// took the stills, from its assets part).
+		if res.PosterKey != "" {
+			pub.PosterKey = res.PosterKey
+		}
 		switch {
 		case strings.HasPrefix(r.Part, "c"):
 			chunks++
-			if res.PosterKey != "" {
-				pub.PosterKey = res.PosterKey
-			}
 			if res.Storyboard != nil {
 				strips = append(strips, *res.Storyboard)
 			}
