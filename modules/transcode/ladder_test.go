@@ -37,12 +37,13 @@ func TestChunkStills(t *testing.T) {
 	for _, tc := range []struct {
 		duration, fps float64
 		chunk, seg    int
-	}{{12, 30, 4, 2}, {60.033, 29.97, 20, 4}, {7.5, 25, 4, 4}, {250, 30, 20, 4}} {
+		slots         int
+	}{{12, 30, 4, 2, 1}, {60.033, 29.97, 20, 4, 2}, {7.5, 25, 4, 4, 2}, {250, 30, 20, 4, 3}} {
 		p := &Probe{Duration: tc.duration, FPS: tc.fps, Width: 640, Height: 360}
 		sb := (&EncodeSpec{Probe: p, ThumbWidth: 160}).storyboard()
 		posterAt := (&EncodeSpec{Probe: p}).posterAt()
 		next, posters := 0, 0
-		for _, c := range planChunks(tc.duration, tc.chunk, tc.seg) {
+		for _, c := range planChunks(tc.duration, tc.chunk, tc.seg, tc.slots) {
 			thumbs, from, poster := chunkStills(sb, posterAt, tc.fps, tc.duration, c)
 			if len(thumbs) > 0 && from != next {
 				t.Fatalf("%v chunk %d: thumbnails from %d, want %d", tc, c.Index, from, next)

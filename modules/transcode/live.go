@@ -107,6 +107,22 @@ func (s *Service) liveUpdate() time.Duration {
 	return max(time.Second, time.Duration(s.cfg.SegmentSeconds)*time.Second/2)
 }
 
+// liveWatched says whether a player may hold the manifests of the processing run: some process
+// rendered them within a reload period and the second of cache (and a second for clocks) of now. A
+// player still reloading them would have asked since; one that asks later is served a fresh,
+// complete view or, once published, the stored manifests.
+func (s *Service) liveWatched(ctx context.Context, videoID string, generation int) (bool, error) {
+	var run runRow
+	err := s.db.Gorm.WithContext(ctx).Select("live_served_at").Where("video_id = ? AND generation = ?", videoID, generation).Take(&run).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil || run.LiveServedAt == nil {
+		return false, err
+	}
+	return time.Since(*run.LiveServedAt) < s.liveUpdate()+2*time.Second, nil
+}
+
 type liveEntry struct {
 	at    time.Time
 	run   *runRow
@@ -184,6 +200,14 @@ func (s *Service) liveRun(ctx context.Context, videoID string, generation int) (
 			}
 			e.run, e.rends = &run, run.renditions()
 			e.view = joinLive(rows, len(e.rends))
+			// Recorded once per entry (a second), so that publishing knows whether a player is
+			// reloading these lists (see liveWatched).
+			if e.view.available > 0 {
+				if err := s.db.Gorm.WithContext(ctx).Model(&runRow{}).Where("video_id = ? AND generation = ?", videoID, generation).
+					Update("live_served_at", e.at.UTC()).Error; err != nil {
+					return liveEntry{}, err
+				}
+			}
 			if e.view.available > 0 {
 				e.tracks = measureAll(e.view.video, e.view.audio, e.rends, 0)
 				e.bandwidth = map[string]int{}

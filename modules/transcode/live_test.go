@@ -70,6 +70,9 @@ func TestLiveManifests(t *testing.T) {
 	}
 	_, err := s.LiveManifest(ctx, "v", 1, "manifest.mpd")
 	require.True(t, errors.Is(err, ErrNotLive), "nothing is playable yet")
+	watched, err := s.liveWatched(ctx, "v", 1)
+	require.NoError(t, err)
+	require.False(t, watched, "asking for lists with nothing in them does not hold the publication")
 
 	finish("c1", chunkResult(2, 2), true) // a later chunk alone is not playable: there is a gap
 	finish("c0", chunkResult(1, 1), true)
@@ -80,6 +83,13 @@ func TestLiveManifests(t *testing.T) {
 
 	pl, err := s.LiveManifest(ctx, "v", 1, "media_0.m3u8")
 	require.NoError(t, err)
+	watched, err = s.liveWatched(ctx, "v", 1)
+	require.NoError(t, err)
+	require.True(t, watched, "a player loads the lists: publishing waits for it to see the complete ones")
+	require.NoError(t, s.db.Gorm.Model(&runRow{}).Where("video_id = 'v'").Update("live_served_at", time.Now().UTC().Add(-s.liveUpdate()-3*time.Second)).Error)
+	watched, err = s.liveWatched(ctx, "v", 1)
+	require.NoError(t, err)
+	require.False(t, watched, "a player that stopped reloading a while ago holds nothing")
 	require.Contains(t, string(pl), "#EXT-X-PLAYLIST-TYPE:EVENT")
 	require.NotContains(t, string(pl), "#EXT-X-ENDLIST")
 	require.Equal(t, 3, strings.Count(string(pl), "seg-0-"), "the video lists what exists")

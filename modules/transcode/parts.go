@@ -61,6 +61,8 @@ type runRow struct {
 	Duration   float64
 	// KID is the key id of a protected run (hex), for its manifests; empty in the clear.
 	KID string `gorm:"column:kid"`
+	// LiveServedAt is when a process last rendered the run's manifests for a player (see liveRun).
+	LiveServedAt *time.Time
 }
 
 func (runRow) TableName() string { return "transcode_runs" }
@@ -145,20 +147,40 @@ var rampSegments = []int{1, 1, 2, 3}
 // within a segment or two: they run first (River priority 1, with the audio).
 const urgentChunks = 3
 
-func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
+// planChunks cuts the timeline for slots encodes at once (this process's EncodeJobs: the workers'
+// total is not known when the run starts). After the ramp, each chunk is sized for the slot that
+// frees first (the queue hands chunks out in order) so that every slot ends near the same time
+// (list scheduling): chunks shrink toward the end instead of one long chunk finishing alone, and the
+// last, a segment or so long, runs on every core (see encodeChunk).
+func planChunks(duration float64, chunkSec, segSec, slots int) []chunkPlan {
+	seg := float64(segSec)
+	loads := make([]float64, max(1, slots))
 	var out []chunkPlan
 	for i, start := 0, 0.0; start < duration-1e-6; i++ {
-		size := chunkSec
-		if i < len(rampSegments) {
-			size = min(chunkSec, rampSegments[i]*segSec)
+		rest := duration - start
+		free, total := 0, rest
+		for k, l := range loads {
+			total += l
+			if l < loads[free] {
+				free = k
+			}
 		}
-		d := math.Min(float64(size), duration-start)
+		size := float64(chunkSec)
+		if i < len(rampSegments) {
+			size = min(size, float64(rampSegments[i]*segSec))
+		} else {
+			// Whole segments up to the balanced end of all slots, one segment at least.
+			fit := math.Floor((total/float64(len(loads))-loads[free])/seg+1e-9) * seg
+			size = min(size, max(seg, fit))
+		}
+		d := math.Min(size, rest)
 		// A tail shorter than half a segment (a container that lasts a few frames longer than
 		// its chunks) joins the last chunk rather than becoming a chunk with nothing to decode.
-		if rest := duration - start - d; rest > 0 && rest < float64(segSec)/2 {
-			d += rest
+		if r := rest - d; r > 0 && r < seg/2 {
+			d += r
 		}
-		out = append(out, chunkPlan{Index: i, Start: start, Duration: d, FirstSegment: int(math.Round(start/float64(segSec))) + 1})
+		loads[free] += d
+		out = append(out, chunkPlan{Index: i, Start: start, Duration: d, FirstSegment: int(math.Round(start/seg)) + 1})
 		start += d
 	}
 	if len(out) > 0 {
@@ -169,7 +191,7 @@ func planChunks(duration float64, chunkSec, segSec int) []chunkPlan {
 
 // startRunTx records a run and its parts and inserts every part's job, in the probe's transaction.
 func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition, kid string) error {
-	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds)
+	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds, s.cfg.EncodeJobs)
 	parts := []string{partAssets}
 	for k := range p.audioRenditions() {
 		parts = append(parts, audioPart(k))

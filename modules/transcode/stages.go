@@ -151,6 +151,9 @@ func (s *Service) encodeChunk(ctx context.Context, a chunkArgs) (partResult, usa
 		SegmentSec: s.cfg.SegmentSeconds, Preset: s.cfg.Preset, CRF: s.cfg.CRF, Start: a.Chunk.Start, Duration: a.Chunk.Duration, Threads: s.cfg.EncoderThreads}
 	if a.Chunk.Last {
 		spec.Overrun = float64(s.cfg.SegmentSeconds) + 1
+		// The last chunk is short and starts last (see planChunks): it takes every slot's
+		// threads, which would otherwise idle while it ends the video.
+		spec.Threads = s.cfg.EncodeJobs * s.cfg.EncoderThreads
 	}
 	stills := &EncodeSpec{Probe: a.Probe, Renditions: a.Renditions, ThumbWidth: 160}
 	sb := stills.storyboard()
@@ -607,9 +610,16 @@ func (w *finishWorker) Work(ctx context.Context, job *river.Job[finishArgs]) err
 	if err != nil {
 		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
 	}
+	// A player of the processing video must load its complete manifests before they are replaced
+	// (see publishArgs.NotBefore): they are listed for a reload and their second of cache. When no
+	// player is loading them, publishing waits for nobody.
+	var after time.Time
+	if watched, err := s.liveWatched(ctx, a.VideoID, a.Generation); err != nil {
+		return err
+	} else if watched {
+		after = a.DoneAt.Add(s.liveUpdate() + time.Second)
+	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
-		// The complete manifests were listed for a reload and their second of cache.
-		after := a.DoneAt.Add(s.liveUpdate() + time.Second)
 		if _, err := s.queue.InsertTx(ctx, tx, publishArgs{VideoID: a.VideoID, Publication: *pub, NotBefore: after}, nil); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -148,16 +149,43 @@ func TestPlanChunks(t *testing.T) {
 		}
 		return out
 	}
-	c := planChunks(60.02, 20, 4)
+	// One slot: the ramp, then chunks of the configured length.
+	c := planChunks(60.02, 20, 4, 1)
 	require.Equal(t, []float64{0, 4, 8, 16, 28, 48}, starts(c))
-	require.InDelta(t, 12.02, c[5].Duration, 1e-9)
+	require.InDelta(t, 12.02, c[5].Duration, 1e-9, "a tail under half a segment joins the last chunk")
 	require.Equal(t, []int{1, 2, 3, 5, 8, 13}, []int{c[0].FirstSegment, c[1].FirstSegment, c[2].FirstSegment, c[3].FirstSegment, c[4].FirstSegment, c[5].FirstSegment})
-	c = planChunks(50, 20, 4)
+	c = planChunks(50, 20, 4, 1)
 	require.Equal(t, []float64{0, 4, 8, 16, 28, 48}, starts(c))
 	require.Equal(t, 2.0, c[5].Duration, "half a segment or more is a chunk of its own")
-	require.Len(t, planChunks(3, 20, 4), 1)
-	c = planChunks(12, 4, 2)
+	require.Len(t, planChunks(3, 20, 4, 2), 1)
+	c = planChunks(12, 4, 2, 1)
 	require.Equal(t, []float64{0, 2, 4, 8}, starts(c), "the ramp stops at the configured length")
+
+	// Two slots: after the ramp (4+8 s on one, 4+12 s on the other) each chunk is sized for the
+	// slot that frees first, so both end at 28 s and the last segment runs on every core, instead
+	// of a 20 s chunk ending 4 s after everything else.
+	c = planChunks(60.02, 20, 4, 2)
+	require.Equal(t, []float64{0, 4, 8, 16, 28, 44, 56}, starts(c))
+	require.True(t, c[6].Last)
+	require.InDelta(t, 4.02, c[6].Duration, 1e-9)
+	// A long video: chunks of the configured length, shrinking only at the end.
+	for _, slots := range []int{2, 3, 8} {
+		c = planChunks(600, 20, 4, slots)
+		sizes := map[float64]int{}
+		end := 0.0
+		for i, x := range c {
+			require.InDelta(t, end, x.Start, 1e-9, "chunks follow each other")
+			require.Zero(t, math.Mod(x.Duration, 4), "whole segments")
+			require.LessOrEqual(t, x.Duration, 20.0)
+			if i >= 4 && i < len(c)-2*slots {
+				sizes[x.Duration]++
+			}
+			end = x.Start + x.Duration
+		}
+		require.Equal(t, 600.0, end)
+		require.Equal(t, map[float64]int{20: len(c) - 4 - 2*slots}, sizes, "%d slots: full chunks until the end nears", slots)
+		require.LessOrEqual(t, len(c), 4+29+2*slots, "a few more chunks than without balancing, no more")
+	}
 }
 
 // TestSweepRuns: the rows of an encode whose video was deleted while its jobs waited (so none of
