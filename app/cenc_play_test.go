@@ -53,6 +53,7 @@ func TestCENCPlaysInPlayers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays in Chromium")
 	}
+	t.Parallel()
 	libs := playersDir(t)
 	dir := t.TempDir()
 	var k cmaf.Key

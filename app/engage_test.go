@@ -56,6 +56,7 @@ func hugePNGHeader() []byte {
 // TestViews: a viewer counts once a day (a user by account, anyone else by address and browser),
 // nothing counts before a video can be watched, and the list sorts by views with a working cursor.
 func TestViews(t *testing.T) {
+	t.Parallel()
 	a := setup(t)
 	ctx := context.Background()
 	owner, other := a.token("viewsowner"), a.token("viewsother")
@@ -141,6 +142,7 @@ func TestViews(t *testing.T) {
 // scaled to fit 1920x1080 and served as a new JPEG; bad images are refused plainly; the custom image
 // survives reprocessing and can be removed again.
 func TestCustomPoster(t *testing.T) {
+	t.Parallel()
 	a := setup(t)
 	ctx := context.Background()
 	owner, other := a.token("posterowner"), a.token("posterother")

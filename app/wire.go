@@ -185,11 +185,13 @@ func (a *App) serve(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start queue: %w", err)
 	}
-	// The media tools are run once now, before any encode competes for the CPU; readiness then
-	// only looks for them on disk.
-	if err := a.tools.check(); err != nil {
-		a.log.Warn("media tools do not work: not ready until they do", "err", err)
-	}
+	// The media tools are run once now, before any encode competes for the CPU, beside the start
+	// (the listener does not wait for two processes); readiness then only looks for them on disk.
+	go func() {
+		if err := a.tools.check(); err != nil {
+			a.log.Warn("media tools do not work: not ready until they do", "err", err)
+		}
+	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if a.cfg.Role != "worker" {

@@ -27,11 +27,13 @@ postgres go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
 # ~19, but with both cores saturated a browser test's playback was starved once in three runs
 # (docs/BENCHMARKS.md); the modules' own tests run on their SQLite bundles whatever the environment
 # says (testenv.ModuleDB), so the second backend's pass is the app's: the wired product, its storage
-# and its database.
+# and its database. Four tests at a time: most of a test's time is spent waiting on job hand-offs,
+# players and slow clients, and at go test's default of two the CPU stays a third idle.
+PARALLEL=${VOD_TEST_PARALLEL:-4}
 echo "== the rest on SQLite + local storage (with the Apertium server)"
-sqlite go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./...
+sqlite go test -count=1 -timeout "$TIMEOUT" -parallel "$PARALLEL" -skip "$REALTIME" ./...
 echo "== the rest on PostgreSQL + MinIO"
-postgres go test -count=1 -timeout "$TIMEOUT" -skip "$REALTIME" ./app/...
+postgres go test -count=1 -timeout "$TIMEOUT" -parallel "$PARALLEL" -skip "$REALTIME" ./app/...
 
 echo "== fuzz: bearer token parsing"
 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth
