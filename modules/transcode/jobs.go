@@ -24,6 +24,9 @@ import (
 type probeArgs struct {
 	VideoID    string `json:"video_id"`
 	Generation int    `json:"generation"`
+	// Probe is what the upload's validation found in the same source (see ValidateSource): the job
+	// takes it instead of running ffprobe again. Nil for a reprocess, which probes.
+	Probe *Probe `json:"probe,omitempty"`
 }
 
 func (probeArgs) Kind() string { return "transcode.probe" }
@@ -115,13 +118,15 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 		return err
 	}
 	_ = s.catalog.SetProgress(ctx, a.VideoID, "probe", 1)
-	in, err := s.source(ctx, v)
-	if err != nil {
-		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
-	}
-	p, err := ProbeFile(ctx, s.cfg.FFprobe, in, s.cfg.Limits)
-	if err != nil {
-		return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+	p := a.Probe
+	if p == nil {
+		in, err := s.source(ctx, v)
+		if err != nil {
+			return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+		}
+		if p, err = ProbeFile(ctx, s.cfg.FFprobe, in, s.cfg.Limits); err != nil {
+			return s.fail(ctx, a.VideoID, job.Attempt, job.MaxAttempts, err)
+		}
 	}
 	rends := PlanLadder(p.Width, p.Height, s.rungs)
 	err = s.db.WithTx(ctx, func(tx *db.Tx) error {
@@ -385,7 +390,7 @@ func (w *legacyWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	}
 	w.s.log.Info("pipeline v1 job restarted as v2", "kind", job.Kind, "video", a.VideoID, "generation", a.Generation)
 	return w.s.db.WithTx(ctx, func(tx *db.Tx) error {
-		if err := w.s.EnqueueTx(ctx, tx, a.VideoID, a.Generation); err != nil {
+		if err := w.s.EnqueueTx(ctx, tx, a.VideoID, a.Generation, nil); err != nil {
 			return err
 		}
 		return queue.CompleteTx(ctx, tx, job)

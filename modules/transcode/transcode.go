@@ -4,6 +4,7 @@
 package transcode
 
 import (
+	"encoding/json"
 	"context"
 	"errors"
 	"fmt"
@@ -232,9 +233,17 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 	return s, nil
 }
 
-// EnqueueTx starts the pipeline for one generation of a video inside tx.
-func (s *Service) EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int) error {
-	_, err := s.queue.InsertTx(ctx, tx, probeArgs{VideoID: videoID, Generation: generation}, nil)
+// EnqueueTx starts the pipeline for one generation of a video inside tx. probe is what
+// ValidateSource returned for the same source (the pipeline then does not probe it again), or nil.
+func (s *Service) EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int, probe []byte) error {
+	args := probeArgs{VideoID: videoID, Generation: generation}
+	if len(probe) > 0 {
+		var p Probe
+		if json.Unmarshal(probe, &p) == nil {
+			args.Probe = &p
+		}
+	}
+	_, err := s.queue.InsertTx(ctx, tx, args, nil)
 	return err
 }
 
@@ -271,18 +280,20 @@ func (s *Service) ReprocessTx(ctx context.Context, tx *db.Tx, v vodtype.Pipeline
 	if err != nil {
 		return err
 	}
-	return s.EnqueueTx(ctx, tx, v.ID, gen)
+	return s.EnqueueTx(ctx, tx, v.ID, gen, nil)
 }
 
 // ValidateSource checks a source before anything is accepted: ffprobe must find a usable video
-// stream, and its first frame must decode. reason is set for unacceptable media.
-func (s *Service) ValidateSource(ctx context.Context, input string) (string, error) {
-	if _, err := ProbeFile(ctx, s.cfg.FFprobe, input, s.cfg.Limits); err != nil {
+// stream, and its first frame must decode. reason is set for unacceptable media; probe is what was
+// found, for EnqueueTx, which spares the pipeline probing the same source again.
+func (s *Service) ValidateSource(ctx context.Context, input string) (reason string, probe []byte, err error) {
+	p, err := ProbeFile(ctx, s.cfg.FFprobe, input, s.cfg.Limits)
+	if err != nil {
 		var me *MediaError
 		if errors.As(err, &me) {
-			return me.Reason, nil
+			return me.Reason, nil, nil
 		}
-		return "", err
+		return "", nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
@@ -291,9 +302,10 @@ func (s *Service) ValidateSource(ctx context.Context, input string) (string, err
 		"-i", input, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-")
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return "", fmt.Errorf("decode check timed out: %w", ctx.Err())
+			return "", nil, fmt.Errorf("decode check timed out: %w", ctx.Err())
 		}
-		return "the video stream could not be decoded: the file may be damaged", nil
+		return "the video stream could not be decoded: the file may be damaged", nil, nil
 	}
-	return "", nil
+	probe, err = json.Marshal(p)
+	return "", probe, err
 }

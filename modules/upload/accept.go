@@ -107,14 +107,15 @@ func (s *Service) accept(ctx context.Context, nv vodtype.NewVideo, workCopy stri
 			return err
 		}
 	}
-	if err := s.validateMedia(ctx, input); err != nil {
+	probe, err := s.validateMedia(ctx, input)
+	if err != nil {
 		return err
 	}
 	return s.db.WithTx(ctx, func(tx *db.Tx) error {
 		if err := s.catalog.CreateVideoTx(ctx, tx, nv); err != nil {
 			return err
 		}
-		return s.pipeline.EnqueueTx(ctx, tx, nv.ID, 1)
+		return s.pipeline.EnqueueTx(ctx, tx, nv.ID, 1, probe)
 	})
 }
 
@@ -179,15 +180,16 @@ func (s *Service) localInput(ctx context.Context, key string) (string, error) {
 	return s.store.PresignGet(ctx, key, 15*time.Minute)
 }
 
-func (s *Service) validateMedia(ctx context.Context, input string) error {
-	reason, err := s.pipeline.ValidateSource(ctx, input)
+// validateMedia returns the pipeline's findings for EnqueueTx, or UnreadableMediaError.
+func (s *Service) validateMedia(ctx context.Context, input string) ([]byte, error) {
+	reason, probe, err := s.pipeline.ValidateSource(ctx, input)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if reason != "" {
-		return &UnreadableMediaError{Reason: reason}
+		return nil, &UnreadableMediaError{Reason: reason}
 	}
-	return nil
+	return probe, nil
 }
 
 // Complete finishes a direct upload of ownerID once its object is in place: the source is validated
@@ -214,7 +216,8 @@ func (s *Service) Complete(ctx context.Context, ownerID, uploadID string) (strin
 	if err != nil {
 		return "", err
 	}
-	if err := s.validateMedia(ctx, input); err != nil {
+	probe, err := s.validateMedia(ctx, input)
+	if err != nil {
 		var bad *UnreadableMediaError
 		if errors.As(err, &bad) {
 			_ = s.catalog.RemoveVideo(context.WithoutCancel(ctx), up.VideoID)
@@ -233,7 +236,7 @@ func (s *Service) Complete(ctx context.Context, ownerID, uploadID string) (strin
 		if err := s.catalog.MarkUploadedTx(ctx, tx, up.VideoID, obj.Size); err != nil {
 			return err
 		}
-		return s.pipeline.EnqueueTx(ctx, tx, up.VideoID, 1)
+		return s.pipeline.EnqueueTx(ctx, tx, up.VideoID, 1, probe)
 	})
 	if err != nil {
 		return "", err

@@ -568,7 +568,8 @@ func (s *Service) finishTus(ctx context.Context, up *tusRow) error {
 	if err != nil {
 		return err
 	}
-	if err := s.validateMedia(ctx, input); err != nil {
+	probe, err := s.validateMedia(ctx, input)
+	if err != nil {
 		var bad *UnreadableMediaError
 		if !errors.As(err, &bad) {
 			return err
@@ -586,7 +587,7 @@ func (s *Service) finishTus(ctx context.Context, up *tusRow) error {
 		if err := s.catalog.MarkUploadedTx(ctx, tx, up.VideoID, assembled.Size); err != nil {
 			return err
 		}
-		return s.pipeline.EnqueueTx(ctx, tx, up.VideoID, 1)
+		return s.pipeline.EnqueueTx(ctx, tx, up.VideoID, 1, probe)
 	})
 	if err == nil {
 		up.Status = tusCompleted

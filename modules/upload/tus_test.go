@@ -93,6 +93,8 @@ func TestTusUploadInChunks(t *testing.T) {
 		}
 	}
 	require.Equal(t, []string{v.ID}, b.pipeline.queued, "the last byte hands the file to the pipeline")
+	require.Len(t, b.pipeline.probes, 1)
+	require.NotEmpty(t, b.pipeline.probes[0], "with what the validation found in it")
 	p, _ := b.svc.localInput(context.Background(), v.SourceKey)
 	got, err := os.ReadFile(p)
 	require.NoError(t, err)

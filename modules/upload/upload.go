@@ -39,10 +39,12 @@ type Catalog interface {
 
 // Pipeline processes accepted videos (implemented by transcode).
 type Pipeline interface {
-	EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int) error
+	// EnqueueTx queues a video's processing; probe is ValidateSource's for its source.
+	EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int, probe []byte) error
 	// ValidateSource probes a source (a local path or a URL); reason is set when the media is
-	// unacceptable, err when the probe itself could not run.
-	ValidateSource(ctx context.Context, input string) (reason string, err error)
+	// unacceptable, err when the probe itself could not run. probe is opaque to this module: what
+	// the pipeline found, handed back to EnqueueTx so that it does not probe the source again.
+	ValidateSource(ctx context.Context, input string) (reason string, probe []byte, err error)
 }
 
 // Config is the module's part of the configuration.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -74,17 +75,21 @@ func (f *fakeCatalog) View(_ context.Context, id string) (any, error) {
 	return map[string]string{"id": id}, nil
 }
 
-// fakePipeline accepts or refuses every source, and records what was queued.
+// fakePipeline accepts or refuses every source, and records what was queued with which findings.
 type fakePipeline struct {
 	reason string
 	queued []string
+	probes []string
 }
 
-func (f *fakePipeline) EnqueueTx(_ context.Context, _ *db.Tx, id string, _ int) error {
+func (f *fakePipeline) EnqueueTx(_ context.Context, _ *db.Tx, id string, _ int, probe []byte) error {
 	f.queued = append(f.queued, id)
+	f.probes = append(f.probes, string(probe))
 	return nil
 }
-func (f *fakePipeline) ValidateSource(context.Context, string) (string, error) { return f.reason, nil }
+func (f *fakePipeline) ValidateSource(_ context.Context, input string) (string, []byte, error) {
+	return f.reason, []byte("findings of " + filepath.Base(input)), nil
+}
 
 type bundle struct {
 	svc      *Service
@@ -167,6 +172,8 @@ func TestMultipartUploadIsStoredValidatedAndQueuedTogether(t *testing.T) {
 	require.Equal(t, vodtype.Unlisted, v.Visibility)
 	require.Equal(t, vodtype.SourceKey(v.ID), v.SourceKey, "the key is generated, never the client's")
 	require.Equal(t, []string{v.ID}, b.pipeline.queued)
+	require.Len(t, b.pipeline.probes, 1)
+	require.True(t, strings.HasPrefix(b.pipeline.probes[0], "findings of "), "the validation's findings go with the job, so the source is probed once")
 	require.Equal(t, []string{vodtype.SourceKey(v.ID)}, b.objects(t))
 }
 
