@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -457,12 +458,21 @@ func (s *Service) sweepRuns(ctx context.Context, old time.Time) (int, error) {
 // removes it when the job ends, whatever the outcome.
 func (s *Service) scratch(videoID, kind string) (string, func(), error) {
 	parent := filepath.Join(s.cfg.WorkDir, videoID)
-	if err := os.MkdirAll(parent, 0o750); err != nil {
-		return "", nil, err
-	}
-	dir, err := os.MkdirTemp(parent, kind+"-")
-	if err != nil {
-		return "", nil, err
+	// Another job of the video that ends here removes the parent when it is empty, which can fall
+	// between making it and making the directory in it: make both again (a failed job would be
+	// an encode run twice).
+	var dir string
+	for try := 0; ; try++ {
+		err := os.MkdirAll(parent, 0o750)
+		if err == nil {
+			if dir, err = os.MkdirTemp(parent, kind+"-"); err == nil {
+				break
+			}
+		}
+		// Made and removed under our feet (MkdirAll says it exists, MkdirTemp that it does not).
+		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) || try == 9 {
+			return "", nil, err
+		}
 	}
 	return dir, func() {
 		_ = os.RemoveAll(dir)

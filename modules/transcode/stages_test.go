@@ -215,3 +215,32 @@ func TestSweepRuns(t *testing.T) {
 	require.NoError(t, b.svc.db.Gorm.Model(&partRow{}).Order("video_id").Pluck("video_id", &left).Error)
 	require.Equal(t, []string{"busy", "fresh"}, left)
 }
+
+// TestScratchSurvivesASiblingsCleanup: a job of a video that ends removes the video's work
+// directory when it is empty, while another job of the video is making its own in it. That other
+// job must not fail (it would be retried: an encode run twice, seen once under load in CI).
+func TestScratchSurvivesASiblingsCleanup(t *testing.T) {
+	t.Parallel()
+	s := setup(t).svc
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 2000 {
+				_, done, err := s.scratch("v", "c0")
+				if err != nil {
+					errs <- err
+					return
+				}
+				done()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
