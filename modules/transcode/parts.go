@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -458,25 +457,21 @@ func (s *Service) sweepRuns(ctx context.Context, old time.Time) (int, error) {
 // removes it when the job ends, whatever the outcome.
 func (s *Service) scratch(videoID, kind string) (string, func(), error) {
 	parent := filepath.Join(s.cfg.WorkDir, videoID)
-	// Another job of the video that ends here removes the parent when it is empty, which can fall
-	// between making it and making the directory in it: make both again (a failed job would be
-	// an encode run twice).
+	s.workDirs.Lock()
+	err := os.MkdirAll(parent, 0o750)
 	var dir string
-	for try := 0; ; try++ {
-		err := os.MkdirAll(parent, 0o750)
-		if err == nil {
-			if dir, err = os.MkdirTemp(parent, kind+"-"); err == nil {
-				break
-			}
-		}
-		// Made and removed under our feet (MkdirAll says it exists, MkdirTemp that it does not).
-		if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) || try == 9 {
-			return "", nil, err
-		}
+	if err == nil {
+		dir, err = os.MkdirTemp(parent, kind+"-")
+	}
+	s.workDirs.Unlock()
+	if err != nil {
+		return "", nil, err
 	}
 	return dir, func() {
 		_ = os.RemoveAll(dir)
+		s.workDirs.Lock()
 		_ = os.Remove(parent) // only if empty: other jobs of the video may be running here
+		s.workDirs.Unlock()
 	}, nil
 }
 

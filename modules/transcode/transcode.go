@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -204,6 +205,10 @@ type Service struct {
 	catalog Catalog
 	log     *slog.Logger
 	live    liveCache
+	// workDirs serialises making and removing the per-video work directories: a job that ends
+	// removes its video's directory when empty, which must not fall between another job's
+	// making that directory and making its own in it.
+	workDirs sync.Mutex
 }
 
 // New builds the service and registers its workers on q.
