@@ -84,7 +84,7 @@ func waitJS(expr string, timeout time.Duration) chromedp.Action {
 			}
 			if time.Now().After(deadline) {
 				var dbg string
-				_ = chromedp.Evaluate(`JSON.stringify({url: location.href, t: window.vodPlayer && window.vodPlayer.video.currentTime, buf: window.vodPlayer && [...Array(window.vodPlayer.video.buffered.length).keys()].map(i => [window.vodPlayer.video.buffered.start(i), window.vodPlayer.video.buffered.end(i)]), rs: window.vodPlayer && window.vodPlayer.video.readyState, paused: window.vodPlayer && window.vodPlayer.video.paused, verr: window.vodPlayer && window.vodPlayer.video.error && window.vodPlayer.video.error.message, derr: window.vodErrors, err: document.querySelector('[data-testid=error]')?.textContent, state: document.querySelector('[data-testid=upload-state]')?.textContent})`, &dbg).Do(ctx)
+				_ = chromedp.Evaluate(`JSON.stringify({url: location.href, t: window.vodPlayer && window.vodPlayer.video.currentTime, buf: window.vodPlayer && [...Array(window.vodPlayer.video.buffered.length).keys()].map(i => [window.vodPlayer.video.buffered.start(i), window.vodPlayer.video.buffered.end(i)]), rs: window.vodPlayer && window.vodPlayer.video.readyState, paused: window.vodPlayer && window.vodPlayer.video.paused, verr: window.vodPlayer && window.vodPlayer.video.error && window.vodPlayer.video.error.message, derr: window.vodErrors, err: document.querySelector('[data-testid=error]')?.textContent, state: document.querySelector('[data-testid=upload-state]')?.textContent, msgs: window.msgs && window.msgs.slice(-8)})`, &dbg).Do(ctx)
 				return fmt.Errorf("timed out waiting for %s (%s)", expr, dbg)
 			}
 			time.Sleep(100 * time.Millisecond)

@@ -1,6 +1,7 @@
 // The player-only page other sites frame (/embed/{id}): the video with its quality and subtitle
 // menus and a link back to the watch page. It tells the framing page how playback goes with
-// postMessage ({vod: "play" | "timeupdate" | "ended", id, time}), as embed APIs do.
+// postMessage ({vod: "play" | "timeupdate" | "pause" | "waiting" | "ended", id, time}), as embed
+// APIs do ("waiting": playback stopped for data).
 import { countView } from "./views.js";
 import { protect } from "./protect.js";
 
@@ -47,7 +48,14 @@ const tell = (kind, video) => window.parent !== window && window.parent.postMess
   });
   let last = 0;
   video.addEventListener("play", () => tell("play", video));
-  video.addEventListener("ended", () => tell("ended", video));
+  video.addEventListener("pause", () => tell("pause", video));
+  video.addEventListener("waiting", () => tell("waiting", video));
+  // dash.js's PLAYBACK_ENDED, not the element's "ended": when the element stops a frame short of the
+  // end with the stream not yet closed, dash.js ends playback itself (pauses the element, which then
+  // never fires "ended"; seen in a loaded browser). It fires on the element's "ended" too: tell once.
+  let ended = false;
+  video.addEventListener("play", () => { ended = false; });
+  player.on(dashjs.MediaPlayer.events.PLAYBACK_ENDED, () => { if (!ended) { ended = true; tell("ended", video); } });
   video.addEventListener("timeupdate", () => { if (Date.now() - last > 500) { last = Date.now(); tell("timeupdate", video); } });
   countView(video, () => fetch(`/api/v1/videos/${id}/views`, { method: "POST" }).catch(() => {}));
   window.vodPlayer = { video, player };
