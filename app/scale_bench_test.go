@@ -74,15 +74,19 @@ func runScale(b *testing.B, src string, n int) scaleRun {
 	return out
 }
 
-func mean(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
+func sum(xs []float64) float64 {
 	s := 0.0
 	for _, x := range xs {
 		s += x
 	}
-	return s / float64(len(xs))
+	return s
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	return sum(xs) / float64(len(xs))
 }
 
 // BenchmarkScale: the 60 s 1080p clip with one and with two worker processes (PostgreSQL + MinIO,
@@ -115,8 +119,8 @@ func BenchmarkScale(b *testing.B) {
 		// Chunks differ in length (the ramp, the end): their time per second of video is what a
 		// machine added takes off.
 		fmt.Printf("%s 1080p: 1 worker %s (%.1f encode CPU s, %d chunks, %d encode runs, chunk %.1fs on average, %.1fs of chunk time in all); 2 workers %s (%.1f encode CPU s, %d encode runs, chunk %.1fs, %.1fs in all); CPU ratio %.3f\n",
-			name, one.wall.Round(100*time.Millisecond), one.cpu, one.chunks, one.encodeRuns, mean(one.chunkSecs), mean(one.chunkSecs)*float64(len(one.chunkSecs)),
-			two.wall.Round(100*time.Millisecond), two.cpu, two.encodeRuns, mean(two.chunkSecs), mean(two.chunkSecs)*float64(len(two.chunkSecs)), two.cpu/one.cpu)
+			name, one.wall.Round(100*time.Millisecond), one.cpu, one.chunks, one.encodeRuns, mean(one.chunkSecs), sum(one.chunkSecs),
+			two.wall.Round(100*time.Millisecond), two.cpu, two.encodeRuns, mean(two.chunkSecs), sum(two.chunkSecs), two.cpu/one.cpu)
 		key := strings.ReplaceAll(name, " ", "")
 		b.ReportMetric(one.wall.Seconds(), key+"-1worker-s")
 		b.ReportMetric(two.wall.Seconds(), key+"-2workers-s")

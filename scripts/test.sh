@@ -26,10 +26,11 @@ postgres go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
 # Then everything else, one backend after the other. Side by side they took 15 minutes instead of
 # ~19, but with both cores saturated a browser test's playback was starved once in three runs; with
 # the browser tests apart and the rest side by side (session 11) the run took longer (17.6 min) and
-# a killed worker's survivor ran a chunk twice (docs/BENCHMARKS.md); the modules' own tests run on their SQLite bundles whatever the environment
-# says (testenv.ModuleDB), so the second backend's pass is the app's: the wired product, its storage
-# and its database. Four tests at a time: most of a test's time is spent waiting on job hand-offs,
-# players and slow clients, and at go test's default of two the CPU stays a third idle.
+# a killed worker's survivor ran a chunk twice (docs/BENCHMARKS.md). The modules' own tests run on
+# their SQLite bundles whatever the environment says (testenv.ModuleDB), so the second backend's
+# pass is the app's: the wired product, its storage and its database. Four tests at a time: most of
+# a test's time is spent waiting on job hand-offs, players and slow clients, and at go test's
+# default of two the CPU stays a third idle.
 PARALLEL=${VOD_TEST_PARALLEL:-4}
 echo "== the rest on SQLite + local storage (with the Apertium server)"
 sqlite go test -count=1 -timeout "$TIMEOUT" -parallel "$PARALLEL" -skip "$REALTIME" ./...

@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,9 +25,9 @@ import (
 type probeArgs struct {
 	VideoID    string `json:"video_id"`
 	Generation int    `json:"generation"`
-	// Probe is what the upload's validation found in the same source (see ValidateSource): the job
-	// takes it instead of running ffprobe again. Nil for a reprocess, which probes.
-	Probe *Probe `json:"probe,omitempty"`
+	// Probe is what the upload's validation found in the same source (ValidateSource's Probe, as
+	// JSON): the job takes it instead of running ffprobe again. Empty for a reprocess, which probes.
+	Probe json.RawMessage `json:"probe,omitempty"`
 }
 
 func (probeArgs) Kind() string { return "transcode.probe" }
@@ -118,7 +119,10 @@ func (w *probeWorker) Work(ctx context.Context, job *river.Job[probeArgs]) error
 		return err
 	}
 	_ = s.catalog.SetProgress(ctx, a.VideoID, "probe", 1)
-	p := a.Probe
+	var p *Probe
+	if len(a.Probe) > 0 && json.Unmarshal(a.Probe, &p) != nil {
+		p = nil // not ours to trust: probe the source
+	}
 	if p == nil {
 		in, err := s.source(ctx, v)
 		if err != nil {

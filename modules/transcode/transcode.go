@@ -241,14 +241,7 @@ func New(d *db.DB, store storage.Storage, q *queue.Queue, catalog Catalog, cfg C
 // EnqueueTx starts the pipeline for one generation of a video inside tx. probe is what
 // ValidateSource returned for the same source (the pipeline then does not probe it again), or nil.
 func (s *Service) EnqueueTx(ctx context.Context, tx *db.Tx, videoID string, generation int, probe []byte) error {
-	args := probeArgs{VideoID: videoID, Generation: generation}
-	if len(probe) > 0 {
-		var p Probe
-		if json.Unmarshal(probe, &p) == nil {
-			args.Probe = &p
-		}
-	}
-	_, err := s.queue.InsertTx(ctx, tx, args, nil)
+	_, err := s.queue.InsertTx(ctx, tx, probeArgs{VideoID: videoID, Generation: generation, Probe: probe}, nil)
 	return err
 }
 

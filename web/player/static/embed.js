@@ -47,14 +47,13 @@ const tell = (kind, video) => window.parent !== window && window.parent.postMess
     if (!auto) player.setQualityFor("video", Number(quality.value), true);
   });
   let last = 0;
-  video.addEventListener("play", () => tell("play", video));
+  let ended = false;
+  video.addEventListener("play", () => { ended = false; tell("play", video); });
   video.addEventListener("pause", () => tell("pause", video));
   video.addEventListener("waiting", () => tell("waiting", video));
   // dash.js's PLAYBACK_ENDED, not the element's "ended": when the element stops a frame short of the
   // end with the stream not yet closed, dash.js ends playback itself (pauses the element, which then
   // never fires "ended"; seen in a loaded browser). It fires on the element's "ended" too: tell once.
-  let ended = false;
-  video.addEventListener("play", () => { ended = false; });
   player.on(dashjs.MediaPlayer.events.PLAYBACK_ENDED, () => { if (!ended) { ended = true; tell("ended", video); } });
   video.addEventListener("timeupdate", () => { if (Date.now() - last > 500) { last = Date.now(); tell("timeupdate", video); } });
   countView(video, () => fetch(`/api/v1/videos/${id}/views`, { method: "POST" }).catch(() => {}));
