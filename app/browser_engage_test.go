@@ -18,6 +18,7 @@ import (
 // channels, which list only public videos; the home page sorts by views; My videos edits title and
 // description in place, takes a custom thumbnail and a subtitle file; the theme toggle sticks.
 func TestBrowserEngage(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -19,6 +19,7 @@ import (
 // failure names the elements that stick out. At 1280 px, axe-core (from npm) checks every page in
 // both themes and finds nothing serious or critical.
 func TestBrowserLayout(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")
@@ -107,6 +108,7 @@ func TestBrowserLayout(t *testing.T) {
 // "Page not found" with a 404, an API client the JSON error; a private or missing video shows a
 // proper page, with "Log in" for a visitor.
 func TestNotFoundPages(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	a := setup(t)
 	r := a.do("GET", "/channel/x", nil, "", "Accept", "text/html,application/xhtml+xml")

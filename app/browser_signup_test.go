@@ -11,6 +11,7 @@ import (
 // TestSignupRules (issue 16): names are optional, passwords are rated by zxcvbn (length alone let
 // "password123" in), and the messages are plain.
 func TestSignupRules(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	a := setup(t)
 	r := a.do("POST", "/api/v1/auth/signup", map[string]string{"username": "weak", "email": "weak@example.com",
@@ -33,6 +34,7 @@ func TestSignupRules(t *testing.T) {
 // TestBrowserSignup (issue 16): the form rates the password as it is typed, marks the field at
 // fault with its message next to it (in view), and says a taken username by the username field.
 func TestBrowserSignup(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -212,6 +212,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 }
 
 func TestBrowserAdminPage(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")
@@ -270,6 +271,7 @@ func TestBrowserAdminPage(t *testing.T) {
 // 5.1 rendition of the English) in an audio menu, starts with the source's default in stereo, and
 // switching to another language, then to the 5.1 rendition, goes on playing.
 func TestBrowserAudioLanguages(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -107,6 +107,7 @@ func TestBrowserResumableUpload(t *testing.T) {
 // are in view without scrolling; a file that is not a video ends in its reason, never next to
 // "Uploading 100 %"; and that error is gone when the next upload starts.
 func TestBrowserUploadPhone(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -18,6 +18,7 @@ import (
 // OpenGraph/Twitter tags in the HTML (escaped), a private one says nothing; oEmbed answers with
 // the fields the oEmbed 1.0 spec requires for type video.
 func TestLinkPreviews(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	a := setup(t)
 	tok := a.token("previewer")
@@ -77,6 +78,7 @@ func TestLinkPreviews(t *testing.T) {
 // resuming where this browser left off, Share with the link at the current moment and the embed
 // code, and the embed page playing in an iframe of another origin.
 func TestBrowserWatchPage(t *testing.T) {
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -57,6 +57,19 @@ func setup(t *testing.T, overrides ...map[string]string) *testApp {
 	return start(t, env)
 }
 
+// backendNeutral marks a test whose subject the database and storage under the app cannot change:
+// the web app's pages and flows in the browser, a check of the API description. make test runs the
+// app's tests twice, on the embedded default and on PostgreSQL + MinIO; these run in the first pass
+// only, where they already drive the same pages and player over the same API. The run is CPU-bound
+// (docs/BENCHMARKS.md) and a Chromium test is its most expensive kind. The browser tests that upload,
+// play from storage, play protected video or watch a video while it is processed run on both.
+func backendNeutral(t *testing.T) {
+	t.Helper()
+	if testenv.Postgres() || testenv.S3() {
+		t.Skip("backend-neutral: runs in the embedded default's pass")
+	}
+}
+
 // metricsToken opens /metrics on test apps.
 const metricsToken = "test-metrics-token"
 
