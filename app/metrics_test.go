@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func metricValue(t *testing.T, body, pattern string) float64 {
+func metricValue(t testing.TB, body, pattern string) float64 {
 	t.Helper()
 	m := regexp.MustCompile(`(?m)^` + pattern + ` ([0-9.e+-]+)$`).FindStringSubmatch(body)
 	if m == nil {

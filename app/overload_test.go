@@ -32,7 +32,10 @@ func TestReadyWhileSaturated(t *testing.T) {
 	}
 	defer burners.Wait()
 	defer cancel()
-	r := a.upload(tok, clip(t, "long"), nil)
+	// Six seconds of 480p in two chunks, with audio and subtitles: every kind of job, slowed by the
+	// burners for as long as the readiness probes need, which cost the suite two cores for the
+	// whole encode (a 30 s clip kept them busy for 25 s in each pass).
+	r := a.upload(tok, clip(t, "e2e"), nil)
 	require.Equal(t, 202, r.Status, "%s", r.Body)
 	id := str(r.JSON(t)["video"].(map[string]any)["id"])
 

@@ -79,8 +79,9 @@ func (s *EncodeSpec) Args() []string {
 	fmt.Fprintf(&g, "[sb]fps=1/%s,scale=w=%d:h=%d,tile=%dx%d[sbo];", strconv.FormatFloat(sb.Interval, 'f', -1, 64),
 		sb.Width, sb.Height, sb.Columns, (sb.Count+sb.Columns-1)/sb.Columns)
 	pw, ph := s.Renditions[n-1].Width, s.Renditions[n-1].Height
-	// A bounded trim ends the poster branch after two seconds instead of carrying every frame.
-	fmt.Fprintf(&g, "[sp]trim=start=%.3f:duration=2,thumbnail=25,scale=w=%d:h=%d[po]", s.posterAt(), pw, ph)
+	// A bounded trim ends the poster branch after the 25 frames thumbnail picks the poster from
+	// (the chunks' choice) instead of carrying every frame.
+	fmt.Fprintf(&g, "[sp]trim=start=%.3f:duration=2,trim=end_frame=25,thumbnail=25,scale=w=%d:h=%d[po]", s.posterAt(), pw, ph)
 
 	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
 	args := []string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
