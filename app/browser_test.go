@@ -2,19 +2,24 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 )
 
-func chromiumPath(t testing.TB) string {
+// chromiumPath is the Chromium to drive, "" when none is installed.
+func chromiumPath() string {
 	for _, p := range []string{os.Getenv("VOD_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
 		if p != "" {
 			if _, err := os.Stat(p); err == nil {
@@ -25,17 +30,22 @@ func chromiumPath(t testing.TB) string {
 	if p, err := exec.LookPath("chromium"); err == nil {
 		return p
 	}
-	t.Skip("no Chromium installed (scripts/deps.sh installs it)")
 	return ""
 }
 
-// browser starts headless Chromium with the flags this closed network needs.
-func browser(t testing.TB) (context.Context, func(string)) {
-	t.Helper()
+// startChromium starts headless Chromium with the flags this closed network needs, on a fresh
+// profile; stop ends it and removes the profile.
+func startChromium() (ctx context.Context, stop func(), err error) {
+	path := chromiumPath()
+	if path == "" {
+		return nil, nil, errNoChromium
+	}
 	profile, err := os.MkdirTemp("", "vod-chromium-")
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, err
+	}
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.ExecPath(path),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -45,11 +55,70 @@ func browser(t testing.TB) (context.Context, func(string)) {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
+	stop = func() { cancelC(); cancelA(); _ = os.RemoveAll(profile) }
 	// The first Run starts the browser; it must not carry a timeout, or the browser dies with it.
+	if err := chromedp.Run(ctx); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return ctx, stop, nil
+}
+
+var errNoChromium = errors.New("no Chromium installed (scripts/deps.sh installs it)")
+
+// sharedChromium is the one Chromium of this test binary that browser hands out tabs of. Starting
+// one costs ~3.5 CPU seconds, and the suite, CPU-bound, started 17 (docs/BENCHMARKS.md).
+var sharedChromium struct {
+	once sync.Once
+	ctx  context.Context
+	stop func()
+	err  error
+}
+
+// browser gives the test a tab of the test binary's Chromium in a browser context of its own: its
+// own cookies, storage and cache, as a fresh profile would have, closed when the test ends.
+func browser(t testing.TB) (context.Context, func(string)) {
+	t.Helper()
+	sharedChromium.once.Do(func() {
+		sharedChromium.ctx, sharedChromium.stop, sharedChromium.err = startChromium()
+	})
+	if errors.Is(sharedChromium.err, errNoChromium) {
+		t.Skip(sharedChromium.err.Error())
+	}
+	require.NoError(t, sharedChromium.err)
+	// The tab opens in a window of its own: Chromium refuses a tab of a new browser context
+	// without one (chromedp's WithNewBrowserContext asks for none).
+	browserCDP := cdp.WithExecutor(sharedChromium.ctx, chromedp.FromContext(sharedChromium.ctx).Browser)
+	bc, err := target.CreateBrowserContext().WithDisposeOnDetach(true).Do(browserCDP)
+	require.NoError(t, err)
+	tab, err := target.CreateTarget("about:blank").WithBrowserContextID(bc).WithNewWindow(true).Do(browserCDP)
+	require.NoError(t, err)
+	ctx, cancel := chromedp.NewContext(sharedChromium.ctx, chromedp.WithTargetID(tab))
+	t.Cleanup(func() {
+		cancel()
+		_ = target.DisposeBrowserContext(bc).Do(browserCDP)
+	})
 	require.NoError(t, chromedp.Run(ctx))
-	t.Cleanup(func() { cancelC(); cancelA(); _ = os.RemoveAll(profile) })
+	return ctx, screenshots(t, ctx)
+}
+
+// ownBrowser starts a Chromium for the test alone: viewers that play side by side in real time
+// each have their own browser process, as separate people's would, and none waits on another's.
+func ownBrowser(t testing.TB) (context.Context, func(string)) {
+	t.Helper()
+	ctx, stop, err := startChromium()
+	if errors.Is(err, errNoChromium) {
+		t.Skip(err.Error())
+	}
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	return ctx, screenshots(t, ctx)
+}
+
+// screenshots saves a screenshot of the tab under the test's name.
+func screenshots(t testing.TB, ctx context.Context) func(string) {
 	shots := filepath.Join(os.TempDir(), "vod-e2e-screenshots", t.Name())
-	shot := func(name string) {
+	return func(name string) {
 		var buf []byte
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
@@ -60,7 +129,6 @@ func browser(t testing.TB) (context.Context, func(string)) {
 			t.Logf("screenshot: %s", p)
 		}
 	}
-	return ctx, shot
 }
 
 // step runs browser actions and keeps a screenshot of the page when they fail.

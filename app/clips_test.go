@@ -64,6 +64,9 @@ func clipsDir(t testing.TB) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if sharedChromium.stop != nil {
+		sharedChromium.stop()
+	}
 	if clipsRoot != "" {
 		_ = os.RemoveAll(clipsRoot)
 	}

@@ -84,8 +84,8 @@ func BenchmarkManifestChoice(b *testing.B) {
 	})
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
-	dynamicCtx, _ := browser(b)
-	staticCtx, _ := browser(b)
+	dynamicCtx, _ := ownBrowser(b)
+	staticCtx, _ := ownBrowser(b)
 	viewers := map[string]struct {
 		ctx context.Context
 		u   func() string

@@ -153,12 +153,12 @@ func TestWatchWhileProcessing(t *testing.T) {
 	players := playerServer(t)
 	a := setup(t, map[string]string{"VOD_TRANSCODE_CHUNK_SECONDS": "8", "VOD_TRANSCODE_SEGMENT_SECONDS": "2"})
 	const segment = 2.0
-	ctx, shot := browser(t)
+	ctx, shot := ownBrowser(t)
 	// The players' browsers start before the upload: starting a browser costs seconds of CPU that
 	// the encode of a video being watched should not compete with.
 	viewers := map[string]context.Context{}
 	for _, p := range []string{"dash", "hls", "shaka"} {
-		viewers[p], _ = browser(t)
+		viewers[p], _ = ownBrowser(t)
 	}
 	src := clip(t, "live-short")
 	tok := a.token("early")

@@ -72,7 +72,7 @@ func BenchmarkProtection(b *testing.B) {
 	mux.HandleFunc("/play.html", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, firstFramePage) })
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	ctx, _ := browser(b)
+	ctx, _ := ownBrowser(b)
 	ttff := map[string][]float64{}
 	for i := 0; i < 20; i++ {
 		prot := []string{"none", "clearkey"}[i%2]
