@@ -3,8 +3,10 @@
 # (SQLite + local storage), and the app's again on PostgreSQL + MinIO started on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# phase names a step with the seconds since the start, so that a slow run shows where it went.
+phase() { echo "== $* (at ${SECONDS} s)"; }
 scripts/deps.sh test
-echo "== go vet"
+phase "go vet"
 go vet ./...
 test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
@@ -27,22 +29,24 @@ postgres() { (. "$svc/env" && "$@"); }
 side="$svc/side.log"
 (
   set -e
-  echo "== every package but the app, on SQLite + local storage"
+  phase "every package but the app, on SQLite + local storage"
   sqlite nice -n 19 go test -count=1 -timeout "$TIMEOUT" $(go list ./... | grep -v '^vod/app$')
-  echo "== app/storage on MinIO"
+  phase "app/storage on MinIO"
   postgres nice -n 19 go test -count=1 -timeout "$TIMEOUT" ./app/storage
-  echo "== fuzz: bearer token parsing"
+  phase "fuzz: bearer token parsing"
   nice -n 19 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth
+  phase "done"
 ) > "$side" 2>&1 &
 side_pid=$!
 
 # The tests that play video in real time against an encode that must stay ahead of the viewer run
 # first, with nothing else at normal priority: other tests would take their CPU.
 REALTIME='^TestWatchWhileProcessing$'
-echo "== tests that play in real time: SQLite + local storage, then PostgreSQL + MinIO"
+phase "tests that play in real time: SQLite + local storage, then PostgreSQL + MinIO"
 sqlite go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
 postgres go test -count=1 -timeout "$TIMEOUT" -run "$REALTIME" ./app
 status=0
+phase "real-time tests done; the packages beside them:"
 wait "$side_pid" || status=$?
 side_pid=
 cat "$side"
@@ -57,9 +61,9 @@ cat "$side"
 # test's time is spent waiting on job hand-offs, players and slow clients, and at go test's default
 # of two the CPU stays a third idle.
 PARALLEL=${VOD_TEST_PARALLEL:-4}
-echo "== the app on SQLite + local storage (with the Apertium server)"
+phase "the app on SQLite + local storage (with the Apertium server)"
 sqlite go test -count=1 -timeout "$TIMEOUT" -parallel "$PARALLEL" -skip "$REALTIME" ./app
-echo "== the app on PostgreSQL + MinIO"
+phase "the app on PostgreSQL + MinIO"
 postgres go test -count=1 -timeout "$TIMEOUT" -parallel "$PARALLEL" -skip "$REALTIME" ./app
 
-echo "== all tests passed"
+phase "all tests passed"
