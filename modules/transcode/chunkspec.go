@@ -119,6 +119,12 @@ func (s *ChunkSpec) Args() []string {
 	segFrames := int(math.Round(s.fps() * float64(s.SegmentSec)))
 	args := append([]string{"-hide_banner", "-nostdin", "-y", "-loglevel", "error",
 		"-protocol_whitelist", protocolsFor(s.Input), "-format_whitelist", formatWhitelist}, seek...)
+	if s.Threads == 1 {
+		// A chunk of one encoder thread has a core of its own (encode_jobs x encoder_threads is the
+		// cores): its decoding and scaling run in ffmpeg's one thread too, between the encoder's
+		// frames, instead of in threads of their own that contend with the next slot's chunk.
+		args = append(args, "-threads", "1", "-filter_complex_threads", "1")
+	}
 	args = append(args, "-ss", strconv.FormatFloat(s.Start, 'f', 6, 64), "-i", s.Input,
 		"-filter_complex", g.String())
 	for i, r := range s.Renditions {
@@ -299,19 +305,25 @@ func runFFmpegWith(ctx context.Context, ffmpeg string, b budget, args []string, 
 		if ctx.Err() != nil {
 			return cpu, ctx.Err()
 		}
-		// ffmpeg catches SIGXCPU and exits on its own; past the hard limit the kernel kills it.
-		if b.cpuSeconds > 0 && cpu.CPU >= float64(b.cpuSeconds)*0.98 {
+		// ffmpeg catches SIGXCPU and exits with 255 on its own; past the hard limit the kernel
+		// kills it. On a loaded machine the kernel charges the limit more than the CPU time rusage
+		// reports afterwards (a 6 s limit stopped ffmpeg at 5.3 s by rusage beside two busy
+		// encoders), so that exit near the limit is the budget too; nothing else sends ffmpeg a
+		// signal it catches (a cancelled job's ffmpeg is killed).
+		caught := cmd.ProcessState != nil && cmd.ProcessState.ExitCode() == 255
+		if b.cpuSeconds > 0 && (cpu.CPU >= float64(b.cpuSeconds)*0.98 || caught && cpu.CPU >= float64(b.cpuSeconds)*0.75) {
 			return cpu, fmt.Errorf("%w (%d s)", errCPUBudget, b.cpuSeconds)
 		}
-		// Out of address space, ffmpeg (or the loader, or a library) says so in its own words, or
-		// crashes on a failed allocation.
+		// Out of address space, ffmpeg (or the loader, or a library) says so in its own words
+		// ("Cannot allocate memory", x264's "malloc of size 5235840 failed"), or crashes on a
+		// failed allocation.
 		msg := stderr.String()
 		low := strings.ToLower(msg)
 		crashed := false
 		if st, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
 			crashed = st.Signal() == syscall.SIGSEGV || st.Signal() == syscall.SIGABRT || st.Signal() == syscall.SIGBUS
 		}
-		if b.memory > 0 && (crashed || strings.Contains(low, "memory") || strings.Contains(low, "allocat") || strings.Contains(low, "map segment") || strings.Contains(low, "bad_alloc")) {
+		if b.memory > 0 && (crashed || strings.Contains(low, "memory") || strings.Contains(low, "allocat") || strings.Contains(low, "malloc") || strings.Contains(low, "map segment") || strings.Contains(low, "bad_alloc")) {
 			return cpu, fmt.Errorf("%w (%d MiB): %s", errMemoryBudget, b.memory>>20, msg)
 		}
 		return cpu, fmt.Errorf("ffmpeg: %w: %s", err, stderr.String())
