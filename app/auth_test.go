@@ -89,7 +89,12 @@ func TestSignupValidation(t *testing.T) {
 	require.Len(t, long, 1024)
 	r := a.do("POST", "/api/v1/auth/signup", with(base, "password", long, "password_confirm", long), "")
 	require.Equal(t, 201, r.Status, "%s", r.Body)
-	r = a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "ada", "password": long[:1023] + "q"}, "")
+	// The last character changed (to another: a random one was "q" once in 64 runs).
+	last := "q"
+	if long[1023] == 'q' {
+		last = "r"
+	}
+	r = a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "ada", "password": long[:1023] + last}, "")
 	require.Equal(t, 401, r.Status)
 	r = a.do("POST", "/api/v1/auth/login", map[string]string{"credential": "ada", "password": long}, "")
 	require.Equal(t, 200, r.Status)

@@ -385,6 +385,9 @@ func TestBrowserAudioLanguages(t *testing.T) {
 // processing, the watch page plays it, and a seek past what has been encoded is refused gently:
 // the player goes back to what exists and says why.
 func TestBrowserWatchNow(t *testing.T) {
+	// The subject is the pages' offer and refusal; playing from each backend's storage while the
+	// video is processed is TestWatchWhileProcessing's, which runs on both.
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

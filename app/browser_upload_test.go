@@ -21,6 +21,8 @@ import (
 // again, and the upload resumes where it stopped ("Resuming at N %") instead of starting over,
 // into one video that becomes ready.
 func TestBrowserResumableUpload(t *testing.T) {
+	// The subject is the upload page's resume; tus on each backend's storage is TestTusResume*'s.
+	backendNeutral(t)
 	t.Parallel()
 	if testing.Short() {
 		t.Skip("drives Chromium")

@@ -388,7 +388,9 @@ func TestSparseFrames(t *testing.T) {
 // what the ladder needs.
 func TestCPUBudget(t *testing.T) {
 	t.Parallel()
-	a := setup(t, map[string]string{"VOD_TRANSCODE_CPU_PER_SECOND": "0.01"})
+	// Two 10 s chunks, each over its 6 s budget: the 4 s chunks of the default segments mostly
+	// finished within it first, costing the suite ~22 CPU s for one failure.
+	a := setup(t, map[string]string{"VOD_TRANSCODE_CPU_PER_SECOND": "0.01", "VOD_TRANSCODE_SEGMENT_SECONDS": "10", "VOD_TRANSCODE_CHUNK_SECONDS": "10"})
 	tok := a.token("cpu")
 	r := a.upload(tok, clip(t, "heavy"), nil)
 	require.Equal(t, 202, r.Status, "%s", r.Body)
