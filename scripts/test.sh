@@ -32,25 +32,14 @@ postgres() { (. "$svc/env" && "$@"); }
 # what they need; the run is CPU-bound everywhere else (docs/BENCHMARKS.md).
 side="$svc/side.log"
 (
-  # Three at once: app/storage waits on MinIO and the modules' tests on their timers more than
-  # they compute.
-  sqlite nice -n 19 go test -count=1 -timeout "$TIMEOUT" $(go list ./... | grep -v '^vod/app$') > "$svc/side-modules.log" 2>&1 &
-  m=$!
-  postgres nice -n 19 go test -count=1 -timeout "$TIMEOUT" ./app/storage > "$svc/side-storage.log" 2>&1 &
-  st=$!
-  nice -n 19 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth > "$svc/side-fuzz.log" 2>&1 &
-  f=$!
-  rc=0
-  wait "$m" || rc=1
-  phase "every package but the app, on SQLite + local storage, done"
-  cat "$svc/side-modules.log"
-  wait "$st" || rc=1
-  phase "app/storage on MinIO, done"
-  cat "$svc/side-storage.log"
-  wait "$f" || rc=1
-  phase "fuzz: bearer token parsing, done"
-  cat "$svc/side-fuzz.log"
-  exit "$rc"
+  set -e
+  phase "every package but the app, on SQLite + local storage"
+  sqlite nice -n 19 go test -count=1 -timeout "$TIMEOUT" $(go list ./... | grep -v '^vod/app$')
+  phase "app/storage on MinIO"
+  postgres nice -n 19 go test -count=1 -timeout "$TIMEOUT" ./app/storage
+  phase "fuzz: bearer token parsing"
+  nice -n 19 go test -run '^$' -fuzz FuzzBearer -fuzztime 10s ./modules/auth
+  phase "done"
 ) > "$side" 2>&1 &
 side_pid=$!
 

@@ -111,8 +111,7 @@ func (s *ChunkSpec) Args() []string {
 	}
 	if s.PosterAt >= 0 {
 		// thumbnail picks the poster from its first batch of 25 frames (the output takes one
-		// frame): the frames after them would only be histogrammed, a tenth of a second of CPU
-		// for each dozen 1080p frames.
+		// frame): the 35 after them were histogrammed for nothing.
 		fmt.Fprintf(&g, ";[sp]trim=end_frame=%d,trim=start=%.3f:duration=2,trim=end_frame=25,thumbnail=25,scale=w=%d:h=%d,setsar=1[po]",
 			frames, s.PosterAt, s.PosterW, s.PosterH)
 	}
