@@ -19,6 +19,9 @@ func TestReadyWhileSaturated(t *testing.T) {
 	t.Parallel()
 	a := setup(t, map[string]string{"VOD_METRICS_TOKEN": metricsToken})
 	tok := a.token("busy")
+	// The first readiness probe runs ffmpeg and ffprobe once (toolCheck); an orchestrator probes
+	// from the start, before the machine is busy, and so does this test.
+	require.Equal(t, 200, a.do("GET", "/readyz", nil, "").Status)
 	// Burners: an ffmpeg encode a core for the whole test (with the server's encodes beside them,
 	// more runnable work than cores).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -79,7 +82,9 @@ func TestQueuePosition(t *testing.T) {
 	t.Parallel()
 	a := setup(t, map[string]string{"VOD_QUEUE_WORKERS": "1"})
 	tok := a.token("patient")
-	src := clip(t, "long")
+	// Three-second videos: with one job at a time each takes its few jobs' turns, long enough to
+	// watch the third's place count down (30 s clips cost ~20 CPU s for the same sight).
+	src := clip(t, "mp4")
 	var ids []string
 	for range 3 {
 		r := a.upload(tok, src, nil)

@@ -185,13 +185,6 @@ func (a *App) serve(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("start queue: %w", err)
 	}
-	// The media tools are run once now, before any encode competes for the CPU, beside the start
-	// (the listener does not wait for two processes); readiness then only looks for them on disk.
-	go func() {
-		if err := a.tools.check(); err != nil {
-			a.log.Warn("media tools do not work: not ready until they do", "err", err)
-		}
-	}()
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopBG()
 	if a.cfg.Role != "worker" {
@@ -304,9 +297,10 @@ func (a *App) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "checks": checks})
 }
 
-// toolCheck knows whether ffmpeg and ffprobe work: each is run once (-version) when first asked,
-// and afterwards only found on disk again (a stat, no process) at most every few seconds, so that
-// a removed or broken install still turns readiness off.
+// toolCheck knows whether ffmpeg and ffprobe work: each is run once (-version) when readiness is
+// first asked (an orchestrator asks from the start; a process nobody asks, such as a one-off
+// command, starts no process for it), and afterwards only found on disk again (a stat, no process)
+// at most every few seconds, so that a removed or broken install still turns readiness off.
 type toolCheck struct {
 	ffmpeg, ffprobe string
 	mu              sync.Mutex

@@ -63,6 +63,28 @@ func TestHashingIsBounded(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded, "a hash waits for a slot instead of running")
 }
 
+// TestUnknownUserCostsAVerification: the stand-in hash an unknown user's password is checked against
+// is a well-formed hash of the current parameters, so checking it runs Argon2 as a wrong password
+// does (a malformed one would answer at once and tell that the user does not exist).
+func TestUnknownUserCostsAVerification(t *testing.T) {
+	t.Parallel()
+	p := Argon2Params{MemoryKiB: 19456, Iterations: 2, Threads: 1}
+	h, err := newHasher(p, 1)
+	require.NoError(t, err)
+	real, err := h.hash(context.Background(), "password123")
+	require.NoError(t, err)
+	timed := func(encoded string) time.Duration {
+		t0 := time.Now()
+		ok, _, err := h.verify(context.Background(), "wrong guess", encoded)
+		require.NoError(t, err)
+		require.False(t, ok)
+		return time.Since(t0)
+	}
+	require.Equal(t, strings.SplitN(real, "$", 5)[:4], strings.SplitN(h.dummy, "$", 5)[:4], "same algorithm, version and parameters")
+	wrong, unknown := timed(real), timed(h.dummy)
+	require.Greater(t, unknown, wrong/3, "an unknown user's check costs what a wrong password's does (%s against %s)", unknown, wrong)
+}
+
 func TestThrottleExpires(t *testing.T) {
 	t.Parallel()
 	now := time.Now()

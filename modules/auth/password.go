@@ -36,12 +36,24 @@ type hasher struct {
 
 func newHasher(p Argon2Params, concurrency int) (*hasher, error) {
 	h := &hasher{params: p, sem: make(chan struct{}, concurrency)}
-	d, err := h.hash(context.Background(), "not-a-real-password: equalises timing for unknown users")
-	if err != nil {
+	// The hash an unknown user's password is checked against: any hash string of the current
+	// parameters costs the same to verify, so random bytes stand in for a key and no hash (tens of
+	// milliseconds of CPU and MemoryKiB of memory) is computed at every start.
+	salt, key := make([]byte, saltLen), make([]byte, keyLen)
+	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	h.dummy = d
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	h.dummy = encodeHash(p, salt, key)
 	return h, nil
+}
+
+func encodeHash(p Argon2Params, salt, key []byte) string {
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Threads,
+		b64.EncodeToString(salt), b64.EncodeToString(key))
 }
 
 func (h *hasher) acquire(ctx context.Context) error {
@@ -73,10 +85,7 @@ func (h *hasher) hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Threads, keyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Threads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+	return encodeHash(p, salt, argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Threads, keyLen)), nil
 }
 
 var errBadHash = errors.New("auth: malformed password hash")

@@ -55,6 +55,9 @@ type Probe struct {
 	Start float64 `json:"start"`
 	// Audio is every audio track published (up to Limits.MaxAudioTracks), the default first.
 	Audio []AudioTrack `json:"audio,omitempty"`
+	// decoded: a frame of the video stream decoded among the first packets ffprobe read (see
+	// ProbeFile). Unset, whether it decodes at all is not yet known.
+	decoded bool
 }
 
 // AudioTrack is one audio track of the source, published as its own rendition.
@@ -194,13 +197,19 @@ func sniff(ctx context.Context, input string) string {
 	return ""
 }
 
+// probePackets is how many packets of the source (all streams together) ffprobe decodes beside
+// describing it: in an interleaved file the first video frame is among them, and a source whose
+// video decodes needs no second process to show it (ValidateSource).
+const probePackets = 16
+
 // ProbeFile runs ffprobe on a local path or a presigned URL and validates the result.
 func ProbeFile(ctx context.Context, ffprobe, input string, lim Limits) (*Probe, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-hide_banner",
 		"-protocol_whitelist", protocolsFor(input), "-format_whitelist", formatWhitelist,
-		"-show_format", "-show_streams", "-of", "json", "-i", input)
+		"-show_format", "-show_streams", "-show_entries", "frame=stream_index,media_type",
+		"-read_intervals", fmt.Sprintf("%%+#%d", probePackets), "-of", "json", "-i", input)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -239,6 +248,11 @@ type ffprobeOut struct {
 			Rotation float64 `json:"rotation"`
 		} `json:"side_data_list"`
 	} `json:"streams"`
+	// Frames decoded from the first probePackets packets; ffprobe lists only those that decoded.
+	Frames []struct {
+		StreamIndex int    `json:"stream_index"`
+		MediaType   string `json:"media_type"`
+	} `json:"frames"`
 	Format struct {
 		FormatName string `json:"format_name"`
 		StartTime  string `json:"start_time"`
@@ -287,6 +301,9 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 				continue
 			}
 			videoFound = true
+			for _, f := range o.Frames {
+				p.decoded = p.decoded || (f.StreamIndex == s.Index && f.MediaType == "video")
+			}
 			p.VideoCodec = s.CodecName
 			p.Width, p.Height = s.Width, s.Height
 			// Non-square pixels (anamorphic DVD and broadcast video: 720x480 shown at 16:9) are

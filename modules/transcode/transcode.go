@@ -282,7 +282,7 @@ func (s *Service) ReprocessTx(ctx context.Context, tx *db.Tx, v vodtype.Pipeline
 }
 
 // ValidateSource checks a source before anything is accepted: ffprobe must find a usable video
-// stream, and its first frame must decode. reason is set for unacceptable media; probe is what was
+// stream, and its first frame must decode (usually seen by the same ffprobe run). reason is set for unacceptable media; probe is what was
 // found, for EnqueueTx, which spares the pipeline probing the same source again.
 func (s *Service) ValidateSource(ctx context.Context, input string) (reason string, probe []byte, err error) {
 	p, err := ProbeFile(ctx, s.cfg.FFprobe, input, s.cfg.Limits)
@@ -293,6 +293,12 @@ func (s *Service) ValidateSource(ctx context.Context, input string) (reason stri
 		}
 		return "", nil, err
 	}
+	if p.decoded {
+		probe, err = json.Marshal(p)
+		return "", probe, err
+	}
+	// No video frame among the packets ffprobe decoded (damaged, or interleaved with a long run of
+	// other streams first): ffmpeg reads until the first one decodes, or fails.
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cmd := execCommand(ctx, s.cfg.FFmpeg, "-hide_banner", "-nostdin", "-v", "error",
