@@ -117,6 +117,9 @@ func TestPipelineFormats(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.kind, func(t *testing.T) {
+			// Side by side: each case mostly waits on its video's job hand-offs, and one after the
+			// other they made this the suite's longest test (103 s on PostgreSQL), finishing alone.
+			t.Parallel()
 			v := a.uploadReady(tok, clip(t, tc.kind), map[string]string{"title": "clip " + tc.kind})
 			require.EqualValues(t, tc.width, deref(v.Width))
 			require.EqualValues(t, tc.height, deref(v.Height))
