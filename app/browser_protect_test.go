@@ -50,8 +50,9 @@ func TestBrowserProtected(t *testing.T) {
 	a := setup(t)
 	owner := a.signup("sealer")
 	tok := str(owner["access_token"])
-	pub := a.uploadReady(tok, clip(t, "e2e"), map[string]string{"title": "Public and sealed", "protection": "clearkey"})
-	priv := a.uploadReady(tok, clip(t, "e2e"), map[string]string{"title": "Private and sealed", "visibility": "private", "protection": "clearkey"})
+	vs := a.uploadReadyAll(tok, fileUpload{clip(t, "e2e"), map[string]string{"title": "Public and sealed", "protection": "clearkey"}},
+		fileUpload{clip(t, "e2e"), map[string]string{"title": "Private and sealed", "visibility": "private", "protection": "clearkey"}})
+	pub, priv := vs[0], vs[1]
 	ctx, shot := browser(t)
 	session, err := json.Marshal(owner)
 	require.NoError(t, err)

@@ -23,8 +23,9 @@ func TestLinkPreviews(t *testing.T) {
 	a := setup(t)
 	tok := a.token("previewer")
 	title := `Tom & "Jerry" <live>`
-	pub := a.uploadReady(tok, clip(t, "mp4"), map[string]string{"title": title, "description": "A cat and a mouse"})
-	priv := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Secret plans", "visibility": "private"})
+	vs := a.uploadReadyAll(tok, fileUpload{clip(t, "mp4"), map[string]string{"title": title, "description": "A cat and a mouse"}},
+		fileUpload{clip(t, "noaudio"), map[string]string{"title": "Secret plans", "visibility": "private"}})
+	pub, priv := vs[0], vs[1]
 
 	r := a.do("GET", "/watch/"+pub.Id, nil, "")
 	require.Equal(t, 200, r.Status)

@@ -61,9 +61,9 @@ func TestViews(t *testing.T) {
 	ctx := context.Background()
 	owner, other := a.token("viewsowner"), a.token("viewsother")
 	src := clip(t, "mp4")
-	v1 := a.uploadReady(owner, src, map[string]string{"title": "watched a lot"}).Id
-	v2 := a.uploadReady(owner, src, map[string]string{"title": "watched a little"}).Id
-	v3 := a.uploadReady(owner, src, map[string]string{"title": "hidden", "visibility": "private"}).Id
+	vs := a.uploadReadyAll(owner, fileUpload{src, map[string]string{"title": "watched a lot"}},
+		fileUpload{src, map[string]string{"title": "watched a little"}}, fileUpload{src, map[string]string{"title": "hidden", "visibility": "private"}})
+	v1, v2, v3 := vs[0].Id, vs[1].Id, vs[2].Id
 
 	view := func(id, token, ua string) (int, bool) {
 		t.Helper()

@@ -67,13 +67,34 @@ func (a *testApp) waitFor(id, token string, timeout time.Duration) apiclient.Vid
 // uploadReady uploads a file and waits, through the generated client, until its video is ready.
 func (a *testApp) uploadReady(token, path string, fields map[string]string) apiclient.Video {
 	a.t.Helper()
-	r := a.upload(token, path, fields)
-	require.Equal(a.t, http.StatusAccepted, r.Status, "%s", r.Body)
-	v := r.JSON(a.t)["video"].(map[string]any)
-	requireAccepted(a.t, v)
-	got := a.waitFor(v["id"].(string), token, 3*time.Minute)
-	require.Equal(a.t, apiclient.Ready, got.Status, "error: %s", errOf(got))
-	return got
+	return a.uploadReadyAll(token, fileUpload{path, fields})[0]
+}
+
+// fileUpload is one file for uploadReadyAll, with its form fields.
+type fileUpload struct {
+	path   string
+	fields map[string]string
+}
+
+// uploadReadyAll uploads every file, then waits until each video is ready: their pipelines run side
+// by side instead of one after the other's.
+func (a *testApp) uploadReadyAll(token string, files ...fileUpload) []apiclient.Video {
+	a.t.Helper()
+	var ids []string
+	for _, f := range files {
+		r := a.upload(token, f.path, f.fields)
+		require.Equal(a.t, http.StatusAccepted, r.Status, "%s", r.Body)
+		v := r.JSON(a.t)["video"].(map[string]any)
+		requireAccepted(a.t, v)
+		ids = append(ids, v["id"].(string))
+	}
+	var out []apiclient.Video
+	for _, id := range ids {
+		got := a.waitFor(id, token, 3*time.Minute)
+		require.Equal(a.t, apiclient.Ready, got.Status, "error: %s", errOf(got))
+		out = append(out, got)
+	}
+	return out
 }
 
 // requireAccepted checks a 202 reply's video: the reply reads the video after the commit that

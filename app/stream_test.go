@@ -337,8 +337,9 @@ func TestMediaRedirectToStorage(t *testing.T) {
 	}
 	a := setup(t, map[string]string{"VOD_MEDIA_REDIRECT_TO_STORAGE": "true"})
 	tok := a.token("redirector")
-	pub := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Public"})
-	priv := a.uploadReady(tok, clip(t, "noaudio"), map[string]string{"title": "Private", "visibility": "private"})
+	vs := a.uploadReadyAll(tok, fileUpload{clip(t, "noaudio"), map[string]string{"title": "Public"}},
+		fileUpload{clip(t, "noaudio"), map[string]string{"title": "Private", "visibility": "private"}})
+	pub, priv := vs[0], vs[1]
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	get := func(u string, headers ...string) (*http.Response, []byte) {
 		req, err := http.NewRequest("GET", u, nil)
