@@ -397,10 +397,14 @@ func TestPixelBudget(t *testing.T) {
 // cost (one frame a second), not what a crafted frame rate of 1/200 makes of the segmenting.
 func TestSparseFrames(t *testing.T) {
 	t.Parallel()
-	a := setup(t)
+	a := setup(t, map[string]string{"VOD_METRICS_TOKEN": metricsToken})
 	tok := a.token("sparse")
 	v := a.uploadReady(tok, clip(t, "sparse"), nil)
 	require.InDelta(t, 600, deref(v.DurationSeconds), 1)
+	// Chunks of a usual chunk's work, not its length: 6 for ten minutes at a frame a second, where
+	// 20 s chunks made 34 (an ffmpeg start each for a few frames).
+	m := string(a.do("GET", "/metrics", nil, metricsToken).Body)
+	require.LessOrEqual(t, metricValue(t, m, `vod_jobs_total\{kind="transcode.chunk",outcome="completed"\}`), 8.0)
 	mpd := string(a.do("GET", dashOf(v), nil, "").Body)
 	require.Contains(t, mpd, `mediaPresentationDuration="PT600.000S"`)
 	require.Contains(t, mpd, `<S t="0" d="4000" r="149"/>`, "one keyframed segment every 4 s to the end")

@@ -191,7 +191,14 @@ func planChunks(duration float64, chunkSec, segSec, slots int) []chunkPlan {
 
 // startRunTx records a run and its parts and inserts every part's job, in the probe's transaction.
 func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition, kid string) error {
-	chunks := planChunks(p.Duration, s.cfg.ChunkSeconds, s.cfg.SegmentSeconds, s.cfg.EncodeJobs)
+	chunkSec := s.cfg.ChunkSeconds
+	if p.Sparse {
+		// Encoded at one frame a second (see Probe.Sparse), a second of it is a thirtieth of a
+		// usual second's work: chunks of the usual work, not of the usual length (a ten-minute
+		// slideshow was 37 chunks, each an ffmpeg start for a few frames).
+		chunkSec *= 30
+	}
+	chunks := planChunks(p.Duration, chunkSec, s.cfg.SegmentSeconds, s.cfg.EncodeJobs)
 	parts := []string{partAssets}
 	for k := range p.audioRenditions() {
 		parts = append(parts, audioPart(k))
