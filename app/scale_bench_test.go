@@ -118,9 +118,9 @@ func BenchmarkScale(b *testing.B) {
 		two := runScale(b, sources[name], 2)
 		// Chunks differ in length (the ramp, the end): their time per second of video is what a
 		// machine added takes off.
-		fmt.Printf("%s 1080p: 1 worker %s (%.1f encode CPU s, %d chunks, %d encode runs, chunk %.1fs on average, %.1fs of chunk time in all); 2 workers %s (%.1f encode CPU s, %d encode runs, chunk %.1fs, %.1fs in all); CPU ratio %.3f\n",
+		fmt.Printf("%s 1080p: 1 worker %s (%.1f encode CPU s, %d chunks, %d encode runs, chunk %.1fs on average, %.1fs of chunk time in all); 2 workers %s (%.1f encode CPU s, %d chunks, %d encode runs, chunk %.1fs, %.1fs in all); CPU ratio %.3f\n",
 			name, one.wall.Round(100*time.Millisecond), one.cpu, one.chunks, one.encodeRuns, mean(one.chunkSecs), sum(one.chunkSecs),
-			two.wall.Round(100*time.Millisecond), two.cpu, two.encodeRuns, mean(two.chunkSecs), sum(two.chunkSecs), two.cpu/one.cpu)
+			two.wall.Round(100*time.Millisecond), two.cpu, two.chunks, two.encodeRuns, mean(two.chunkSecs), sum(two.chunkSecs), two.cpu/one.cpu)
 		key := strings.ReplaceAll(name, " ", "")
 		b.ReportMetric(one.wall.Seconds(), key+"-1worker-s")
 		b.ReportMetric(two.wall.Seconds(), key+"-2workers-s")
