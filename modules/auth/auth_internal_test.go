@@ -73,12 +73,17 @@ func TestUnknownUserCostsAVerification(t *testing.T) {
 	require.NoError(t, err)
 	real, err := h.hash(context.Background(), "password123")
 	require.NoError(t, err)
+	// The fastest of three: a check is only slowed, never sped up, by a busy machine.
 	timed := func(encoded string) time.Duration {
-		t0 := time.Now()
-		ok, _, err := h.verify(context.Background(), "wrong guess", encoded)
-		require.NoError(t, err)
-		require.False(t, ok)
-		return time.Since(t0)
+		best := time.Hour
+		for range 3 {
+			t0 := time.Now()
+			ok, _, err := h.verify(context.Background(), "wrong guess", encoded)
+			require.NoError(t, err)
+			require.False(t, ok)
+			best = min(best, time.Since(t0))
+		}
+		return best
 	}
 	require.Equal(t, strings.SplitN(real, "$", 5)[:4], strings.SplitN(h.dummy, "$", 5)[:4], "same algorithm, version and parameters")
 	wrong, unknown := timed(real), timed(h.dummy)

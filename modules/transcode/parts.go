@@ -195,7 +195,7 @@ func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Pro
 	if p.Sparse {
 		// Encoded at one frame a second (see Probe.Sparse), a second of it is a thirtieth of a
 		// usual second's work: chunks of the usual work, not of the usual length (a ten-minute
-		// slideshow was 37 chunks, each an ffmpeg start for a few frames).
+		// slideshow was 34 chunks, each an ffmpeg start for a few frames).
 		chunkSec *= 30
 	}
 	chunks := planChunks(p.Duration, chunkSec, s.cfg.SegmentSeconds, s.cfg.EncodeJobs)
