@@ -193,10 +193,10 @@ func planChunks(duration float64, chunkSec, segSec, slots int) []chunkPlan {
 func (s *Service) startRunTx(ctx context.Context, tx *db.Tx, a probeArgs, p *Probe, rends []Rendition, kid string) error {
 	chunkSec := s.cfg.ChunkSeconds
 	if p.Sparse {
-		// Encoded at one frame a second (see Probe.Sparse), a second of it is a thirtieth of a
-		// usual second's work: chunks of the usual work, not of the usual length (a ten-minute
-		// slideshow was 34 chunks, each an ffmpeg start for a few frames).
-		chunkSec *= 30
+		// Encoded at sparseFPS, a second of it is a fraction of a usual second's work: chunks of
+		// the usual work, not of the usual length (a ten-minute slideshow was 34 chunks, each an
+		// ffmpeg start for a few frames).
+		chunkSec *= usualFPS / sparseFPS
 	}
 	chunks := planChunks(p.Duration, chunkSec, s.cfg.SegmentSeconds, s.cfg.EncodeJobs)
 	parts := []string{partAssets}

@@ -197,6 +197,13 @@ func sniff(ctx context.Context, input string) string {
 	return ""
 }
 
+// sparseFPS is the rate a sparse source is encoded at, usualFPS the rate of the sources the
+// configured chunk length is meant for (and the rate assumed when a source gives none).
+const (
+	sparseFPS = 1
+	usualFPS  = 30
+)
+
 // probePackets is how many packets of the source (all streams together) ffprobe decodes beside
 // describing it: in an interleaved file the first video frame is among them, and a source whose
 // video decodes needs no second process to show it (ValidateSource).
@@ -229,6 +236,11 @@ func ProbeFile(ctx context.Context, ffprobe, input string, lim Limits) (*Probe, 
 	return parseProbe(out, lim)
 }
 
+type ffprobeFrame struct {
+	StreamIndex int    `json:"stream_index"`
+	MediaType   string `json:"media_type"`
+}
+
 type ffprobeOut struct {
 	Streams []struct {
 		Index        int               `json:"index"`
@@ -249,10 +261,7 @@ type ffprobeOut struct {
 		} `json:"side_data_list"`
 	} `json:"streams"`
 	// Frames decoded from the first probePackets packets; ffprobe lists only those that decoded.
-	Frames []struct {
-		StreamIndex int    `json:"stream_index"`
-		MediaType   string `json:"media_type"`
-	} `json:"frames"`
+	Frames []ffprobeFrame `json:"frames"`
 	Format struct {
 		FormatName string `json:"format_name"`
 		StartTime  string `json:"start_time"`
@@ -301,9 +310,7 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 				continue
 			}
 			videoFound = true
-			for _, f := range o.Frames {
-				p.decoded = p.decoded || (f.StreamIndex == s.Index && f.MediaType == "video")
-			}
+			p.decoded = slices.ContainsFunc(o.Frames, func(f ffprobeFrame) bool { return f.StreamIndex == s.Index && f.MediaType == "video" })
 			p.VideoCodec = s.CodecName
 			p.Width, p.Height = s.Width, s.Height
 			// Non-square pixels (anamorphic DVD and broadcast video: 720x480 shown at 16:9) are
@@ -382,12 +389,12 @@ func parseProbe(raw []byte, lim Limits) (*Probe, error) {
 	}
 	switch {
 	case p.FPS <= 0 || p.FPS > 240:
-		p.FPS = 30
+		p.FPS = usualFPS
 	case p.FPS < 1:
 		// A few frames spread over hours (a slideshow, or a crafted file) is encoded at one frame a
 		// second: every segment starts with a keyframe, and the cost follows the duration, which the
 		// CPU budget is proportional to.
-		p.FPS, p.Sparse = 1, true
+		p.FPS, p.Sparse = sparseFPS, true
 	}
 	return p, nil
 }

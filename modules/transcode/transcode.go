@@ -282,8 +282,9 @@ func (s *Service) ReprocessTx(ctx context.Context, tx *db.Tx, v vodtype.Pipeline
 }
 
 // ValidateSource checks a source before anything is accepted: ffprobe must find a usable video
-// stream, and its first frame must decode (usually seen by the same ffprobe run). reason is set for unacceptable media; probe is what was
-// found, for EnqueueTx, which spares the pipeline probing the same source again.
+// stream, and its first frame must decode (usually seen by the same ffprobe run). reason is set for
+// unacceptable media; probe is what was found, for EnqueueTx, which spares the pipeline probing the
+// same source again.
 func (s *Service) ValidateSource(ctx context.Context, input string) (reason string, probe []byte, err error) {
 	p, err := ProbeFile(ctx, s.cfg.FFprobe, input, s.cfg.Limits)
 	if err != nil {
@@ -293,12 +294,19 @@ func (s *Service) ValidateSource(ctx context.Context, input string) (reason stri
 		}
 		return "", nil, err
 	}
-	if p.decoded {
-		probe, err = json.Marshal(p)
-		return "", probe, err
+	if !p.decoded {
+		if reason, err := s.decodeFirstFrame(ctx, input); reason != "" || err != nil {
+			return reason, nil, err
+		}
 	}
-	// No video frame among the packets ffprobe decoded (damaged, or interleaved with a long run of
-	// other streams first): ffmpeg reads until the first one decodes, or fails.
+	probe, err = json.Marshal(p)
+	return "", probe, err
+}
+
+// decodeFirstFrame is the decode check for a source none of whose first packets ffprobe decoded to
+// a video frame (damaged, or interleaved with a long run of other streams first): ffmpeg reads
+// until the first one decodes, or fails. reason is set when it does not decode.
+func (s *Service) decodeFirstFrame(ctx context.Context, input string) (reason string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	cmd := execCommand(ctx, s.cfg.FFmpeg, "-hide_banner", "-nostdin", "-v", "error",
@@ -306,10 +314,9 @@ func (s *Service) ValidateSource(ctx context.Context, input string) (reason stri
 		"-i", input, "-map", "0:v:0", "-frames:v", "1", "-f", "null", "-")
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return "", nil, fmt.Errorf("decode check timed out: %w", ctx.Err())
+			return "", fmt.Errorf("decode check timed out: %w", ctx.Err())
 		}
-		return "the video stream could not be decoded: the file may be damaged", nil, nil
+		return "the video stream could not be decoded: the file may be damaged", nil
 	}
-	probe, err = json.Marshal(p)
-	return "", probe, err
+	return "", nil
 }
